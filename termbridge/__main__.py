@@ -1,0 +1,3 @@
+from termbridge.cli import main
+
+main()

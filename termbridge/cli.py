@@ -1,0 +1,270 @@
+"""The command line: parse, call one library function, map errors to exit codes.
+
+Imports of anything heavier than click happen inside the command that needs them:
+`send` and the hooks run on agents' hot paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from termbridge.errors import TermbridgeError
+
+
+def _home():
+    from termbridge import paths
+
+    return paths.state_home()
+
+
+def _out_json(obj) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+class _Group(click.Group):
+    """Turns library errors into one stderr line and the contract's exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TermbridgeError as e:
+            click.echo(f"termbridge: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (e.g. `| head`); nothing more to say
+            ctx.exit(1)
+        except Exception as e:  # noqa: BLE001 - one line, not a traceback, at the boundary
+            if os.environ.get("TERMBRIDGE_DEBUG"):
+                raise
+            click.echo(f"termbridge: error: {type(e).__name__}: {e}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="termbridge", message="termbridge %(version)s")
+def cli():
+    """Get messages into AI coding agents' terminals reliably."""
+
+
+# ---------------------------------------------------------------- registry
+@cli.command()
+@click.argument("name")
+@click.option("--pid", type=int, required=True, help="The agent's process id.")
+@click.option("--kind", type=click.Choice(["claude", "codex", "gemini", "shell", "other"]), default="other", show_default=True)
+@click.option("json_", "--json", is_flag=True, help="Print the record as JSON.")
+def register(name, pid, kind, json_):
+    """Record a session NAME -> PID (re-register replaces)."""
+    from termbridge import registry
+    from termbridge.events import log_event
+
+    sess = registry.register(_home(), name, pid, kind)
+    log_event(_home(), "registered", name, pid=pid, kind=kind)
+    if json_:
+        _out_json({"session": sess.name, "pid": sess.pid, "kind": sess.kind})
+    else:
+        click.echo(f"registered {sess.name} -> pid {sess.pid} ({sess.kind})")
+
+
+@cli.command()
+@click.argument("name")
+def unregister(name):
+    """Forget session NAME (its queued messages stay on disk)."""
+    from termbridge import paths, registry
+    from termbridge.events import log_event
+
+    paths.validate_name(name)
+    registry.unregister(_home(), name)
+    log_event(_home(), "unregistered", name)
+
+
+@cli.command()
+@click.option("json_", "--json", is_flag=True)
+def sessions(json_):
+    """List registered sessions and whether their PID is alive."""
+    from termbridge import registry
+
+    rows = [
+        {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": (lv := s.liveness()) == "alive", "liveness": lv,
+         "registered_at": s.registered_at}
+        for s in registry.all_sessions(_home())
+    ]
+    if json_:
+        _out_json({"sessions": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['name']}\tpid {r['pid']}\t{r['kind']}\t{r['liveness']}")
+
+
+# ---------------------------------------------------------------- outbox
+@cli.command()
+@click.argument("name")
+@click.argument("message")
+@click.option("sender", "--from", help="Who sends it (a session name or token).")
+@click.option("--reply-to", help="The id this message answers.")
+@click.option("--key", help="Last-wins key: replaces an undelivered message with the same key.")
+@click.option("--ttl", type=float, help="Seconds until the message expires into dead letters.")
+@click.option("--no-wake", is_flag=True, help="Only queue; do not try a wake nudge.")
+@click.option("json_", "--json", is_flag=True)
+def send(name, message, sender, reply_to, key, ttl, no_wake, json_):
+    """Queue MESSAGE (or - for stdin) durably for NAME and print its id."""
+    from termbridge import paths, registry, validate
+    from termbridge.config import load_config
+    from termbridge.errors import BadInput
+    from termbridge.outbox import Outbox
+
+    home = _home()
+    cfg = load_config()
+    paths.validate_name(name)
+    validate.token(sender, "--from")
+    validate.token(reply_to, "--reply-to")
+    validate.token(key, "--key")
+    if ttl is not None and not (ttl > 0):
+        raise BadInput("--ttl must be a positive number of seconds")
+    raw = sys.stdin.buffer.read(cfg["max_body_bytes"] + 1) if message == "-" else message
+    body = validate.body_text(raw, cfg["max_body_bytes"])
+    registry.lookup(home, name)
+    rec = Outbox(home, name, cfg).append(body, sender, reply_to, key, ttl)
+    outcome = None
+    if not no_wake:
+        outcome = _wake_after_send(home, name)
+    if json_:
+        _out_json({"id": rec["id"], "session": name, "wake": outcome})
+    else:
+        click.echo(rec["id"])
+        if outcome:
+            click.echo(f"termbridge: wake: {outcome}", err=True)
+
+
+def _wake_after_send(home, name) -> str:
+    """One wake attempt after a durable send; a failure is an outcome, never an error."""
+    try:
+        from termbridge import wake
+
+        return wake.wake_session(home, name)
+    except Exception as e:  # noqa: BLE001 - the message is already durable; the wake is a bonus
+        from termbridge.events import log_event
+
+        log_event(home, "wake_outcome", name, outcome="failed", error=str(e)[:200])
+        return "failed"
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--pane", "pane", help="Drain whichever session this pane (%N, kitty:…, pty:NAME) verifiably hosts.")
+@click.option("print_", "--print", is_flag=True, help="Write the framed messages to stdout instead of the target.")
+@click.option("json_", "--json", is_flag=True, help="One JSON object per message (implies --print).")
+@click.option("--force", is_flag=True, help="Skip the idle check (never the draft check).")
+def drain(name, pane, print_, json_, force):
+    """Deliver every pending message for NAME (or the session --pane hosts)."""
+    from termbridge import delivery, paths, registry
+    from termbridge.errors import BadInput
+
+    home = _home()
+    if bool(name) == bool(pane):
+        raise BadInput("give exactly one of NAME or --pane")
+    if pane:
+        name = delivery.session_for_target(home, pane)
+        if name is None:
+            return
+    paths.validate_name(name)
+    if print_ or json_:
+        registry.lookup(home, name)
+        delivery.drain_print(home, name, lambda s: (sys.stdout.write(s), sys.stdout.flush()), as_json=json_)
+        return
+    n = delivery.drain_to_target(home, name, force=force)
+    if n and sys.stderr.isatty():
+        click.echo(f"termbridge: delivered {n} message(s) to {name}", err=True)
+
+
+@cli.command("dead-letter")
+@click.argument("name")
+@click.option("json_", "--json", is_flag=True)
+@click.option("--retry", "retry_id", help="Move this dead letter back to the queue.")
+@click.option("--retry-all", is_flag=True, help="Move every retryable dead letter back to the queue.")
+def dead_letter(name, json_, retry_id, retry_all):
+    """List NAME's dead letters, or retry them."""
+    from termbridge import paths, registry
+    from termbridge.errors import BadInput
+    from termbridge.outbox import Outbox
+
+    paths.validate_name(name)
+    home = _home()
+    registry.lookup(home, name)
+    box = Outbox(home, name)
+    if retry_id and retry_all:
+        raise BadInput("give --retry ID or --retry-all, not both")
+    if retry_id or retry_all:
+        moved = box.retry_dead([retry_id] if retry_id else None)
+        if json_:
+            _out_json({"session": name, "retried": moved})
+        else:
+            click.echo(f"retried {len(moved)} dead letter(s)")
+        return
+    entries = box.dead_letters()
+    if json_:
+        for e in entries:
+            _out_json(e)
+        return
+    for e in entries:
+        rec = e.get("record") or {}
+        preview = (rec.get("body") or e.get("raw") or "").replace("\n", " ")[:60]
+        click.echo(f"{e['id']}\t{e['reason']}\t{preview}")
+
+
+# ---------------------------------------------------------------- observing
+@cli.command()
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events.")
+@click.option("json_", "--json", is_flag=True, help="Raw JSON lines (the default is a readable line each).")
+def events(follow, json_):
+    """The durable event log, one event a line."""
+    from termbridge import events as ev
+
+    home = _home()
+    show = (lambda e: _out_json(e)) if json_ else _print_event
+    for e in ev.read_events(home):
+        show(e)
+    if follow:
+        try:
+            for e in ev.follow_events(home):
+                show(e)
+        except KeyboardInterrupt:
+            pass
+
+
+def _print_event(e: dict) -> None:
+    import time
+
+    t = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.get("t", 0)))
+    rest = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("t", "event", "session"))
+    click.echo(f"{t} {e.get('event')} {e.get('session') or '-'} {rest}".rstrip())
+
+
+@cli.command()
+@click.option("json_", "--json", is_flag=True)
+def status(json_):
+    """Per session: pid alive, target, idle/busy, pending, in-flight, dead letters, last wake."""
+    from termbridge import status as st
+
+    rows = st.collect_status(_home())
+    if json_:
+        _out_json({"sessions": rows})
+        return
+    if not rows:
+        click.echo("no sessions registered")
+    for r in rows:
+        click.echo(
+            f"{r['name']}: pid {r['pid']} {'alive' if r['alive'] else r['liveness']}, "
+            f"target {r.get('target') or '-'}, {r.get('state') or '-'}, pending {r['pending']}, "
+            f"in-flight {r['in_flight']}, dead letters {r['dead_letters']}, last wake {r.get('last_wake') or '-'}"
+        )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="termbridge")

@@ -1,0 +1,141 @@
+"""Defaults and the optional YAML config; YAML is imported only when the file exists."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from termbridge.errors import ConfigError
+
+NUDGE_TEXT = "[termbridge] New peer messages are waiting for {session}; they arrive when you are idle (or run: termbridge drain {session} --print)."
+
+# key: (default, type check, description) -- the README's config table mirrors this.
+DEFAULTS: dict[str, Any] = {
+    "max_body_bytes": 65536,  # larger send bodies are refused (exit 2)
+    "default_ttl": None,  # seconds; None = messages never expire
+    "dead_letter_attempts": 5,  # failed deliveries before a message is dead-lettered
+    "debounce_ms": 1000,  # wake nudges to one session at most once per window
+    "gap_ms": 200,  # paste -> Enter gap for submit
+    "block_budget": 3,  # consecutive Stop-hook blocks before letting Claude stop
+    "nudge_text": NUDGE_TEXT,  # the fixed wake line; {session} is the only field
+    "busy_mark_stale_s": 300,  # a `mark busy` older than this no longer counts
+    "idle_sample_ms": 350,  # screen samples this far apart must match to call a target idle
+    "pty_quiet_ms": 500,  # PTY wrapper output silence that counts as idle
+    "backoff_base_ms": 2000,  # first back-off after a failed delivery
+    "backoff_max_ms": 300000,  # cap of the exponential back-off
+    "ledger_size": 10000,  # delivered ids remembered per session
+    "events_max_bytes": 4 * 1024 * 1024,  # event log rotates past this size
+    "lock_timeout_s": 30,  # waiting longer for a state lock is a runtime failure
+    "kinds": {},  # extra or overriding per-kind screen patterns (see idle.py)
+}
+
+_INT_KEYS = {
+    "max_body_bytes": 1,
+    "dead_letter_attempts": 1,
+    "debounce_ms": 0,
+    "gap_ms": 0,
+    "block_budget": 0,
+    "busy_mark_stale_s": 1,
+    "idle_sample_ms": 50,
+    "pty_quiet_ms": 50,
+    "backoff_base_ms": 0,
+    "backoff_max_ms": 0,
+    "ledger_size": 100,
+    "events_max_bytes": 4096,
+    "lock_timeout_s": 1,
+}
+_KIND_KEYS = {"busy": list, "composer": str, "placeholder": list, "ready": list}
+
+_cache: dict[str, dict[str, Any]] = {}
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """$TERMBRIDGE_CONFIG, else $XDG_CONFIG_HOME/termbridge/config.yaml, else ~/.config/termbridge/config.yaml."""
+    env = os.environ if env is None else env
+    if env.get("TERMBRIDGE_CONFIG"):
+        return Path(env["TERMBRIDGE_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+    return Path(base) / "termbridge" / "config.yaml"
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The effective config: defaults overlaid with the YAML file when it exists."""
+    path = config_path(env)
+    key = str(path)
+    if key in _cache:
+        return _cache[key]
+    cfg = dict(DEFAULTS)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config {path}: {e}") from None
+    if text is not None:
+        cfg.update(validate(parse_yaml(text, path), path))
+    _cache[key] = cfg
+    return cfg
+
+
+def parse_yaml(text: str, path: Path) -> dict:
+    import yaml  # only when a config file exists: ~60-85 ms of start-up otherwise
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config {path}: invalid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path}: the top level must be a mapping of keys")
+    return data
+
+
+def validate(data: dict, path: Path | str = "config") -> dict:
+    """Check every key's type and range; raise ConfigError naming the first bad key."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in DEFAULTS:
+            raise ConfigError(f"config {path}: unknown key {key!r}")
+        if key in _INT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < _INT_KEYS[key]:
+                raise ConfigError(f"config {path}: key {key!r} must be an integer >= {_INT_KEYS[key]}")
+        elif key == "default_ttl":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ConfigError(f"config {path}: key 'default_ttl' must be a positive number of seconds or null")
+        elif key == "nudge_text":
+            if not isinstance(value, str) or not value.strip() or "\n" in value or len(value) > 300:
+                raise ConfigError(f"config {path}: key 'nudge_text' must be one non-empty line of at most 300 characters")
+            try:
+                value.format(session="x")
+            except (KeyError, IndexError, ValueError):
+                raise ConfigError(f"config {path}: key 'nudge_text' may only use the field {{session}}") from None
+        elif key == "kinds":
+            _validate_kinds(value, path)
+        out[key] = value
+    return out
+
+
+def _validate_kinds(value: Any, path: Path | str) -> None:
+    import re
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"config {path}: key 'kinds' must be a mapping of kind name to patterns")
+    for kind, spec in value.items():
+        where = f"kinds.{kind}"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"config {path}: key {where!r} must be a mapping")
+        for k, v in spec.items():
+            if k not in _KIND_KEYS:
+                raise ConfigError(f"config {path}: unknown key '{where}.{k}'")
+            items = v if isinstance(v, list) else [v]
+            if not isinstance(v, _KIND_KEYS[k]) or not all(isinstance(p, str) for p in items):
+                raise ConfigError(f"config {path}: key '{where}.{k}' must be {'a list of regexes' if _KIND_KEYS[k] is list else 'a regex'}")
+            for p in items:
+                try:
+                    re.compile(p)
+                except re.error as e:
+                    raise ConfigError(f"config {path}: key '{where}.{k}' has a bad regex {p!r}: {e}") from None

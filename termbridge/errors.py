@@ -1,0 +1,45 @@
+"""The one error root; every subclass carries the exit code the CLI maps it to."""
+
+
+class TermbridgeError(Exception):
+    """A failure the CLI reports as one line; exit code 1 (runtime failure)."""
+
+    exit_code = 1
+
+
+class BadInput(TermbridgeError):
+    """Bad input or usage; nothing was written (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(BadInput):
+    """The YAML config is malformed; the message names the key (exit 2)."""
+
+
+class StateError(TermbridgeError):
+    """State on disk is unsafe (symlink, foreign owner) or unreadable (exit 1)."""
+
+
+class NoTarget(TermbridgeError):
+    """Unknown session, dead or reused PID, or no verified target (exit 3)."""
+
+    exit_code = 3
+
+
+class UnknownSession(NoTarget):
+    """No session of that name is registered (exit 3)."""
+
+
+class DeadSession(NoTarget):
+    """The session's PID is gone or now belongs to another process (exit 3)."""
+
+
+class TargetBusy(TermbridgeError):
+    """The target is busy or holds a draft; delivery deferred (exit 4)."""
+
+    exit_code = 4
+
+
+class BackendError(TermbridgeError):
+    """A terminal backend (tmux, kitty, PTY wrapper) failed (exit 1)."""

@@ -1,0 +1,112 @@
+"""The durable event log: append-only JSON lines, fsync'd, rotated past a size limit."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from termbridge import paths
+
+
+def log_path(home: Path) -> Path:
+    return Path(home) / "events.log"
+
+
+def log_event(home: Path, event: str, session: str | None = None, **fields: Any) -> None:
+    """Append one event durably; never raises (an event must not break the action it records)."""
+    record = {"t": round(time.time(), 6), "event": event, "session": session}
+    record.update(fields)
+    line = (json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+    try:
+        home = Path(home)
+        paths.ensure_dir(home)
+        path = log_path(home)
+        paths.append_durable(path, line)
+        _maybe_rotate(home, path)
+    except Exception:  # noqa: BLE001 - the event log is best-effort by design
+        pass
+
+
+def log_events(home: Path, session: str | None, batch: list[tuple[str, dict]]) -> None:
+    """Append several events with one write and one fsync (e.g. one per delivered id)."""
+    if not batch:
+        return
+    now = round(time.time(), 6)
+    data = b"".join(
+        (json.dumps({"t": now, "event": ev, "session": session, **f}, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+        for ev, f in batch
+    )
+    try:
+        home = Path(home)
+        paths.ensure_dir(home)
+        paths.append_durable(log_path(home), data)
+        _maybe_rotate(home, log_path(home))
+    except Exception:  # noqa: BLE001 - best-effort, as log_event
+        pass
+
+
+def _maybe_rotate(home: Path, path: Path) -> None:
+    from termbridge.config import load_config
+
+    limit = load_config()["events_max_bytes"]
+    try:
+        if os.lstat(path).st_size <= limit:
+            return
+    except FileNotFoundError:
+        return
+    with paths.state_lock(home / "events.lock", timeout=5):
+        # Re-check under the lock: another process may have rotated already.
+        try:
+            if os.lstat(path).st_size <= limit:
+                return
+        except FileNotFoundError:
+            return
+        os.replace(path, path.with_name("events.log.1"))
+        paths.fsync_dir(home)
+
+
+def read_events(home: Path) -> Iterator[dict]:
+    """Every event still on disk, oldest first (the rotated file, then the live one)."""
+    for p in (log_path(home).with_name("events.log.1"), log_path(home)):
+        data = paths.read_bytes(p)
+        if not data:
+            continue
+        for line in data.splitlines():
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue  # a torn last line from a crash mid-append
+
+
+def follow_events(home: Path, poll: float = 0.2) -> Iterator[dict]:
+    """Yield events as they are appended, across rotations; runs until interrupted."""
+    path = log_path(home)
+    inode, offset, buf = None, 0, b""
+    while True:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            time.sleep(poll)
+            continue
+        if st.st_ino != inode:
+            inode, offset, buf = st.st_ino, 0, b""
+        if st.st_size > offset:
+            fd = paths.open_state(path)
+            try:
+                os.lseek(fd, offset, os.SEEK_SET)
+                chunk = os.read(fd, st.st_size - offset)
+            finally:
+                os.close(fd)
+            offset += len(chunk)
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
+        else:
+            time.sleep(poll)

@@ -1,0 +1,40 @@
+"""Message ids: 26-char Crockford base32, sortable by time, unique across processes (ULID layout)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_lock = threading.Lock()
+_last = [0, 0]  # [ms, random80] of the last id made in this process
+
+
+def _encode(value: int, length: int) -> str:
+    out = []
+    for _ in range(length):
+        out.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+def new_id() -> str:
+    """A ULID-like id: 48-bit ms timestamp + 80 random bits, monotonic within a process."""
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last[0]:
+            # Same millisecond (or the clock stepped back): keep ids strictly increasing.
+            ms, rand = _last[0], _last[1] + 1
+        else:
+            rand = int.from_bytes(os.urandom(10), "big") >> 1  # leave room to increment
+        _last[0], _last[1] = ms, rand
+    return _encode(ms, 10) + _encode(rand, 16)
+
+
+def id_time(msg_id: str) -> float:
+    """The creation time (seconds) encoded in an id."""
+    value = 0
+    for ch in msg_id[:10]:
+        value = value * 32 + _ALPHABET.index(ch)
+    return value / 1000.0

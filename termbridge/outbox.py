@@ -1,0 +1,420 @@
+"""The durable per-session queue; the only module that touches outbox files.
+
+Files in the session directory (all 0600, under a 0700 directory):
+
+  pending.log   append-only JSON lines, one record each, fsync'd before `send` exits 0
+  claims/*.json records a drain has taken out of pending.log and not yet committed
+  ledger.log    ids whose delivery completed (bounded), so none is delivered twice
+  dead.log      dead letters: expired, unparseable, torn or too often failed
+  outbox.lock   the flock that serialises every change (never deleted)
+
+A drain is two-phase: claim (pending -> claims/, fsync) -> emit -> commit (ledger,
+fsync; claim removed). A claim whose owner died is folded back into the queue by
+the next access, so a drain killed at any instant loses nothing; ids already in
+the ledger are dropped then, so a completed delivery is never repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from termbridge import events, paths, proctree
+from termbridge.config import load_config
+from termbridge.errors import BadInput, StateError
+from termbridge.ids import new_id
+from termbridge.registry import session_dir
+
+_SEP = (",", ":")
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=_SEP).encode()
+
+
+@dataclass
+class Claim:
+    """Records taken out of the queue by one drain, awaiting commit or release."""
+
+    id: str
+    path: Path
+    records: list[dict] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.records]
+
+
+class Outbox:
+    """One session's durable queue."""
+
+    def __init__(self, home: Path, name: str, config: dict | None = None):
+        self.home = Path(home)
+        self.name = name
+        self.dir = session_dir(home, name)
+        self.cfg = config if config is not None else load_config()
+        self.pending_path = self.dir / "pending.log"
+        self.claims_dir = self.dir / "claims"
+        self.ledger_path = self.dir / "ledger.log"
+        self.dead_path = self.dir / "dead.log"
+
+    # ------------------------------------------------------------------ locking
+    def _lock(self):
+        paths.ensure_dir(self.dir)
+        lock = paths.state_lock(self.dir / "outbox.lock", timeout=self.cfg["lock_timeout_s"])
+        return _TimedLock(lock, self)
+
+    # ------------------------------------------------------------------ append
+    def append(
+        self,
+        body: str,
+        sender: str | None = None,
+        reply_to: str | None = None,
+        key: str | None = None,
+        ttl: float | None = None,
+    ) -> dict:
+        """Durably enqueue one message and return its record (fsync'd before returning)."""
+        encoded = body.encode("utf-8")  # callers validate; a lone surrogate fails here, not on disk
+        if len(encoded) > self.cfg["max_body_bytes"]:
+            raise BadInput(f"message body is {len(encoded)} bytes; the limit is {self.cfg['max_body_bytes']}")
+        if ttl is None:
+            ttl = self.cfg["default_ttl"]
+        now = time.time()
+        rec = {
+            "id": new_id(),
+            "session": self.name,
+            "from": sender,
+            "reply_to": reply_to,
+            "key": key,
+            "body": body,
+            "created_at": round(now, 6),
+            "expires_at": round(now + ttl, 6) if ttl else None,
+            "attempts": 0,
+        }
+        line = _dumps(rec) + b"\n"
+        with self._lock():
+            created = not os.path.lexists(self.pending_path)
+            fd = paths.open_state(self.pending_path, os.O_RDWR | os.O_APPEND, create=True)
+            try:
+                self._heal_tail(fd)
+                paths.write_all(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if created:
+                paths.fsync_dir(self.dir)
+        events.log_event(self.home, "enqueued", self.name, id=rec["id"], key=key, chars=len(body))
+        return rec
+
+    def _heal_tail(self, fd: int) -> None:
+        """Quarantine bytes after the last newline (a writer died mid-append), so no two records glue."""
+        size = os.fstat(fd).st_size
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return
+        cut, pos = 0, size
+        while pos > 0:
+            start = max(0, pos - 65536)
+            i = os.pread(fd, pos - start, start).rfind(b"\n")
+            if i >= 0:
+                cut = start + i + 1
+                break
+            pos = start
+        torn = os.pread(fd, size - cut, cut)
+        # Dead-letter first, then truncate: the bytes are never only in memory.
+        self._dead_raw([(torn, "torn record: a writer died mid-append (never acknowledged)")])
+        os.ftruncate(fd, cut)
+        os.fsync(fd)
+        events.log_event(self.home, "torn_tail_quarantined", self.name, bytes=len(torn))
+
+    # ------------------------------------------------------------------ parsing
+    def _parse(self, data: bytes) -> tuple[list[dict], list[tuple[bytes, str]]]:
+        good: list[dict] = []
+        bad: list[tuple[bytes, str]] = []
+        for line in data.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not (
+                    isinstance(rec, dict)
+                    and isinstance(rec.get("id"), str)
+                    and isinstance(rec.get("body"), str)
+                    and isinstance(rec.get("created_at"), (int, float))
+                ):
+                    raise ValueError("missing id, body or created_at")
+            except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                bad.append((line, f"unparseable record: {str(e)[:120]}"))
+                continue
+            good.append(rec)
+        return good, bad
+
+    def _read_pending(self, heal: bool) -> tuple[list[dict], list[tuple[bytes, str]]]:
+        try:
+            fd = paths.open_state(self.pending_path, os.O_RDWR if heal else os.O_RDONLY)
+        except FileNotFoundError:
+            return [], []
+        try:
+            if heal:
+                self._heal_tail(fd)
+            size = os.fstat(fd).st_size
+            data = os.pread(fd, size, 0) if size else b""
+        finally:
+            os.close(fd)
+        if not heal and data and not data.endswith(b"\n"):
+            data = data[: data.rfind(b"\n") + 1]  # a write in progress: not a record yet
+        return self._parse(data)
+
+    def _write_pending(self, records: list[dict]) -> None:
+        paths.atomic_write(self.pending_path, b"".join(_dumps(r) + b"\n" for r in records))
+
+    # ------------------------------------------------------------------ ledger
+    def _ledger_ids(self) -> set[str]:
+        data = paths.read_bytes(self.ledger_path)
+        return set(data.decode("ascii", "replace").split()) if data else set()
+
+    def _ledger_add(self, ids: list[str]) -> None:
+        paths.append_durable(self.ledger_path, "".join(i + "\n" for i in ids).encode())
+        keep = self.cfg["ledger_size"]
+        data = paths.read_bytes(self.ledger_path) or b""
+        lines = data.split()
+        if len(lines) > 2 * keep:
+            paths.atomic_write(self.ledger_path, b"\n".join(lines[-keep:]) + b"\n")
+
+    # ------------------------------------------------------------------ dead letters
+    def _dead_entries(self) -> list[dict]:
+        data = paths.read_bytes(self.dead_path)
+        out = []
+        for line in (data or b"").split(b"\n"):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue  # torn tail of dead.log itself; the next append heals it
+        return out
+
+    def _dead_append(self, entries: list[dict]) -> None:
+        if not entries:
+            return
+        known = {e.get("id") for e in self._dead_entries()}
+        fresh = [e for e in entries if e["id"] not in known]  # a crash may replay a move
+        if not fresh:
+            return
+        fd = paths.open_state(self.dead_path, os.O_RDWR | os.O_APPEND, create=True)
+        try:
+            size = os.fstat(fd).st_size
+            prefix = b"\n" if size and os.pread(fd, 1, size - 1) != b"\n" else b""
+            paths.write_all(fd, prefix + b"".join(_dumps(e) + b"\n" for e in fresh))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        for e in fresh:
+            events.log_event(self.home, "dead_lettered", self.name, id=e["id"], reason=e["reason"])
+
+    def _dead_records(self, records: list[dict], reason: str) -> None:
+        now = round(time.time(), 6)
+        self._dead_append([{"id": r["id"], "reason": reason, "dead_at": now, "record": r} for r in records])
+
+    def _dead_raw(self, raws: list[tuple[bytes, str]]) -> None:
+        now = round(time.time(), 6)
+        self._dead_append(
+            [
+                {
+                    "id": "raw-" + hashlib.sha256(raw).hexdigest()[:20],
+                    "reason": reason,
+                    "dead_at": now,
+                    "record": None,
+                    "raw": raw.decode("utf-8", "replace")[:4096],
+                }
+                for raw, reason in raws
+            ]
+        )
+
+    # ------------------------------------------------------------------ claims
+    def _claims(self) -> list[tuple[Path, dict]]:
+        try:
+            names = sorted(os.listdir(self.claims_dir))
+        except FileNotFoundError:
+            return []
+        out = []
+        for n in names:
+            if n.endswith(".json") and not n.startswith("."):
+                data = paths.read_bytes(self.claims_dir / n)
+                if data is None:
+                    continue
+                try:
+                    out.append((self.claims_dir / n, json.loads(data)))
+                except ValueError:
+                    continue  # cannot happen with atomic_write; skip rather than crash
+        return out
+
+    def _stale_claims(self) -> list[tuple[Path, dict]]:
+        return [
+            (p, c) for p, c in self._claims() if not proctree.is_alive(int(c.get("owner_pid", 0)), c.get("owner_start"))
+        ]
+
+    def claim(self) -> Claim | None:
+        """Take every deliverable message out of the queue into an fsync'd claim (None: nothing to do).
+
+        Under the lock: claims of dead drains are folded back, the torn tail healed,
+        unparseable and expired records dead-lettered, superseded keys dropped and
+        already-delivered ids skipped.
+        """
+        with self._lock():
+            stale = self._stale_claims()
+            recovered = [r for _, c in stale for r in c.get("records", [])]
+            records, bad = self._read_pending(heal=True)
+            if not (stale or records or bad):
+                return None
+            delivered = self._ledger_ids() if (stale or records) else set()
+            seen: set[str] = set()
+            merged: list[dict] = []
+            skipped: list[str] = []
+            for r in recovered + records:
+                if r["id"] in seen:
+                    continue
+                seen.add(r["id"])
+                if r["id"] in delivered:
+                    skipped.append(r["id"])
+                else:
+                    merged.append(r)
+            now = time.time()
+            expired = [r for r in merged if r.get("expires_at") and r["expires_at"] <= now]
+            live = [r for r in merged if not (r.get("expires_at") and r["expires_at"] <= now)]
+            last_of_key = {r["key"]: i for i, r in enumerate(live) if r.get("key")}
+            superseded = [(r, live[last_of_key[r["key"]]]["id"]) for i, r in enumerate(live) if r.get("key") and last_of_key[r["key"]] != i]
+            take = [r for i, r in enumerate(live) if not r.get("key") or last_of_key[r["key"]] == i]
+
+            # Order matters for crash safety: dead letters, then the claim, then the rewrite.
+            self._dead_raw(bad)
+            for r in expired:
+                self._dead_records([r], f"expired: ttl passed at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(r['expires_at']))}")
+            claim = None
+            if take:
+                claim_id = new_id()
+                claim = Claim(claim_id, self.claims_dir / f"{claim_id}.json", take)
+                paths.ensure_dir(self.claims_dir)
+                owner = os.getpid()
+                paths.atomic_write(
+                    claim.path,
+                    _dumps({"owner_pid": owner, "owner_start": proctree.start_time(owner), "records": take}),
+                )
+            if records or bad or os.path.lexists(self.pending_path):
+                self._write_pending([])
+            for p, _ in stale:
+                paths.unlink_durable(p)
+        batch = []
+        if stale:
+            batch.append(("claim_recovered", {"claims": len(stale), "records": len(recovered)}))
+        batch += [("duplicate_skipped", {"id": i}) for i in skipped]
+        batch += [("superseded", {"id": r["id"], "by": by, "key": r["key"]}) for r, by in superseded]
+        events.log_events(self.home, self.name, batch)
+        return claim
+
+    def commit(self, claim: Claim) -> None:
+        """Record CLAIM's ids as delivered (fsync'd ledger) and drop the claim."""
+        with self._lock():
+            self._ledger_add(claim.ids)
+            paths.unlink_durable(claim.path)
+        events.log_events(self.home, self.name, [("delivered", {"id": i}) for i in claim.ids])
+
+    def release(self, claim: Claim, reason: str, count_attempt: bool = True) -> list[str]:
+        """Put CLAIM's records back at the head of the queue; returns ids dead-lettered for too many attempts."""
+        limit = self.cfg["dead_letter_attempts"]
+        with self._lock():
+            back, dead = [], []
+            for r in claim.records:
+                r = dict(r, attempts=int(r.get("attempts", 0)) + (1 if count_attempt else 0), last_error=reason)
+                (dead if r["attempts"] >= limit else back).append(r)
+            self._dead_records(dead, f"delivery failed {limit} times; last: {reason}")
+            if back:
+                current, bad = self._read_pending(heal=True)
+                self._dead_raw(bad)
+                ids = {r["id"] for r in back}
+                self._write_pending(back + [r for r in current if r["id"] not in ids])
+            paths.unlink_durable(claim.path)
+        events.log_event(self.home, "released", self.name, ids=claim.ids, reason=reason)
+        return [r["id"] for r in dead]
+
+    # ------------------------------------------------------------------ reading
+    def pending_records(self) -> list[dict]:
+        """Deliverable messages right now (after last-wins and TTL), oldest first; read-only."""
+        records, _ = self._read_pending(heal=False)
+        now = time.time()
+        live = [r for r in records if not (r.get("expires_at") and r["expires_at"] <= now)]
+        last_of_key = {r["key"]: i for i, r in enumerate(live) if r.get("key")}
+        return [r for i, r in enumerate(live) if not r.get("key") or last_of_key[r["key"]] == i]
+
+    def stats(self) -> dict:
+        """Counts for status: pending, in_flight, dead_letters."""
+        stale = {p for p, _ in self._stale_claims()}
+        claims = self._claims()
+        in_flight = sum(len(c.get("records", [])) for p, c in claims if p not in stale)
+        orphaned = sum(len(c.get("records", [])) for p, c in claims if p in stale)
+        return {
+            "pending": len(self.pending_records()) + orphaned,
+            "in_flight": in_flight,
+            "dead_letters": len(self._dead_entries()),
+        }
+
+    def has_pending(self) -> bool:
+        """Whether anything is waiting (including claims of drains that died)."""
+        return self.stats()["pending"] > 0
+
+    def dead_letters(self) -> list[dict]:
+        return self._dead_entries()
+
+    def retry_dead(self, ids: list[str] | None) -> list[str]:
+        """Move dead letters (IDS, or all when None) back to the queue; returns the ids moved."""
+        with self._lock():
+            entries = self._dead_entries()
+            by_id = {e["id"]: e for e in entries}
+            if ids is not None:
+                for i in ids:
+                    if i not in by_id:
+                        raise BadInput(f"no dead letter {i!r} for session {self.name!r}")
+                    if not by_id[i].get("record"):
+                        raise BadInput(f"dead letter {i!r} is an unparseable record: nothing to retry")
+                chosen = [by_id[i] for i in ids]
+            else:
+                chosen = [e for e in entries if e.get("record")]
+            if not chosen:
+                return []
+            current, bad = self._read_pending(heal=True)
+            self._dead_raw(bad)
+            have = {r["id"] for r in current}
+            revived = [dict(e["record"], attempts=0, expires_at=None) for e in chosen if e["record"]["id"] not in have]
+            self._write_pending(current + revived)  # queue first: a crash here duplicates, never loses
+            moved = {e["id"] for e in chosen}
+            paths.atomic_write(self.dead_path, b"".join(_dumps(e) + b"\n" for e in entries if e["id"] not in moved))
+        events.log_events(self.home, self.name, [("dead_letter_retried", {"id": i}) for i in moved])
+        return sorted(moved)
+
+
+class _TimedLock:
+    """Acquire the outbox lock, logging a `lock_wait` event when another process holds it."""
+
+    def __init__(self, lock, box: Outbox):
+        self.lock, self.box = lock, box
+
+    def __enter__(self):
+        from filelock import Timeout
+
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            t0 = time.monotonic()
+            try:
+                self.lock.acquire()
+            except Timeout:
+                raise StateError(f"timed out waiting for the outbox lock of {self.box.name!r}") from None
+            events.log_event(self.box.home, "lock_wait", self.box.name, waited_ms=round((time.monotonic() - t0) * 1000, 1))
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+        return False

@@ -1,0 +1,104 @@
+"""Sessions: NAME -> PID, with the process start time so a reused PID is never followed."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from termbridge import paths, proctree
+from termbridge.errors import BadInput, DeadSession, StateError, UnknownSession
+
+KINDS = ("claude", "codex", "gemini", "shell", "other")
+
+
+@dataclass
+class Session:
+    name: str
+    pid: int
+    start_time: str
+    kind: str
+    registered_at: float
+
+    def alive(self) -> bool:
+        """The PID runs and is still the process that registered."""
+        return proctree.is_alive(self.pid, self.start_time)
+
+    def liveness(self) -> str:
+        """'alive', 'dead' or 'reused' (the PID now belongs to another process)."""
+        now = proctree.start_time(self.pid)
+        if now is None:
+            return "dead"
+        return "alive" if now == self.start_time else "reused"
+
+
+def sessions_dir(home: Path) -> Path:
+    return Path(home) / "sessions"
+
+
+def session_dir(home: Path, name: str) -> Path:
+    """The per-session state directory (outbox, marks, wake stamp...)."""
+    return sessions_dir(home) / paths.validate_name(name)
+
+
+def register(home: Path, name: str, pid: int, kind: str = "other") -> Session:
+    """Record NAME -> PID (re-register replaces); the PID must be alive."""
+    paths.validate_name(name)
+    if kind not in KINDS:
+        raise BadInput(f"invalid kind {kind!r}: one of {', '.join(KINDS)}")
+    if pid <= 0:
+        raise BadInput(f"invalid pid {pid}")
+    token = proctree.start_time(pid)
+    if token is None:
+        raise DeadSession(f"pid {pid} is not running")
+    sess = Session(name, pid, token, kind, round(time.time(), 3))
+    d = paths.ensure_dir(session_dir(home, name))
+    paths.atomic_write(d / "session.json", json.dumps(asdict(sess)).encode())
+    return sess
+
+
+def unregister(home: Path, name: str) -> None:
+    """Forget NAME; its queued messages stay on disk for a later re-register."""
+    path = session_dir(home, name) / "session.json"
+    if not os.path.lexists(path):
+        raise UnknownSession(f"unknown session {name!r}")
+    paths.unlink_durable(path)
+
+
+def lookup(home: Path, name: str) -> Session:
+    """The registered session NAME, or UnknownSession (exit 3)."""
+    data = paths.read_bytes(session_dir(home, name) / "session.json")
+    if data is None:
+        raise UnknownSession(f"unknown session {name!r}")
+    try:
+        raw = json.loads(data)
+        return Session(raw["name"], int(raw["pid"]), str(raw["start_time"]), raw["kind"], float(raw["registered_at"]))
+    except (ValueError, KeyError, TypeError):
+        raise StateError(f"corrupt session record for {name!r}") from None
+
+
+def require_alive(sess: Session) -> Session:
+    """SESS if its process still runs; DeadSession (exit 3) if it died or its PID was reused."""
+    state = sess.liveness()
+    if state == "dead":
+        raise DeadSession(f"session {sess.name!r}: pid {sess.pid} is dead")
+    if state == "reused":
+        raise DeadSession(f"session {sess.name!r}: pid {sess.pid} now belongs to another process (reused)")
+    return sess
+
+
+def all_sessions(home: Path) -> list[Session]:
+    """Every registered session, by name."""
+    d = sessions_dir(home)
+    if not d.is_dir():
+        return []
+    out = []
+    for name in sorted(os.listdir(d)):
+        if paths.NAME_RE.fullmatch(name) and os.path.lexists(d / name / "session.json"):
+            try:
+                out.append(lookup(home, name))
+            except (UnknownSession, StateError):
+                continue
+    return out

@@ -1,0 +1,44 @@
+"""What `termbridge status` reports per session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from termbridge import paths, registry
+from termbridge.outbox import Outbox
+
+
+def last_wake(home: Path, name: str) -> str | None:
+    """The outcome of the most recent wake attempt for NAME, if any."""
+    data = paths.read_bytes(registry.session_dir(home, name) / "wake.json")
+    try:
+        return json.loads(data).get("last_outcome") if data else None
+    except ValueError:
+        return None
+
+
+def collect_status(home: Path, resolve: bool = True) -> list[dict]:
+    """One dict per registered session: liveness, queue counts, target and idle state."""
+    rows = []
+    for s in registry.all_sessions(home):
+        lv = s.liveness()
+        row = {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": lv == "alive", "liveness": lv}
+        row.update(Outbox(home, s.name).stats())
+        row["last_wake"] = last_wake(home, s.name)
+        row.update(_target_state(home, s) if resolve and lv == "alive" else {"backend": None, "target": None, "state": None})
+        rows.append(row)
+    return rows
+
+
+def _target_state(home: Path, sess) -> dict:
+    try:
+        from termbridge import idle, targets
+
+        tgt = targets.resolve_session(home, sess)
+        verdict = idle.judge(home, sess, tgt, sample=False)
+        return {"backend": tgt.backend, "target": tgt.target, "state": verdict.state, "state_reason": verdict.reason}
+    except ImportError:
+        return {"backend": None, "target": None, "state": None}
+    except Exception as e:  # noqa: BLE001 - status reports, it does not fail on one session
+        return {"backend": None, "target": None, "state": None, "target_error": str(e)}
