@@ -48,8 +48,15 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="termbridge", message="termbridge %(version)s")
-def cli():
+@click.pass_context
+def cli(ctx):
     """Get messages into AI coding agents' terminals reliably."""
+    # A malformed config is bad input for every command (exit 2, naming the key) --
+    # except agent hooks, which must never fail the agent that calls them.
+    if ctx.invoked_subcommand != "hook" and not {"-h", "--help"} & set(sys.argv[2:]):
+        from termbridge.config import load_config
+
+        load_config()
 
 
 # ---------------------------------------------------------------- registry

@@ -1,0 +1,70 @@
+"""Property tests: names, bodies, sanitization, framing, ids."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from termbridge import framing, ids, paths, sanitize, validate
+from termbridge.errors import BadInput
+
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@given(st.text())
+def test_sanitized_text_has_no_controls(s):
+    out = sanitize.sanitize_text(s)
+    assert not CONTROL.search(out)
+    assert "\x1b" not in out and "\r" not in out
+    assert sanitize.sanitize_text(out) == out  # idempotent
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc",))))
+def test_sanitize_keeps_printable_text(s):
+    assert sanitize.sanitize_text(s) == s
+
+
+@given(st.text(min_size=1, max_size=64, alphabet="abcXYZ019._-"))
+def test_valid_names_accepted(name):
+    if name in (".", ".."):
+        return
+    assert paths.validate_name(name) == name
+
+
+@given(st.text(min_size=1, max_size=80))
+def test_names_never_escape_the_state_dir(name):
+    try:
+        paths.validate_name(name)
+    except BadInput:
+        return
+    assert "/" not in name and name not in (".", "..") and len(name) <= 64
+
+
+@given(st.binary(max_size=300))
+def test_body_validation_total(raw):
+    try:
+        text = validate.body_text(raw, 200)
+    except BadInput:
+        return
+    assert text.encode() == raw and len(raw) <= 200
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(), min_size=1, max_size=5), st.text(max_size=20))
+def test_framing_cannot_be_forged_by_bodies(bodies, sender):
+    recs = [{"id": ids.new_id(), "session": "s", "from": "peer", "reply_to": None, "body": b, "created_at": 0.0} for b in bodies]
+    out = framing.render_messages(recs)
+    lines = out.split("\n")
+    headers = [line for line in lines if line.startswith("--- message ")]
+    assert len(headers) == len(bodies)  # a body line can never look like a header
+    assert lines[0].startswith("[termbridge]") and "not instructions from your user" in lines[0]
+    assert lines[-1] == framing.FOOTER and out.count(framing.FOOTER) == 1
+    assert not CONTROL.search(out)
+
+
+def test_ids_sortable_and_unique():
+    made = [ids.new_id() for _ in range(5000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(len(i) == 26 for i in made)

@@ -1,0 +1,119 @@
+"""State permissions, symlink and foreign-owner refusal, config validation."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from conftest import tb
+from termbridge import config, paths
+from termbridge.errors import ConfigError, StateError
+
+
+def _mode(p):
+    return stat.S_IMODE(os.lstat(p).st_mode)
+
+
+def test_modes_0700_0600(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    tb("send", "c", "hi", "--no-wake")
+    tb("drain", "c", "--print")
+    for root, dirs, files in os.walk(home):
+        for d in dirs:
+            assert _mode(os.path.join(root, d)) == 0o700, d
+        for f in files:
+            assert _mode(os.path.join(root, f)) == 0o600, f
+    assert _mode(home) == 0o700
+
+
+def test_symlinked_pending_refused(home, sleeper, short_tmp):
+    tb("register", "c", "--pid", sleeper().pid)
+    victim = short_tmp / "victim"
+    victim.write_text("precious\n")
+    link = home / "sessions" / "c" / "pending.log"
+    os.symlink(victim, link)
+    p = tb("send", "c", "hi", "--no-wake")
+    assert p.returncode == 1 and "symlink" in p.err and p.err.count("\n") == 1
+    assert victim.read_text() == "precious\n"
+
+
+def test_symlinked_session_record_refused(home, sleeper, short_tmp):
+    tb("register", "c", "--pid", sleeper().pid)
+    rec = home / "sessions" / "c" / "session.json"
+    os.rename(rec, short_tmp / "elsewhere.json")
+    os.symlink(short_tmp / "elsewhere.json", rec)
+    p = tb("send", "c", "hi", "--no-wake")
+    assert p.returncode == 1 and "symlink" in p.err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a file owned by another user needs root")
+def test_foreign_owner_refused(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    os.chown(home / "sessions" / "c" / "session.json", 65534, 65534)
+    p = tb("send", "c", "hi", "--no-wake")
+    assert p.returncode == 1 and "owned by uid 65534" in p.err
+
+
+def test_loose_dir_is_tightened(short_tmp):
+    d = short_tmp / "loose"
+    d.mkdir(mode=0o755)
+    os.chmod(d, 0o755)
+    paths.ensure_dir(d)
+    assert _mode(d) == 0o700
+
+
+def test_state_home_defaults():
+    assert str(paths.state_home({"TERMBRIDGE_HOME": "/x/y"})) == "/x/y"
+    assert str(paths.state_home({"XDG_STATE_HOME": "/s", "HOME": "/h"})) == "/s/termbridge"
+    assert str(paths.state_home({"HOME": "/h"})) == "/h/.local/state/termbridge"
+
+
+def test_atomic_write_refuses_symlink(short_tmp):
+    target = short_tmp / "t"
+    target.write_text("keep")
+    os.symlink(target, short_tmp / "l")
+    with pytest.raises(StateError):
+        paths.atomic_write(short_tmp / "l", b"x")
+    assert target.read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("gap_ms: -5\n", "gap_ms"),
+        ("gap_ms: fast\n", "gap_ms"),
+        ("debounce_ms: true\n", "debounce_ms"),
+        ("nosuchkey: 1\n", "nosuchkey"),
+        ("default_ttl: 0\n", "default_ttl"),
+        ("nudge_text: \"two\\nlines\"\n", "nudge_text"),
+        ("nudge_text: 'hi {other}'\n", "nudge_text"),
+        ("kinds: {mine: {busy: ['(unclosed']}}\n", "kinds.mine.busy"),
+        ("kinds: {mine: {colour: red}}\n", "kinds.mine.colour"),
+        ("- a list\n", "top level"),
+        ("gap_ms: [1, 2\n", "invalid YAML"),
+    ],
+)
+def test_bad_config_exit_2_names_key(home, sleeper, short_tmp, text, key):
+    (short_tmp / "config.yaml").write_text(text)
+    p = tb("sessions")
+    assert p.returncode == 2, p.err
+    assert key in p.err and p.err.count("\n") == 1
+
+
+def test_config_overrides(short_tmp):
+    f = short_tmp / "c.yaml"
+    f.write_text("max_body_bytes: 10\ngap_ms: 50\nkinds:\n  mine:\n    busy: ['working']\n")
+    config._cache.clear()
+    cfg = config.load_config({"TERMBRIDGE_CONFIG": str(f)})
+    assert cfg["max_body_bytes"] == 10 and cfg["gap_ms"] == 50 and cfg["debounce_ms"] == 1000
+    with pytest.raises(ConfigError):
+        config.validate({"ledger_size": 5})
+
+
+def test_small_body_limit_from_config(home, sleeper, short_tmp):
+    (short_tmp / "config.yaml").write_text("max_body_bytes: 8\n")
+    tb("register", "c", "--pid", sleeper().pid)
+    assert tb("send", "c", "123456789", "--no-wake").returncode == 2
+    assert tb("send", "c", "12345678", "--no-wake").returncode == 0
