@@ -108,6 +108,63 @@ def sessions(json_):
         click.echo(f"{r['name']}\tpid {r['pid']}\t{r['kind']}\t{r['liveness']}")
 
 
+# ---------------------------------------------------------------- targets
+@cli.command()
+@click.argument("name")
+@click.option("json_", "--json", is_flag=True)
+def resolve(name, json_):
+    """Print NAME's verified target (found fresh from the live process tree)."""
+    from termbridge import paths, registry, targets
+
+    paths.validate_name(name)
+    home = _home()
+    sess = registry.lookup(home, name)
+    try:
+        tgt = targets.resolve_session(home, sess)
+    except TermbridgeError as e:
+        from termbridge.events import log_event
+
+        log_event(home, "resolve_failed", name, error=str(e))
+        raise
+    if json_:
+        _out_json(targets.target_json(sess, tgt))
+    else:
+        click.echo(tgt.target)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("text", required=False)
+@click.option("--no-enter", is_flag=True, help="Type the text but do not press Enter.")
+@click.option("--gap-ms", type=int, help="Milliseconds between the last text byte and Enter (default 200).")
+@click.option("json_", "--json", is_flag=True)
+def submit(name, text, no_enter, gap_ms, json_):
+    """Type TEXT into NAME's verified target and press Enter (direct; no idle check)."""
+    from termbridge import paths
+    from termbridge import submit as sub
+    from termbridge.validate import body_text
+
+    paths.validate_name(name)
+    if text:
+        from termbridge.config import load_config
+
+        text = body_text(text, load_config()["max_body_bytes"])
+    res = sub.submit_text(_home(), name, text, enter=not no_enter, gap_ms=gap_ms)
+    if json_:
+        _out_json(res)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--name", help="Session name to register (default: CMD's basename).")
+@click.option("--kind", type=click.Choice(["claude", "codex", "gemini", "shell", "other"]), help="Agent kind (default: from CMD).")
+@click.argument("cmd", nargs=-1, type=click.UNPROCESSED, required=True)
+def run(name, kind, cmd):
+    """Run CMD under a PTY termbridge owns, registered as NAME (the PTY fallback)."""
+    from termbridge import wrapper
+
+    sys.exit(wrapper.run_wrapped(_home(), list(cmd), name, kind))
+
+
 # ---------------------------------------------------------------- outbox
 @cli.command()
 @click.argument("name")

@@ -1,0 +1,33 @@
+"""Terminal backends (tmux, kitty, PTY wrapper) behind one small interface.
+
+Each backend module offers:
+  list_hosts(home, env) -> {host_pid: Target}   the processes at the root of each terminal
+  submit(target, text, enter, gap_s)             type TEXT at terminal level, then Enter
+  screen(target) -> Screen | None                what the terminal shows now
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Target:
+    """A verified place to type: backend name, contract target string, and how to reach it."""
+
+    backend: str  # "tmux" | "kitty" | "pty"
+    target: str  # "tmux:%3" | "kitty:unix:/tmp/k:2" | "pty:NAME"
+    host_pid: int  # the process at the root of that terminal (pane pid, window pid, wrapper child)
+    info: dict[str, Any] = field(default_factory=dict)
+    chain: list[int] = field(default_factory=list)  # session pid .. host_pid: the proof
+
+
+@dataclass
+class Screen:
+    """A sample of the target's visible text (plain and, where available, with SGR styles)."""
+
+    text: str
+    styled: str | None = None
+    cursor: tuple[int, int] | None = None  # (x, y) when known
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,72 @@
+"""kitty windows via our remote-control client: `ls` to verify, send-text + Enter to submit."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+from termbridge.backends import Screen, Target
+from termbridge.kitty_rc import KittyClient, KittyError
+
+
+def address(env: Mapping[str, str] | None = None) -> str | None:
+    """$TERMBRIDGE_KITTY_SOCKET, else $KITTY_LISTEN_ON."""
+    env = os.environ if env is None else env
+    return env.get("TERMBRIDGE_KITTY_SOCKET") or env.get("KITTY_LISTEN_ON") or None
+
+
+def list_hosts(home=None, env: Mapping[str, str] | None = None, strict: bool = False) -> dict[int, Target]:
+    """pid -> Target for each kitty window (its own pid and its foreground processes)."""
+    addr = address(env)
+    if not addr:
+        return {}
+    try:
+        tree = KittyClient(addr).ls()
+    except KittyError:
+        if strict:
+            raise
+        return {}
+    hosts: dict[int, Target] = {}
+    for os_window in tree:
+        for tab in os_window.get("tabs", []):
+            for w in tab.get("windows", []):
+                wid = int(w["id"])
+                info = {"address": addr, "window_id": wid, "focused": bool(w.get("is_focused"))}
+                pids = [w.get("pid")] + [fp.get("pid") for fp in w.get("foreground_processes") or []]
+                for pid in pids:
+                    if isinstance(pid, int) and pid > 0 and pid not in hosts:
+                        hosts[pid] = Target("kitty", f"kitty:{addr}:{wid}", pid, dict(info))
+    return hosts
+
+
+def submit(target: Target, text: str, enter: bool, gap_s: float, env=None) -> None:
+    """send-text in frames under kitty's limit (bracketed where kitty supports it), gap, Enter."""
+    import time
+
+    client = KittyClient(target.info["address"])
+    wid = target.info["window_id"]
+    if text:
+        client.send_text(wid, text)
+    if enter:
+        if text:
+            time.sleep(gap_s)
+        client.press_enter(wid)
+
+
+def screen(target: Target, env=None) -> Screen:
+    """The window's visible text (get-text, extent screen)."""
+    client = KittyClient(target.info["address"])
+    plain = client.get_text(target.info["window_id"])
+    try:
+        styled = client.get_text(target.info["window_id"], ansi=True)
+    except KittyError:
+        styled = None
+    return Screen(plain, styled)
+
+
+def parse_target(target: str) -> tuple[str, int] | None:
+    """'kitty:<address>:<window-id>' -> (address, id)."""
+    if not target.startswith("kitty:"):
+        return None
+    addr, _, wid = target[6:].rpartition(":")
+    return (addr, int(wid)) if wid.isdigit() and addr else None

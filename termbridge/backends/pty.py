@@ -1,0 +1,95 @@
+"""PTY wrappers (`termbridge run`): found through their registration files, reached over a 0600 socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+from termbridge import paths, proctree
+from termbridge.backends import Screen, Target
+from termbridge.errors import BackendError
+
+
+def pty_dir(home: Path) -> Path:
+    return Path(home) / "pty"
+
+
+def socket_path(home: Path, name: str) -> Path:
+    """Where wrapper NAME listens; a short fallback under /tmp when the home path is too long for AF_UNIX."""
+    p = pty_dir(home) / f"{name}.sock"
+    if len(os.fsencode(str(p))) < 100:
+        return p
+    import hashlib
+
+    tag = hashlib.sha256(os.fsencode(str(Path(home).resolve()))).hexdigest()[:12]
+    return Path(f"/tmp/termbridge-{os.geteuid()}-{tag}") / f"{name}.sock"
+
+
+def list_hosts(home: Path, env=None) -> dict[int, Target]:
+    """child_pid -> Target for every live wrapper whose child is really its child."""
+    hosts: dict[int, Target] = {}
+    d = pty_dir(home)
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return hosts
+    for fn in names:
+        if not fn.endswith(".json"):
+            continue
+        try:
+            data = json.loads(paths.read_bytes(d / fn) or b"{}")
+            wpid, cpid = int(data["wrapper_pid"]), int(data["child_pid"])
+        except (ValueError, KeyError, TypeError, OSError):
+            continue
+        if not proctree.is_alive(wpid, data.get("wrapper_start")) or not proctree.is_alive(cpid, data.get("child_start")):
+            continue
+        chain = proctree.ancestor_chain(cpid)
+        if len(chain) < 2 or chain[1] != wpid:
+            continue  # the child must be the wrapper's own child, not a claim in a file
+        hosts[cpid] = Target("pty", f"pty:{data['name']}", cpid, {"socket": data["socket"], "wrapper_pid": wpid})
+    return hosts
+
+
+def request(target: Target, req: dict, timeout: float = 10.0) -> dict:
+    """One JSON request/response with the wrapper (peer uid checked)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(target.info["socket"])
+        import struct
+
+        creds = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _ = struct.unpack("3i", creds)
+        if uid != os.geteuid() or pid != target.info["wrapper_pid"]:
+            raise BackendError(f"{target.target}: socket peer is not the wrapper (pid {pid}, uid {uid})")
+        s.sendall(json.dumps(req).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except OSError as e:
+        raise BackendError(f"{target.target}: wrapper socket failed: {e}") from None
+    finally:
+        s.close()
+    try:
+        reply = json.loads(buf)
+    except ValueError:
+        raise BackendError(f"{target.target}: wrapper gave no reply") from None
+    if not reply.get("ok"):
+        raise BackendError(f"{target.target}: {reply.get('error', 'wrapper refused')}")
+    return reply
+
+
+def submit(target: Target, text: str, enter: bool, gap_s: float, env=None) -> None:
+    """The wrapper writes TEXT into its PTY master, waits GAP_S, then writes CR."""
+    request(target, {"op": "submit", "text": text, "enter": enter, "gap_ms": int(gap_s * 1000)}, timeout=10 + gap_s)
+
+
+def screen(target: Target, env=None) -> Screen:
+    """No screen emulation in the wrapper: what it reports is output timing, draft and prompt marks."""
+    info = request(target, {"op": "info"})
+    return Screen("", None, None, info)

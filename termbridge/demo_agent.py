@@ -1,0 +1,189 @@
+"""A small raw-mode TUI that behaves like the real agent TUIs, for `termbridge demo` and the tests.
+
+It enables bracketed paste and applies Codex's rule: >= 3 chars within 8 ms form a burst,
+and an Enter within 120 ms of burst activity or of a paste end inserts a newline instead
+of submitting. Each submission is appended to --log as a JSON line. Its screen follows
+Codex's: `› draft` (a dim placeholder when empty), `• Working (Ns • esc to interrupt)`
+while busy, `? for shortcuts` when idle and empty.
+
+Commands typed into it: `/busy N` (busy N seconds, printing output), `/quit`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import sys
+import termios
+import time
+import tty
+
+BURST_CHARS, BURST_WINDOW, ENTER_SUPPRESS = 3, 0.008, 0.120
+PLACEHOLDER = "Ask the demo agent anything"
+
+
+class Agent:
+    def __init__(self, log: str, title: str, work: float):
+        self.log, self.title, self.work = log, title, work
+        self.draft = ""
+        self.transcript: list[str] = []
+        self.busy_until = 0.0
+        self.busy_started = 0.0
+        self.in_paste = False
+        self.paste_end = -1.0
+        self.last_burst = -1.0
+        self.times: list[float] = []
+        self.pending = b""
+        self.last_step = 0.0
+
+    # ------------------------------------------------------------------ input
+    def feed(self, data: bytes, t: float) -> bool:
+        """Consume input bytes; False means quit."""
+        buf = self.pending + data
+        self.pending = b""
+        i = 0
+        text = buf.decode("utf-8", "ignore")
+        while i < len(text):
+            if text.startswith("\x1b[200~", i):
+                self.in_paste, i = True, i + 6
+                continue
+            if text.startswith("\x1b[201~", i):
+                self.in_paste, self.paste_end, i = False, t, i + 6
+                continue
+            ch = text[i]
+            if ch == "\x1b":
+                rest = text[i:]
+                if len(rest) < 6 and ("\x1b[200~".startswith(rest) or "\x1b[201~".startswith(rest)):
+                    self.pending = rest.encode()  # a split marker: wait for the rest
+                    break
+                j = i + 1
+                if j < len(text) and text[j] == "[":
+                    j += 1
+                    while j < len(text) and not ("@" <= text[j] <= "~"):
+                        j += 1
+                    j += 1
+                i = max(j, i + 1)  # other escape sequences (arrows...) are ignored
+                continue
+            i += 1
+            if self.in_paste:
+                self.draft += "\n" if ch in "\r\n" else ch
+                continue
+            if ch == "\r":
+                if t - self.last_burst <= ENTER_SUPPRESS or t - self.paste_end <= ENTER_SUPPRESS:
+                    self.draft += "\n"  # what Codex does: the Enter was part of a paste burst
+                elif not self.submit(t):
+                    return False
+            elif ch == "\n":
+                self.draft += "\n"
+            elif ch in "\x7f\x08":
+                self.draft = self.draft[:-1]
+            elif ch == "\x15":
+                self.draft = ""
+            elif ch in "\x03\x04":
+                if not self.draft:
+                    return False
+                self.draft = ""
+            elif ch >= " " or ch == "\t":
+                self.draft += ch
+                self.times = (self.times + [t])[-BURST_CHARS:]
+                if len(self.times) == BURST_CHARS and self.times[-1] - self.times[0] <= BURST_WINDOW:
+                    self.last_burst = t
+        return True
+
+    def submit(self, t: float) -> bool:
+        text, self.draft = self.draft, ""
+        with open(self.log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"t": t, "text": text}) + "\n")
+        first = text.split("\n")[0]
+        self.transcript.append(f"you: {first}" + (f"  (+{text.count(chr(10))} more lines)" if "\n" in text else ""))
+        if text.strip() == "/quit":
+            return False
+        secs = self.work
+        if text.startswith("/busy"):
+            try:
+                secs = float(text.split()[1])
+            except (IndexError, ValueError):
+                secs = 3.0
+        if secs > 0:
+            self.busy_started, self.busy_until = t, t + secs
+        return True
+
+    # ------------------------------------------------------------------ output
+    def tick(self, t: float) -> None:
+        if t < self.busy_until and t - self.last_step >= 0.25:
+            self.last_step = t
+            self.transcript.append(f"  working... step {int((t - self.busy_started) / 0.25)}")
+
+    def draw(self, t: float) -> None:
+        rows, cols = _size()
+        busy = t < self.busy_until
+        lines = [f"{self.title} (demo agent; submissions are logged)"[:cols]]
+        draft_lines = self.draft.split("\n")
+        tail = []
+        if busy:
+            tail.append(f"• Working ({int(t - self.busy_started)}s • esc to interrupt)")
+        composer_at = len(tail)
+        if self.draft:
+            tail.append("› " + draft_lines[0])
+            tail.extend("  " + line for line in draft_lines[1:])
+        else:
+            tail.append("› \x1b[2m" + PLACEHOLDER + "\x1b[0m")
+        if not self.draft and not busy:
+            tail.append("  ? for shortcuts")
+        room = max(rows - len(lines) - len(tail) - 1, 0)
+        lines += [line[:cols] for line in self.transcript[-room:]] if room else []
+        lines.append("")
+        top = len(lines)
+        lines += tail
+        cur_row = top + composer_at + (len(draft_lines) - 1 if self.draft else 0) + 1
+        cur_col = 2 + (len(draft_lines[-1]) if self.draft else 0) + 1
+        frame = "\x1b[H\x1b[2J" + "\r\n".join(lines) + f"\x1b[{cur_row};{cur_col}H"
+        if frame != getattr(self, "_last_frame", None):
+            self._last_frame = frame
+            sys.stdout.write(frame)
+            sys.stdout.flush()
+
+
+def _size() -> tuple[int, int]:
+    try:
+        sz = os.get_terminal_size(sys.stdout.fileno())
+        return sz.lines, sz.columns
+    except OSError:
+        return 24, 80
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="termbridge-demo-agent")
+    ap.add_argument("--log", required=True, help="append each submission here as a JSON line")
+    ap.add_argument("--title", default="demo-agent")
+    ap.add_argument("--work", type=float, default=0.0, help="seconds of busy work after each submission")
+    args = ap.parse_args(argv)
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd) if os.isatty(fd) else None
+    if old:
+        tty.setraw(fd)
+    sys.stdout.write("\x1b[?2004h")  # ask for bracketed paste, as the real TUIs do
+    agent = Agent(args.log, args.title, args.work)
+    try:
+        agent.draw(time.monotonic())
+        while True:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            t = time.monotonic()
+            if r:
+                data = os.read(fd, 65536)
+                if not data or not agent.feed(data, t):
+                    break
+            agent.tick(t)
+            agent.draw(t)
+    finally:
+        sys.stdout.write("\x1b[?2004l\r\n")
+        sys.stdout.flush()
+        if old:
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

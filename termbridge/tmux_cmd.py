@@ -1,0 +1,67 @@
+"""The one place that runs tmux on the hot paths (resolve, submit, screen samples).
+
+libtmux costs ~75-190 ms to import against ~3 ms for one tmux call, so `resolve`,
+`submit`, `wake` and `drain` run tmux through this runner; libtmux serves the demo
+and the tests, where its Server API earns its start-up cost.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Mapping
+
+from termbridge.errors import BackendError
+
+SEP = "\x1f"  # never occurs in tmux ids, pids or tty paths
+
+
+class TmuxError(BackendError):
+    """A tmux command failed; str() reads like 'send-keys: can't find pane: %9'."""
+
+
+def socket_path(env: Mapping[str, str] | None = None) -> str | None:
+    """$TERMBRIDGE_TMUX_SOCKET, else the socket in $TMUX, else None (tmux's default)."""
+    env = os.environ if env is None else env
+    if env.get("TERMBRIDGE_TMUX_SOCKET"):
+        return env["TERMBRIDGE_TMUX_SOCKET"]
+    if env.get("TMUX"):
+        # $TMUX is "socket,server-pid,session"; only the socket path is used (never $TMUX_PANE).
+        return env["TMUX"].rsplit(",", 2)[0]
+    return None
+
+
+def tmux_argv(env: Mapping[str, str] | None = None) -> list[str]:
+    sock = socket_path(env)
+    return ["tmux", "-S", sock] if sock else ["tmux"]
+
+
+def available(env: Mapping[str, str] | None = None) -> bool:
+    """tmux is installed and (when a socket is named) the socket exists."""
+    if shutil.which("tmux") is None:
+        return False
+    sock = socket_path(env)
+    return sock is None or os.path.exists(sock)
+
+
+def run_tmux(*args: str, input: bytes | None = None, env: Mapping[str, str] | None = None, timeout: float = 5.0) -> str:
+    """Run one tmux command and return its stdout; TmuxError with tmux's message on failure."""
+    argv = tmux_argv(env) + list(args)
+    try:
+        p = subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
+                           env={k: v for k, v in os.environ.items() if k != "TMUX"})
+    except FileNotFoundError:
+        raise TmuxError("tmux is not installed (apt-get install tmux)") from None
+    except subprocess.TimeoutExpired:
+        raise TmuxError(f"{args[0]}: tmux did not answer within {timeout}s") from None
+    if p.returncode != 0:
+        msg = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise TmuxError(f"{args[0]}: {msg[-1] if msg else f'exit {p.returncode}'}")
+    return p.stdout.decode("utf-8", "replace")
+
+
+def no_server(err: TmuxError) -> bool:
+    """The error means no tmux server runs on that socket (not a failure to resolve)."""
+    s = str(err)
+    return "no server running" in s or "error connecting" in s or "No such file" in s

@@ -1,0 +1,270 @@
+"""`termbridge run`: CMD on a PTY termbridge owns, proxied to the user's terminal.
+
+The user's terminal is put in raw mode and restored on every exit path; window-size
+changes are copied to the PTY; termination signals are forwarded; the child's exit
+status is passed through (128+N for a signal). A 0600 unix socket accepts submit and
+info requests, so submits reach CMD with no tmux and no kitty.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import select
+import signal
+import socket
+import stat
+import struct
+import sys
+import termios
+import threading
+import time
+import tty
+from pathlib import Path
+
+from termbridge import paths, proctree, registry
+from termbridge.backends.pty import pty_dir, socket_path
+from termbridge.errors import BadInput, TermbridgeError
+
+_OSC133 = re.compile(rb"\x1b\]133;([ABCD])")
+_BRACKETED = re.compile(rb"\x1b\[\?2004([hl])")
+_SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh"}
+
+
+def guess_kind(cmd: str) -> str:
+    base = os.path.basename(cmd)
+    if base in ("claude", "codex", "gemini"):
+        return base
+    return "shell" if base in _SHELLS else "other"
+
+
+class _State:
+    """What the wrapper knows about its child's terminal (read by info requests)."""
+
+    def __init__(self, master: int):
+        self.master = master
+        self.last_output = time.monotonic()
+        self.draft_len = 0
+        self.bracketed = False
+        self.prompt: str | None = None  # last OSC 133 mark: A/B prompt, C running, D done
+        self.write_lock = threading.Lock()
+        self.tail = b""
+
+    def saw_output(self, data: bytes) -> None:
+        self.last_output = time.monotonic()
+        scan = self.tail + data
+        for m in _BRACKETED.finditer(scan):
+            self.bracketed = m.group(1) == b"h"
+        for m in _OSC133.finditer(scan):
+            self.prompt = m.group(1).decode()
+        self.tail = scan[-16:]
+
+    def saw_input(self, data: bytes) -> None:
+        """Track whether the human has a half-typed line (a draft we must not submit over)."""
+        i = 0
+        while i < len(data):
+            b = data[i]
+            if b == 0x1B:  # an escape sequence (arrow keys...) edits nothing we can count
+                i += 3 if data[i + 1 : i + 2] == b"[" else 2
+                continue
+            if b in (0x0D, 0x0A, 0x03, 0x15):
+                self.draft_len = 0
+            elif b in (0x7F, 0x08):
+                self.draft_len = max(0, self.draft_len - 1)
+            elif b >= 0x20:
+                self.draft_len += 1
+            i += 1
+
+    def write(self, data: bytes) -> None:
+        with self.write_lock:
+            paths.write_all(self.master, data)
+
+
+def _winsize(fd: int) -> bytes | None:
+    try:
+        return fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+    except OSError:
+        return None
+
+
+def _serve(conn: socket.socket, st: _State, child: int) -> None:
+    try:
+        conn.settimeout(30)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = conn.recv(1 << 20)
+            if not chunk:
+                return
+            buf += chunk
+        req = json.loads(buf)
+        if req.get("op") == "info":
+            canonical = None
+            try:
+                canonical = bool(termios.tcgetattr(st.master)[3] & termios.ICANON)
+            except termios.error:
+                pass
+            reply = {"ok": True, "child_pid": child, "quiet_ms": round((time.monotonic() - st.last_output) * 1000),
+                     "draft": st.draft_len > 0, "bracketed": st.bracketed, "prompt": st.prompt, "canonical": canonical}
+        elif req.get("op") == "submit":
+            text = str(req.get("text") or "")
+            if text:
+                data = text.encode("utf-8")
+                st.write(b"\x1b[200~" + data + b"\x1b[201~" if st.bracketed else data)
+            if req.get("enter"):
+                if text:
+                    time.sleep(max(0, int(req.get("gap_ms", 200))) / 1000.0)
+                st.write(b"\r")
+                st.draft_len = 0
+            reply = {"ok": True}
+        else:
+            reply = {"ok": False, "error": f"unknown op {req.get('op')!r}"}
+    except (ValueError, OSError) as e:
+        reply = {"ok": False, "error": str(e)}
+    try:
+        conn.sendall(json.dumps(reply).encode() + b"\n")
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def _listen(path: Path) -> socket.socket:
+    paths.ensure_dir(path.parent)
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.geteuid():
+            raise TermbridgeError(f"refusing to replace {path}: not our socket")
+        os.unlink(path)  # a stale socket of a wrapper that died
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        s.bind(str(path))  # created 0600 under the umask: no window where others could connect
+    finally:
+        os.umask(old)
+    s.listen(8)
+    return s
+
+
+def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str | None = None) -> int:
+    """Run ARGV under our PTY as session NAME; returns the child's exit status."""
+    if not argv:
+        raise BadInput("nothing to run: termbridge run [--name NAME] -- CMD [ARGS...]")
+    name = paths.validate_name(name or os.path.basename(argv[0]), "session name (use --name)")
+    kind = kind or guess_kind(argv[0])
+    info_path = pty_dir(home) / f"{name}.json"
+    old_info = paths.read_bytes(info_path) if os.path.lexists(info_path) else None
+    if old_info:
+        try:
+            o = json.loads(old_info)
+            if proctree.is_alive(int(o["wrapper_pid"]), o.get("wrapper_start")):
+                raise BadInput(f"a wrapper named {name!r} already runs (pid {o['wrapper_pid']}); use --name")
+        except (ValueError, KeyError):
+            pass
+    sock_path = socket_path(home, name)
+    server = _listen(sock_path)
+
+    stdin = sys.stdin.fileno()
+    stdout = sys.stdout.fileno()
+    is_tty = os.isatty(stdin)
+    master, slave = os.openpty()
+    ws = _winsize(stdin) if is_tty else None
+    if ws:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, ws)
+    if is_tty:  # start the child with the user's terminal settings (echo, erase char...)
+        termios.tcsetattr(slave, termios.TCSANOW, termios.tcgetattr(stdin))
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            os.close(master)
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            for fd in (0, 1, 2):
+                os.dup2(slave, fd)
+            if slave > 2:
+                os.close(slave)
+            os.execvp(argv[0], argv)
+        except OSError as e:
+            os.write(2, f"termbridge run: cannot run {argv[0]}: {e.strerror}\r\n".encode())
+        os._exit(127)
+    os.close(slave)
+    st = _State(master)
+    me = os.getpid()
+    try:
+        registry.register(home, name, child, kind)
+        paths.atomic_write(info_path, json.dumps({
+            "name": name, "wrapper_pid": me, "wrapper_start": proctree.start_time(me), "child_pid": child,
+            "child_start": proctree.start_time(child), "socket": str(sock_path)}).encode())
+    except TermbridgeError:
+        pass  # the child already died (e.g. exec failed); its status is reported below
+
+    old_attr = termios.tcgetattr(stdin) if is_tty else None
+    forwarded = {"sig": None}
+
+    def on_winch(*_):
+        w = _winsize(stdin)
+        if w:
+            fcntl.ioctl(master, termios.TIOCSWINSZ, w)  # the kernel then signals the child's group
+
+    def forward(sig, _frame):
+        forwarded["sig"] = sig
+        try:
+            os.killpg(child, sig)
+        except ProcessLookupError:
+            pass
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    signal.signal(signal.SIGWINCH, on_winch)
+    for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(s, forward)
+    if not is_tty:
+        handlers[signal.SIGINT] = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, forward)
+    try:
+        if is_tty:
+            tty.setraw(stdin, termios.TCSANOW)
+        reading_stdin = True
+        while True:
+            fds = [master, server] + ([stdin] if reading_stdin else [])
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.5)
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    data = b""  # EIO: the child side closed
+                if not data:
+                    break
+                st.saw_output(data)
+                paths.write_all(stdout, data)
+            if server in ready:
+                conn, _ = server.accept()
+                threading.Thread(target=_serve, args=(conn, st, child), daemon=True).start()
+            if reading_stdin and stdin in ready:
+                data = os.read(stdin, 65536)
+                if not data:
+                    reading_stdin = False  # our input ended; the child keeps running
+                else:
+                    st.saw_input(data)
+                    st.write(data)
+    finally:
+        if old_attr is not None:
+            termios.tcsetattr(stdin, termios.TCSAFLUSH, old_attr)
+        for s, h in handlers.items():
+            signal.signal(s, h)
+        server.close()
+        for p in (sock_path, info_path):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+        os.close(master)
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
