@@ -107,16 +107,13 @@ def _serve(conn: socket.socket, st: _State, child: int) -> None:
                 pass
             reply = {"ok": True, "child_pid": child, "quiet_ms": round((time.monotonic() - st.last_output) * 1000),
                      "draft": st.draft_len > 0, "bracketed": st.bracketed, "prompt": st.prompt, "canonical": canonical}
-        elif req.get("op") == "submit":
-            text = str(req.get("text") or "")
-            if text:
-                data = text.encode("utf-8")
-                st.write(b"\x1b[200~" + data + b"\x1b[201~" if st.bracketed else data)
-            if req.get("enter"):
-                if text:
-                    time.sleep(max(0, int(req.get("gap_ms", 200))) / 1000.0)
-                st.write(b"\r")
-                st.draft_len = 0
+        elif req.get("op") == "type":
+            data = str(req.get("text") or "").encode("utf-8")
+            st.write(b"\x1b[200~" + data + b"\x1b[201~" if st.bracketed else data)
+            reply = {"ok": True}
+        elif req.get("op") == "enter":
+            st.write(b"\r")
+            st.draft_len = 0
             reply = {"ok": True}
         else:
             reply = {"ok": False, "error": f"unknown op {req.get('op')!r}"}

@@ -84,3 +84,14 @@ def sleeper():
     for p in procs:
         p.kill()
         p.wait()
+
+
+@pytest.fixture
+def lab(short_tmp, home, monkeypatch):
+    """An isolated tmux server; TERMBRIDGE_TMUX_SOCKET points at it for the CLI."""
+    from lab import TmuxLab
+
+    t = TmuxLab(short_tmp)
+    monkeypatch.setenv("TERMBRIDGE_TMUX_SOCKET", t.socket)
+    yield t
+    t.kill()

@@ -2,7 +2,8 @@
 
 Each backend module offers:
   list_hosts(home, env) -> {host_pid: Target}   the processes at the root of each terminal
-  submit(target, text, enter, gap_s)             type TEXT at terminal level, then Enter
+  type_text(target, text)                        type TEXT at terminal level, as one paste
+  press_enter(target)                            press Enter as its own key event
   screen(target) -> Screen | None                what the terminal shows now
 """
 

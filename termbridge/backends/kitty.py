@@ -39,18 +39,14 @@ def list_hosts(home=None, env: Mapping[str, str] | None = None, strict: bool = F
     return hosts
 
 
-def submit(target: Target, text: str, enter: bool, gap_s: float, env=None) -> None:
-    """send-text in frames under kitty's limit (bracketed where kitty supports it), gap, Enter."""
-    import time
+def type_text(target: Target, text: str, env=None) -> None:
+    """send-text in frames under kitty's limit (bracketed paste where kitty supports it)."""
+    KittyClient(target.info["address"]).send_text(target.info["window_id"], text)
 
-    client = KittyClient(target.info["address"])
-    wid = target.info["window_id"]
-    if text:
-        client.send_text(wid, text)
-    if enter:
-        if text:
-            time.sleep(gap_s)
-        client.press_enter(wid)
+
+def press_enter(target: Target, env=None) -> None:
+    """send-key enter (kitty >= 0.32) or a CR through send-text on older kitty."""
+    KittyClient(target.info["address"]).press_enter(target.info["window_id"])
 
 
 def screen(target: Target, env=None) -> Screen:

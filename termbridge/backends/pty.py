@@ -84,9 +84,14 @@ def request(target: Target, req: dict, timeout: float = 10.0) -> dict:
     return reply
 
 
-def submit(target: Target, text: str, enter: bool, gap_s: float, env=None) -> None:
-    """The wrapper writes TEXT into its PTY master, waits GAP_S, then writes CR."""
-    request(target, {"op": "submit", "text": text, "enter": enter, "gap_ms": int(gap_s * 1000)}, timeout=10 + gap_s)
+def type_text(target: Target, text: str, env=None) -> None:
+    """The wrapper writes TEXT into its PTY master (bracketed if the child asked for it)."""
+    request(target, {"op": "type", "text": text})
+
+
+def press_enter(target: Target, env=None) -> None:
+    """The wrapper writes CR into its PTY master."""
+    request(target, {"op": "enter"})
 
 
 def screen(target: Target, env=None) -> Screen:

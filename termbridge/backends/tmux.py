@@ -35,22 +35,22 @@ def list_hosts(home=None, env: Mapping[str, str] | None = None) -> dict[int, Tar
     return hosts
 
 
-def submit(target: Target, text: str, enter: bool, gap_s: float, env: Mapping[str, str] | None = None) -> None:
-    """Paste TEXT (bracketed if the app asked for it, LF kept as LF), wait GAP_S, press Enter."""
+def type_text(target: Target, text: str, env: Mapping[str, str] | None = None) -> None:
+    """Paste TEXT: bracketed if the app asked for it, LF kept as LF (never a submitting CR)."""
     pane = target.info["pane"]
-    if text:
-        if "\n" not in text and len(text) <= _SHORT:
-            run_tmux("send-keys", "-t", pane, "-l", "--", text, env=env)
-        else:
-            buf = f"termbridge-{os.getpid()}-{time.monotonic_ns()}"
-            # One tmux process: load the uniquely named buffer from stdin, paste it and delete it.
-            # -p: bracketed paste when the app enabled it; -r: LF is not turned into a submitting CR.
-            run_tmux("load-buffer", "-b", buf, "-", ";", "paste-buffer", "-p", "-r", "-d", "-b", buf, "-t", pane,
-                     input=text.encode("utf-8"), env=env)
-    if enter:
-        if text:
-            time.sleep(gap_s)  # raw-mode TUIs drop an Enter that follows a paste burst too closely
-        run_tmux("send-keys", "-t", pane, "Enter", env=env)
+    if "\n" not in text and len(text) <= _SHORT:
+        run_tmux("send-keys", "-t", pane, "-l", "--", text, env=env)
+        return
+    buf = f"termbridge-{os.getpid()}-{time.monotonic_ns()}"
+    # One tmux process: load the uniquely named buffer from stdin, paste it (-p bracketed,
+    # -r no LF->CR), and delete it (-d).
+    run_tmux("load-buffer", "-b", buf, "-", ";", "paste-buffer", "-p", "-r", "-d", "-b", buf, "-t", pane,
+             input=text.encode("utf-8"), env=env)
+
+
+def press_enter(target: Target, env: Mapping[str, str] | None = None) -> None:
+    """Enter as its own key event."""
+    run_tmux("send-keys", "-t", target.info["pane"], "Enter", env=env)
 
 
 def screen(target: Target, env: Mapping[str, str] | None = None) -> Screen:

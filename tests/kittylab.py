@@ -1,0 +1,69 @@
+"""A real kitty under Xvfb with remote control on a private socket (skips, saying why, where impossible)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from termbridge.kitty_rc import KittyClient, KittyError
+
+
+def _free_display() -> int:
+    for n in range(90, 140):
+        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+            return n
+    raise RuntimeError("no free X display number")
+
+
+class KittyLab:
+    def __init__(self, directory: Path, argv: list[str], extra_opts: list[str] | None = None):
+        missing = [b for b in ("kitty", "Xvfb") if shutil.which(b) is None]
+        if missing:
+            pytest.skip(f"real kitty tests need {' and '.join(missing)} (apt-get install kitty xvfb libgl1-mesa-dri xauth)")
+        self.dir = Path(directory)
+        self.display = _free_display()
+        self.xvfb = subprocess.Popen(["Xvfb", f":{self.display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.address = f"unix:{self.dir}/kitty.sock"
+        env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "KITTY_LISTEN_ON", "KITTY_WINDOW_ID")}
+        env["DISPLAY"] = f":{self.display}"
+        self.env = env
+        time.sleep(0.3)
+        self.proc = subprocess.Popen(
+            ["kitty", "--config", "NONE", "-o", "allow_remote_control=socket-only", "-o", "linux_display_server=x11",
+             *(extra_opts or []), "--listen-on", self.address, *argv],
+            env=env, stdout=open(self.dir / "kitty.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.client = KittyClient(self.address)
+        deadline = time.monotonic() + 20
+        while True:  # the socket answers after ~1-1.5 s
+            try:
+                if self.windows():
+                    break
+            except KittyError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                log = (self.dir / "kitty.log").read_text(errors="replace")[-500:]
+                self.close()
+                pytest.skip(f"kitty did not start under Xvfb here: {log}")
+            time.sleep(0.2)
+
+    def windows(self) -> list[dict]:
+        return [w for osw in self.client.ls() for t in osw["tabs"] for w in t["windows"]]
+
+    def launch(self, argv: list[str]) -> int:
+        """A new window running ARGV (kitty forks it: find it through ls)."""
+        return int(self.client.command("launch", {"args": argv, "type": "window", "keep_focus": True}))
+
+    def close(self):
+        for p in (getattr(self, "proc", None), self.xvfb):
+            if p and p.poll() is None:
+                try:
+                    os.killpg(p.pid, 9) if p is getattr(self, "proc", None) else p.kill()
+                except ProcessLookupError:
+                    pass
+                p.wait()

@@ -1,0 +1,79 @@
+"""The kitty backend against a real kitty 0.26+ under Xvfb, through our own protocol client."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conftest import retry_until, tb, tb_json
+from kittylab import KittyLab
+from lab import PY
+from termbridge.kitty_rc import KittyClient, KittyError, decode_reply, encode_request
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _log_texts(path):
+    return [json.loads(line)["text"] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def kitty(short_tmp, home, monkeypatch):
+    log = short_tmp / "k-agent.log"
+    k = KittyLab(short_tmp, [PY, "-m", "termbridge.demo_agent", "--log", str(log), "--title", "kitty-agent"])
+    k.log = log
+    monkeypatch.setenv("TERMBRIDGE_KITTY_SOCKET", k.address)
+    yield k
+    k.close()
+
+
+def test_resolve_and_submit_into_real_kitty(kitty):
+    win = kitty.windows()[0]
+    retry_until(lambda: "›" in kitty.client.get_text(win["id"]), 15)
+    decoy_log = kitty.dir / "decoy.log"
+    decoy_id = kitty.launch([PY, "-m", "termbridge.demo_agent", "--log", str(decoy_log), "--title", "decoy"])
+    retry_until(lambda: "›" in kitty.client.get_text(decoy_id), 15)
+    assert tb("register", "k", "--pid", win["pid"], "--kind", "codex").returncode == 0
+    res = tb_json("resolve", "k")
+    assert res["backend"] == "kitty" and res["target"] == f"kitty:{kitty.address}:{win['id']}" and res["chain"] == [win["pid"]]
+    assert tb("submit", "k", "hello kitty").returncode == 0
+    retry_until(lambda: _log_texts(kitty.log) == ["hello kitty"])
+    assert tb("submit", "k", "two\nlines \x1b[31mclean").returncode == 0
+    retry_until(lambda: len(_log_texts(kitty.log)) == 2)
+    assert _log_texts(kitty.log)[1] == "two\nlines [31mclean"
+    time.sleep(0.3)
+    assert _log_texts(decoy_log) == []  # nothing typed into the other window
+
+
+def test_large_text_is_chunked(kitty):
+    win = kitty.windows()[0]
+    retry_until(lambda: "›" in kitty.client.get_text(win["id"]), 15)
+    tb("register", "k", "--pid", win["pid"])
+    big = ("0123456789abcdef" * 4000)[:60_000]  # JSON-escaped, over one frame: sent as 8 frames
+    assert tb("submit", "k", big).returncode == 0
+    retry_until(lambda: _log_texts(kitty.log) == [big], 20)
+
+
+def test_pid_not_in_kitty_is_exit_3(kitty, sleeper):
+    tb("register", "x", "--pid", sleeper().pid)
+    p = tb("submit", "x", "nowhere")
+    assert p.returncode == 3
+    time.sleep(0.3)
+    assert _log_texts(kitty.log) == []
+
+
+def test_protocol_errors_are_clear(short_tmp):
+    with pytest.raises(KittyError, match="does not exist"):
+        KittyClient(f"unix:{short_tmp}/missing.sock").ls()
+    with pytest.raises(KittyError, match="unsupported kitty address"):
+        KittyClient("http://x")
+    frame = encode_request("ls", {}, False)
+    assert frame.startswith(b"\x1bP@kitty-cmd{") and frame.endswith(b"\x1b\\") and b"\x1b" not in frame[2:-2]
+    assert decode_reply(b'\x1bP@kitty-cmd{"ok": false, "error": "x"}\x1b\\') == {"ok": False, "error": "x"}
+
+
+def test_unknown_command_reply_from_real_kitty(kitty):
+    with pytest.raises(KittyError, match="Unknown kitty remote control command"):
+        kitty.client.command("no-such-command", {})
