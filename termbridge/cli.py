@@ -281,6 +281,58 @@ def dead_letter(name, json_, retry_id, retry_all):
         click.echo(f"{e['id']}\t{e['reason']}\t{preview}")
 
 
+@cli.command()
+@click.argument("name")
+@click.option("json_", "--json", is_flag=True)
+def wake(name, json_):
+    """One nudge iff messages are pending, the target is idle and none went out within the debounce window."""
+    from termbridge import paths
+    from termbridge import wake as wk
+
+    paths.validate_name(name)
+    outcome = wk.wake_session(_home(), name)
+    if json_:
+        _out_json({"session": name, "outcome": outcome})
+    else:
+        click.echo(outcome)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("state", type=click.Choice(["idle", "busy"]))
+def mark(name, state):
+    """Record the idle/busy state an agent hook reports for NAME."""
+    from termbridge import idle, paths, registry
+
+    paths.validate_name(name)
+    home = _home()
+    registry.lookup(home, name)
+    idle.set_mark(home, name, state)
+
+
+@cli.group()
+def hook():
+    """Agent hook entry points (always exit 0)."""
+
+
+@hook.command("claude-stop")
+@click.option("--session", "session", help="Session name (default: $TERMBRIDGE_SESSION).")
+def hook_claude_stop(session):
+    """Claude Code Stop hook: reads its JSON on stdin; blocks with pending messages while the budget lasts."""
+    from termbridge import hooks
+
+    try:
+        stdin = sys.stdin.buffer.read(1 << 20)
+    except Exception:  # noqa: BLE001 - an unreadable stdin is malformed input, not a crash
+        stdin = b""
+
+    def write(s: str) -> None:
+        sys.stdout.write(s)
+        sys.stdout.flush()
+
+    hooks.claude_stop(_home(), session or os.environ.get("TERMBRIDGE_SESSION") or None, stdin, write)
+
+
 # ---------------------------------------------------------------- observing
 @cli.command()
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events.")

@@ -31,3 +31,119 @@ def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bo
         raise
     box.commit(claim)
     return len(claim.records)
+
+
+# ---------------------------------------------------------------- into the target
+def _backoff_path(home: Path, name: str) -> Path:
+    from termbridge.registry import session_dir
+
+    return session_dir(home, name) / "delivery.json"
+
+
+def read_backoff(home: Path, name: str) -> dict:
+    from termbridge import paths
+
+    data = paths.read_bytes(_backoff_path(home, name))
+    try:
+        return json.loads(data) if data else {}
+    except ValueError:
+        return {}
+
+
+def _record_outcome(home: Path, name: str, ok: bool, error: str = "") -> dict:
+    import time
+
+    from termbridge import paths
+    from termbridge.config import load_config
+
+    if ok:
+        state: dict = {}
+    else:
+        cfg = load_config()
+        failures = int(read_backoff(home, name).get("failures", 0)) + 1
+        delay = min(cfg["backoff_base_ms"] * 2 ** (failures - 1), cfg["backoff_max_ms"]) / 1000.0
+        state = {"failures": failures, "next_at": time.time() + delay, "last_error": error[:300]}
+    paths.atomic_write(_backoff_path(home, name), json.dumps(state).encode())
+    return state
+
+
+def drain_to_target(home: Path, name: str, force: bool = False) -> int:
+    """Submit every pending message, framed, into NAME's verified target as one submission.
+
+    Only when the target is idle (TargetBusy, exit 4, otherwise -- nothing typed, nothing
+    claimed); --force skips the idle check but never the draft check. A message counts as
+    delivered only after its submission went through; a failed one stays queued, the
+    session backs off exponentially, and after dead_letter_attempts it is dead-lettered.
+    """
+    import time
+
+    from termbridge import events, idle, registry, submit, targets
+    from termbridge.config import load_config
+    from termbridge.errors import BackendError, TargetBusy
+
+    cfg = load_config()
+    sess = registry.require_alive(registry.lookup(home, name))
+    box = Outbox(home, name, cfg)
+    if not box.has_pending():
+        return 0
+    backoff = read_backoff(home, name)
+    wait = backoff.get("next_at", 0) - time.time()
+    if wait > 0 and not force:
+        raise TargetBusy(f"{name}: backing off after {backoff.get('failures')} failed deliveries; "
+                         f"next attempt in {wait:.0f}s (or --force)")
+    try:
+        tgt = targets.resolve_session(home, sess)
+    except Exception as e:
+        events.log_event(home, "resolve_failed", name, error=str(e))
+        raise
+    try:
+        verdict = idle.judge(home, sess, tgt, draft_only=force, cfg=cfg)
+    except BackendError as e:  # the terminal stopped answering: a failed delivery attempt
+        st = _record_outcome(home, name, ok=False, error=str(e))
+        events.log_event(home, "delivery_failed", name, target=tgt.target, error=str(e), failures=st["failures"])
+        raise
+    if not verdict.idle:
+        events.log_event(home, "drain_deferred", name, target=tgt.target, reason=verdict.reason)
+        raise TargetBusy(f"{name} is busy ({verdict.reason}); messages stay queued")
+    claim = box.claim()
+    if claim is None:
+        return 0
+    text = framing.for_kind(framing.render_messages(claim.records), sess.kind)
+    try:
+        submit.check_canonical(sess, tgt, text)
+    except Exception:
+        box.release(claim, "refused by the target's terminal mode", count_attempt=False)
+        raise
+    try:
+        submit.deliver_text(tgt, text, True, cfg["gap_ms"], submit.target_tty(sess, tgt))
+    except Exception as e:
+        dead = box.release(claim, str(e))
+        st = _record_outcome(home, name, ok=False, error=str(e))
+        events.log_event(home, "delivery_failed", name, target=tgt.target, error=str(e), failures=st["failures"],
+                         dead_lettered=dead)
+        raise BackendError(f"delivery to {tgt.target} failed ({e}); messages stay queued") from None
+    box.commit(claim)
+    if backoff:
+        _record_outcome(home, name, ok=True)
+    events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(text),
+                     messages=len(claim.records))
+    return len(claim.records)
+
+
+def session_for_target(home: Path, spec: str) -> str | None:
+    """The registered session whose verified target is SPEC ('%3', 'tmux:%3', 'kitty:…:7', 'pty:NAME'), if any."""
+    from termbridge import registry, targets
+    from termbridge.errors import NoTarget
+
+    want = targets.normalize_target(spec)
+    hosts = targets.all_hosts(home)
+    for sess in registry.all_sessions(home):
+        if not sess.alive():
+            continue
+        try:
+            tgt = targets.nearest_host(sess.pid, hosts)
+        except NoTarget:
+            continue
+        if tgt.target == want:
+            return sess.name
+    return None

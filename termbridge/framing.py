@@ -43,3 +43,18 @@ def message_json(rec: dict) -> dict:
         "body": sanitize_text(rec["body"]),
         "created_at": rec["created_at"],
     }
+
+
+def as_shell_comments(text: str) -> str:
+    """TEXT with every line commented out, for targets that are shells.
+
+    Typed into a shell, peer text would run as commands; as comments it is shown and
+    inert. TEXT is already sanitized (no CR or control bytes), so no line can end the
+    comment early.
+    """
+    return "\n".join("# " + line for line in text.split("\n"))
+
+
+def for_kind(text: str, kind: str) -> str:
+    """TEXT as it may be typed into an agent of KIND."""
+    return as_shell_comments(text) if kind == "shell" else text
