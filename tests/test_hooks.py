@@ -22,8 +22,8 @@ def stop(payload, session="c", env=None):
     return tb(*args, input=data, env=env)
 
 
-def _events(kind):
-    return [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == kind]
+def _events(kind, env=None):
+    return [e for e in map(json.loads, tb("events", "--json", env=env).out.splitlines()) if e["event"] == kind]
 
 
 @pytest.fixture
@@ -91,7 +91,8 @@ def test_hook_never_fails_without_session_or_with_bad_config(claude, short_tmp):
     tb("send", "c", "still delivered", "--no-wake", env={**tb_json_env, "TERMBRIDGE_CONFIG": "/nonexistent"})
     p = stop({"stop_hook_active": False})
     assert p.returncode == 0 and "still delivered" in json.loads(p.out)["reason"]
-    assert len(_events("hook_error")) >= 4
+    assert tb("events").returncode == 2  # every other command refuses the broken config
+    assert len(_events("hook_error", env={**tb_json_env, "TERMBRIDGE_CONFIG": "/nonexistent"})) >= 4
 
 
 def test_session_from_environment(claude):
