@@ -235,6 +235,7 @@ def drain(name, pane, print_, json_, force):
     if pane:
         name = delivery.session_for_target(home, pane)
         if name is None:
+            click.echo(f"termbridge: {pane} hosts no registered session; nothing to drain", err=True)
             return
     paths.validate_name(name)
     if print_ or json_:

@@ -64,6 +64,14 @@ def normalize_target(spec: str) -> str:
 
     if spec.startswith("%"):
         spec = "tmux:" + spec
+    bare = spec[6:] if spec.startswith("kitty:") else spec
+    if bare.isdigit():  # a kitty window id (kitty's @active-kitty-window-id) on the configured socket
+        from termbridge.backends.kitty import address
+
+        addr = address()
+        if not addr:
+            raise BadInput(f"pane {spec!r} is a kitty window id, but no kitty socket is set (TERMBRIDGE_KITTY_SOCKET or KITTY_LISTEN_ON)")
+        spec = f"kitty:{addr}:{bare}"
     ok = (
         (spec.startswith("tmux:") and TMUX_PANE_RE.fullmatch(spec[5:]))
         or (spec.startswith("pty:") and NAME_RE.fullmatch(spec[4:]))

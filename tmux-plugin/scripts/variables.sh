@@ -1,0 +1,9 @@
+# Options and their defaults, in one place.
+drain_key_option="@termbridge-drain-key"
+drain_key_default="D"
+drain_on_focus_option="@termbridge-drain-on-focus"
+drain_on_focus_default="on"
+command_option="@termbridge-command"   # how to run termbridge (e.g. '/path/.venv/bin/termbridge')
+command_default="termbridge"
+bound_key_option="@termbridge-bound-key"  # internal: the key bound by the last load
+focus_hook_index=71
