@@ -35,7 +35,7 @@ class KittyLab:
         self.env = env
         time.sleep(0.3)
         self.proc = subprocess.Popen(
-            ["kitty", "--config", "NONE", "-o", "allow_remote_control=socket-only", "-o", "linux_display_server=x11",
+            ["kitty", "--config", str(self.dir / "kitty.conf") if (self.dir / "kitty.conf").exists() else "NONE", "-o", "allow_remote_control=socket-only", "-o", "linux_display_server=x11",
              *(extra_opts or []), "--listen-on", self.address, *argv],
             env=env, stdout=open(self.dir / "kitty.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
         self.client = KittyClient(self.address)

@@ -1,0 +1,83 @@
+"""kitty/termbridge.conf and the focus watcher, in a real kitty under Xvfb."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import retry_until, tb
+from kittylab import KittyLab
+from lab import PY
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.timeout(120)
+
+
+def _texts(path):
+    return [json.loads(line)["text"] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def kitty(short_tmp, home, monkeypatch):
+    # A user's kitty.conf: include ours, with the watcher copied beside it.
+    (short_tmp / "kitty.conf").write_text(f"include {ROOT / 'kitty' / 'termbridge.conf'}\n")
+    for f in ("termbridge_watcher.py", "termbridge_drain.py"):
+        shutil.copy(ROOT / "kitty" / f, short_tmp / f)
+    monkeypatch.setenv("KITTY_CONFIG_DIRECTORY", str(short_tmp))  # where kitty resolves `watcher` paths
+    venv_bin = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", f"{venv_bin}:{os.environ['PATH']}")  # `termbridge` for the key map
+    monkeypatch.setenv("TERMBRIDGE_COMMAND", f"{sys.executable} -m termbridge")
+    log = short_tmp / "agent.log"
+    k = KittyLab(short_tmp, [PY, "-m", "termbridge.demo_agent", "--log", str(log)])
+    k.log = log
+    monkeypatch.setenv("TERMBRIDGE_KITTY_SOCKET", k.address)
+    yield k
+    k.close()
+
+
+def test_focus_drains_the_focused_window(kitty):
+    agent = kitty.windows()[0]
+    retry_until(lambda: "›" in kitty.client.get_text(agent["id"]), 15)
+    tb("register", "k", "--pid", agent["pid"], "--kind", "codex")
+    other = kitty.launch(["sleep", "300"])
+    kitty.client.command("focus-window", {"match": f"id:{other}"})
+    retry_until(lambda: any(w["id"] == other and w["is_focused"] for w in kitty.windows()), 5)
+    tb("send", "k", "arrives when focused", "--no-wake")
+    time.sleep(0.5)
+    assert _texts(kitty.log) == []
+    kitty.client.command("focus-window", {"match": f"id:{agent['id']}"})
+    retry_until(lambda: len(_texts(kitty.log)) == 1, 15)
+    assert "arrives when focused" in _texts(kitty.log)[0]
+
+
+def test_key_map_drains_the_active_window(kitty):
+    if shutil.which("xdotool") is None:
+        pytest.skip("pressing the key map needs xdotool (apt-get install xdotool)")
+    agent = kitty.windows()[0]
+    retry_until(lambda: "›" in kitty.client.get_text(agent["id"]), 15)
+    tb("register", "k", "--pid", agent["pid"], "--kind", "codex")
+    tb("send", "k", "drained by ctrl+shift+d", "--no-wake")
+    env = dict(os.environ, DISPLAY=f":{kitty.display}")
+    xid = str(kitty.client.ls()[0]["platform_window_id"])
+    subprocess.run(["xdotool", "windowfocus", "--sync", xid], env=env, check=True, timeout=10)
+    subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+shift+d"], env=env, check=True, timeout=10)
+    retry_until(lambda: len(_texts(kitty.log)) == 1, 15)
+    assert "drained by ctrl+shift+d" in _texts(kitty.log)[0]
+
+
+def test_watcher_never_raises():
+    sys.path.insert(0, str(ROOT / "kitty"))
+    try:
+        import termbridge_watcher as w
+
+        w.on_focus_change(object(), object(), {"focused": True})  # no socket, odd objects: returns quietly
+        w.on_focus_change(None, None, {})
+    finally:
+        sys.path.pop(0)
