@@ -52,8 +52,9 @@ class _Group(click.Group):
 def cli(ctx):
     """Get messages into AI coding agents' terminals reliably."""
     # A malformed config is bad input for every command (exit 2, naming the key) --
-    # except agent hooks, which must never fail the agent that calls them.
-    if ctx.invoked_subcommand != "hook" and not {"-h", "--help"} & set(sys.argv[2:]):
+    # except agent hooks, which must never fail the agent that calls them, and doctor,
+    # which reports it as one of its checks.
+    if ctx.invoked_subcommand not in ("hook", "doctor") and not {"-h", "--help"} & set(sys.argv[2:]):
         from termbridge.config import load_config
 
         load_config()
@@ -380,6 +381,29 @@ def status(json_):
             f"target {r.get('target') or '-'}, {r.get('state') or '-'}, pending {r['pending']}, "
             f"in-flight {r['in_flight']}, dead letters {r['dead_letters']}, last wake {r.get('last_wake') or '-'}"
         )
+
+
+@cli.command()
+@click.option("json_", "--json", is_flag=True)
+def doctor(json_):
+    """Check tmux, focus-events, the plugin, kitty, state permissions, config and hooks; say what to fix."""
+    from termbridge import doctor as dr
+
+    text, data, code = dr.report(dr.run_checks(_home()))
+    if json_:
+        _out_json(data)
+    else:
+        click.echo(text)
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Leave the demo's tmux server running and print how to attach.")
+def demo(keep):
+    """Show every delivery path on a private tmux server with a demo agent, then clean up."""
+    from termbridge.demo import run_demo
+
+    run_demo(click.echo, keep=keep)
 
 
 def main() -> None:

@@ -1,0 +1,222 @@
+"""`termbridge demo`: every delivery path, for real, on a private tmux server and state dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+_ENV_KEYS = ("TERMBRIDGE_HOME", "TERMBRIDGE_TMUX_SOCKET", "TERMBRIDGE_CONFIG", "TERMBRIDGE_KITTY_SOCKET",
+             "KITTY_LISTEN_ON", "TMUX", "TMUX_PANE", "TERMBRIDGE_SESSION")
+
+
+class Demo:
+    def __init__(self, out: Callable[[str], None]):
+        self.out = out
+        self.dir = Path(tempfile.mkdtemp(prefix="tb-demo-", dir="/tmp"))
+        self.home = self.dir / "home"
+        self.socket = str(self.dir / "tmux.sock")
+        self.saved = {k: os.environ.get(k) for k in _ENV_KEYS}
+        self.server = None
+
+    # ------------------------------------------------------------------ helpers
+    def say(self, text: str = "") -> None:
+        self.out(text)
+
+    def step(self, n: int, title: str) -> None:
+        self.say(f"\n[{n}] {title}")
+
+    def received(self, log: Path) -> list[str]:
+        if not log.exists():
+            return []
+        return [json.loads(line)["text"] for line in log.read_text().splitlines()]
+
+    def wait_for(self, fn, seconds: float = 10.0):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.05)
+        return fn()
+
+    def show_received(self, log: Path, since: int) -> None:
+        got = self.received(log)[since:]
+        if not got:
+            self.say("    agent received: (nothing)")
+        for text in got:
+            lines = text.split("\n")
+            self.say(f"    agent received: {lines[0]!r}")
+            for line in lines[1:]:
+                self.say(f"                    {line!r}")
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, timeout=10).stdout
+
+    # ------------------------------------------------------------------ the tour
+    def run(self, keep: bool = False) -> None:
+        import libtmux  # only here: the demo is not on a hook's hot path
+
+        from termbridge import hooks, paths, proctree, registry, submit, targets, wake
+        from termbridge.config import _cache
+        from termbridge.delivery import drain_to_target
+        from termbridge.errors import TargetBusy
+        from termbridge.idle import judge
+        from termbridge.outbox import Outbox
+        from termbridge.status import collect_status
+
+        for k in _ENV_KEYS:
+            os.environ.pop(k, None)
+        os.environ.update(TERMBRIDGE_HOME=str(self.home), TERMBRIDGE_TMUX_SOCKET=self.socket,
+                          TERMBRIDGE_CONFIG=str(self.dir / "no-config.yaml"))
+        _cache.clear()
+        paths.ensure_dir(self.home)
+        py = shlex.quote(sys.executable)
+        log, decoy_log = self.dir / "agent.log", self.dir / "decoy.log"
+        agent_cmd = f"exec {py} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title coder --work 2"
+        decoy_cmd = f"exec {py} -m termbridge.demo_agent --log {shlex.quote(str(decoy_log))} --title decoy"
+
+        self.say("termbridge demo: a private tmux server, a private state dir, a raw-mode demo agent that")
+        self.say("behaves like Codex (bracketed paste; an Enter within 120 ms of a paste burst is a newline).")
+        self.say(f"  state: {self.home}\n  tmux:  {self.socket}")
+
+        self.step(1, "start an isolated tmux server with the agent and a decoy pane")
+        self.server = libtmux.Server(socket_path=self.socket, config_file="/dev/null")
+        sess = self.server.new_session(session_name="demo", window_command=agent_cmd, x=160, y=40)
+        agent_pane = sess.active_window.active_pane
+        decoy_pane = sess.active_window.split(shell=decoy_cmd)
+        self.wait_for(lambda: "›" in self.tmux("capture-pane", "-p", "-t", agent_pane.pane_id)
+                      and "›" in self.tmux("capture-pane", "-p", "-t", decoy_pane.pane_id))
+        pid = int(agent_pane.pane_pid)
+        self.say(f"    agent in pane {agent_pane.pane_id} (pid {pid}); decoy in pane {decoy_pane.pane_id}")
+
+        self.step(2, "register the agent as session 'coder' and resolve its verified target")
+        session = registry.register(self.home, "coder", pid, "codex")
+        os.environ["TMUX_PANE"] = decoy_pane.pane_id  # a spoofed pane id: never used to choose
+        tgt = targets.resolve_session(self.home, session)
+        self.say(f"    $TMUX_PANE says {decoy_pane.pane_id} (spoofed); the process tree says {tgt.target}")
+        self.say(f"    proof: pid chain {tgt.chain} ends at the pane's root process")
+
+        self.step(3, "baseline: bare `tmux send-keys -l TEXT; send-keys Enter`")
+        n = len(self.received(log))
+        self.tmux("send-keys", "-t", agent_pane.pane_id, "-l", "hello from a bare send-keys")
+        self.tmux("send-keys", "-t", agent_pane.pane_id, "Enter")
+        time.sleep(0.6)
+        self.show_received(log, n)
+        self.say("    -> the Enter landed inside the paste burst and became a newline; nothing was submitted")
+        self.tmux("send-keys", "-t", agent_pane.pane_id, "C-u")
+        time.sleep(0.3)
+
+        self.step(4, "termbridge submit: sanitized paste, then Enter as its own key 200 ms later")
+        n = len(self.received(log))
+        res = submit.submit_text(self.home, "coder", "hello from termbridge\nsecond line \x1b[31m(escape removed)")
+        self.wait_for(lambda: len(self.received(log)) > n)
+        self.say(f"    submit -> {res}")
+        self.show_received(log, n)
+        self.wait_for(lambda: judge(self.home, session, tgt).idle, 15)
+
+        self.step(5, "send while the agent is busy: queued durably, the wake and the drain are deferred")
+        n = len(self.received(log))
+        submit.submit_text(self.home, "coder", "/busy 4")
+        self.wait_for(lambda: "esc to interrupt" in self.tmux("capture-pane", "-p", "-t", agent_pane.pane_id))
+        box = Outbox(self.home, "coder")
+        rec = box.append("Tests pass on main; please review PR 7.", sender="reviewer")
+        self.say(f"    send -> id {rec['id']} (fsync'd before the id is printed)")
+        self.say(f"    wake -> {wake.wake_session(self.home, 'coder')}")
+        try:
+            drain_to_target(self.home, "coder")
+        except TargetBusy as e:
+            self.say(f"    drain -> exit {e.exit_code}: {e}")
+
+        self.step(6, "the agent goes idle: the wake nudge is sent (fixed text, never peer text)")
+        self.wait_for(lambda: judge(self.home, session, tgt).idle, 20)
+        n = len(self.received(log))
+        self.say(f"    wake -> {wake.wake_session(self.home, 'coder')}")
+        self.wait_for(lambda: len(self.received(log)) > n)
+        self.show_received(log, n)
+        self.say(f"    wake again at once -> {wake.wake_session(self.home, 'coder')} (one nudge per window)")
+        self.wait_for(lambda: judge(self.home, session, tgt).idle, 20)
+
+        self.step(7, "drain: every pending message, framed as peer context, in one submission")
+        box.append("Also: the deploy is frozen until Friday.", sender="lead", reply_to=rec["id"])
+        n = len(self.received(log))
+        count = drain_to_target(self.home, "coder")
+        self.wait_for(lambda: len(self.received(log)) > n)
+        self.say(f"    drain -> delivered {count} messages")
+        self.show_received(log, n)
+        self.wait_for(lambda: judge(self.home, session, tgt).idle, 20)
+
+        self.step(8, "a human's draft is never submitted over")
+        for ch in "half-typed":
+            self.tmux("send-keys", "-t", agent_pane.pane_id, "-l", ch)
+            time.sleep(0.03)
+        box.append("This must wait for the draft.", sender="lead")
+        try:
+            drain_to_target(self.home, "coder", force=True)
+        except TargetBusy as e:
+            self.say(f"    drain --force -> exit {e.exit_code}: {e}")
+        screen = self.tmux("capture-pane", "-p", "-t", agent_pane.pane_id)
+        self.say(f"    the composer still shows: {next(line for line in screen.splitlines() if line.startswith('›'))!r}")
+        self.tmux("send-keys", "-t", agent_pane.pane_id, "C-u")
+
+        self.step(9, "Claude Code's Stop hook: block with the messages while the budget lasts")
+        for active in (False, True):
+            out: list[str] = []
+            hooks.claude_stop(self.home, "coder", json.dumps({"stop_hook_active": active}).encode(), out.append)
+            if out:
+                reply = json.loads(out[0])
+                self.say(f"    stop_hook_active={active} -> decision={reply['decision']!r}, reason starts "
+                         f"{reply['reason'][:60]!r}...")
+            else:
+                self.say(f"    stop_hook_active={active} -> (no output: nothing pending, Claude may stop)")
+
+        self.step(10, "status and the decoy")
+        for row in collect_status(self.home):
+            self.say(f"    {row['name']}: pid {row['pid']} alive={row['alive']} target={row['target']} "
+                     f"state={row['state']} pending={row['pending']} in_flight={row['in_flight']} "
+                     f"dead_letters={row['dead_letters']} last_wake={row['last_wake']}")
+        self.say(f"    decoy received: {self.received(decoy_log) or 'nothing'} -- nothing was ever typed there")
+        events = (self.home / "events.log").read_text().splitlines()
+        kinds = sorted({json.loads(e)["event"] for e in events})
+        self.say(f"    event log: {len(events)} events ({', '.join(kinds)})")
+        assert proctree.is_alive(pid)
+        if keep:
+            self.say(f"\nkept running. Watch it:   tmux -S {self.socket} attach")
+            self.say(f"clean up afterwards:      tmux -S {self.socket} kill-server; rm -rf {self.dir}")
+
+    def cleanup(self, keep: bool) -> None:
+        if not keep:
+            if self.server is not None:
+                try:
+                    self.server.kill()
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+            subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_demo(out: Callable[[str], None], keep: bool = False) -> None:
+    """Run the tour; everything it started is cleaned up on every exit path (unless KEEP)."""
+    if shutil.which("tmux") is None:
+        from termbridge.errors import TermbridgeError
+
+        raise TermbridgeError("the demo needs tmux (apt-get install tmux)")
+    demo = Demo(out)
+    ok = False
+    try:
+        demo.run(keep)
+        ok = True
+    finally:
+        demo.cleanup(keep and ok)

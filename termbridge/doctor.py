@@ -1,0 +1,152 @@
+"""`termbridge doctor`: what is set up, what is broken, and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
+MARKS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "-"}
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def _tmux_checks() -> list[Check]:
+    from termbridge.tmux_cmd import TmuxError, no_server, run_tmux, socket_path
+
+    if shutil.which("tmux") is None:
+        return [Check("tmux", FAIL, "tmux is not installed", "apt-get install tmux (or brew install tmux)")]
+    version = subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip()
+    m = re.search(r"(\d+)\.(\d+)", version)
+    checks = []
+    if m and (int(m.group(1)), int(m.group(2))) < (3, 2):
+        checks.append(Check("tmux", WARN, f"{version}: focus drains need tmux >= 3.2 (#{{hook_pane}})", "upgrade tmux"))
+    else:
+        checks.append(Check("tmux", OK, version))
+    where = socket_path() or "the default server"
+    try:
+        focus = run_tmux("show-options", "-gv", "focus-events").strip()
+    except TmuxError as e:
+        if no_server(e):
+            return checks + [Check("tmux server", SKIP, f"no tmux server running on {where}; server checks skipped")]
+        return checks + [Check("tmux server", FAIL, str(e), "check TERMBRIDGE_TMUX_SOCKET / $TMUX")]
+    checks.append(Check("focus-events", OK if focus == "on" else FAIL, f"focus-events is {focus or 'off'} on {where}",
+                        "" if focus == "on" else "tmux set -g focus-events on (the termbridge plugin sets it)"))
+    keys = run_tmux("list-keys", "-T", "prefix")
+    hooks = run_tmux("show-hooks", "-g", "pane-focus-in")
+    loaded = "drain.sh" in keys or "drain.sh" in hooks
+    checks.append(Check("tmux plugin", OK if loaded else FAIL,
+                        "loaded (prefix key and pane-focus-in hook)" if loaded else f"not loaded on {where}",
+                        "" if loaded else "add `run-shell /path/to/termbridge/tmux-plugin/termbridge.tmux` to ~/.tmux.conf "
+                        "(or `set -g @plugin` with TPM) and reload"))
+    return checks
+
+
+def _kitty_check() -> Check:
+    from termbridge.backends.kitty import address
+    from termbridge.kitty_rc import KittyClient, KittyError
+
+    addr = address()
+    if not addr:
+        return Check("kitty", SKIP, "no kitty socket configured (TERMBRIDGE_KITTY_SOCKET / KITTY_LISTEN_ON)")
+    try:
+        n = sum(len(t["windows"]) for osw in KittyClient(addr, timeout=2).ls() for t in osw["tabs"])
+    except KittyError as e:
+        return Check("kitty", FAIL, str(e), "include kitty/termbridge.conf in kitty.conf (remote control on a socket)")
+    return Check("kitty", OK, f"remote control reachable at {addr} ({n} windows)")
+
+
+def _state_check(home: Path) -> Check:
+    try:
+        st = os.lstat(home)
+    except FileNotFoundError:
+        return Check("state", OK, f"{home} will be created on first use (0700)")
+    bad = []
+    for root, dirs, files in os.walk(home):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            s = os.lstat(p)
+            if stat.S_ISLNK(s.st_mode):
+                bad.append(f"{p} is a symlink")
+            elif s.st_uid != os.geteuid():
+                bad.append(f"{p} is owned by uid {s.st_uid}")
+            elif stat.S_ISDIR(s.st_mode) and s.st_mode & 0o077:
+                bad.append(f"{p} is mode {stat.S_IMODE(s.st_mode):o}, not 700")
+            elif stat.S_ISREG(s.st_mode) and s.st_mode & 0o077:
+                bad.append(f"{p} is mode {stat.S_IMODE(s.st_mode):o}, not 600")
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        bad.insert(0, f"{home} must be a directory of ours, mode 700")
+    if bad:
+        more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+        return Check("state", FAIL, bad[0] + more, f"chmod -R go-rwx {home}; remove symlinks and foreign files in it")
+    return Check("state", OK, f"{home} (0700 directories, 0600 files, no symlinks)")
+
+
+def _config_check() -> Check:
+    from termbridge.config import _cache, config_path, load_config
+    from termbridge.errors import ConfigError
+
+    _cache.clear()
+    path = config_path()
+    try:
+        load_config()
+    except ConfigError as e:
+        return Check("config", FAIL, str(e), f"fix or remove {path}")
+    return Check("config", OK, f"{path}" if path.exists() else f"defaults ({path} does not exist)")
+
+
+def _hook_checks() -> list[Check]:
+    home = Path(os.path.expanduser("~"))
+    out = []
+    claude = home / ".claude" / "settings.json"
+    found = claude.exists() and "termbridge hook claude-stop" in claude.read_text(errors="replace")
+    out.append(Check("claude hooks", OK if found else SKIP,
+                     f"Stop hook in {claude}" if found else "Claude Code hooks not installed",
+                     "" if found else "merge shell/claude/settings.json into ~/.claude/settings.json"))
+    codex = Path(os.environ.get("CODEX_HOME") or home / ".codex") / "config.toml"
+    found = codex.exists() and "termbridge" in codex.read_text(errors="replace")
+    out.append(Check("codex notify", OK if found else SKIP,
+                     f"notify in {codex}" if found else "Codex notify not installed",
+                     "" if found else 'add notify = ["bash", "/path/to/termbridge/shell/codex/notify.sh"] to ~/.codex/config.toml'))
+    return out
+
+
+def _session_checks(home: Path) -> list[Check]:
+    from termbridge import registry, targets
+    from termbridge.errors import TermbridgeError
+
+    out = []
+    for s in registry.all_sessions(home):
+        try:
+            tgt = targets.resolve_session(home, s)
+            out.append(Check(f"session {s.name}", OK, f"pid {s.pid} -> {tgt.target}"))
+        except TermbridgeError as e:
+            out.append(Check(f"session {s.name}", WARN, str(e), f"re-register it, or termbridge unregister {s.name}"))
+    return out
+
+
+def run_checks(home: Path) -> list[Check]:
+    checks = _tmux_checks() + [_kitty_check(), _state_check(home), _config_check()] + _hook_checks()
+    if not any(c.name == "config" and c.status == FAIL for c in checks):
+        checks += _session_checks(home)
+    return checks
+
+
+def report(checks: list[Check]) -> tuple[str, dict, int]:
+    """Text, JSON and exit code (1 when anything is broken)."""
+    lines = []
+    for c in checks:
+        lines.append(f"{MARKS[c.status]} {c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix and c.status in (FAIL, WARN) else ""))
+    broken = any(c.status == FAIL for c in checks)
+    return "\n".join(lines), {"ok": not broken, "checks": [asdict(c) for c in checks]}, 1 if broken else 0
