@@ -241,7 +241,7 @@ def drain(name, pane, print_, json_, force):
     paths.validate_name(name)
     if print_ or json_:
         registry.lookup(home, name)
-        delivery.drain_print(home, name, lambda s: (sys.stdout.write(s), sys.stdout.flush()), as_json=json_)
+        delivery.drain_print(home, name, sys.stdout.write, as_json=json_, flush=sys.stdout.flush)
         return
     n = delivery.drain_to_target(home, name, force=force)
     if n and sys.stderr.isatty():

@@ -10,7 +10,8 @@ from termbridge import framing
 from termbridge.outbox import Outbox
 
 
-def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bool = False) -> int:
+def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bool = False,
+                flush: Callable[[], None] | None = None) -> int:
     """Claim every pending message, write it framed (or as JSON lines), then commit; returns the count.
 
     If WRITE fails the claim is released untouched, so nothing is lost; if the process
@@ -23,9 +24,13 @@ def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bo
         return 0
     try:
         if as_json:
-            write("".join(json.dumps(framing.message_json(r), ensure_ascii=False) + "\n" for r in claim.records))
+            for r in claim.records:
+                write(json.dumps(framing.message_json(r), ensure_ascii=False) + "\n")
         else:
-            write(framing.render_messages(claim.records) + "\n")
+            for line in framing.iter_lines(claim.records):  # streamed: no copy of the whole text
+                write(line + "\n")
+        if flush:
+            flush()  # out of our buffers before the commit, or a crash could lose committed output
     except BaseException:
         box.release(claim, "output failed", count_attempt=False)
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Iterator
 
 from termbridge.sanitize import sanitize_text
 
@@ -17,19 +18,23 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def render_messages(records: list[dict]) -> str:
-    """The framed text of RECORDS: the authority line, then each message with id, sender, reply_to."""
+def iter_lines(records: list[dict]) -> Iterator[str]:
+    """The framed lines of RECORDS: the authority line, then each message with id, sender, reply_to."""
     n = len(records)
-    lines = [HEADER.format(n=n, s="" if n == 1 else "s", v="s" if n == 1 else "")]
+    yield HEADER.format(n=n, s="" if n == 1 else "s", v="s" if n == 1 else "")
     for rec in records:
         sender = sanitize_text(str(rec.get("from") or "unknown"))
         reply = sanitize_text(str(rec.get("reply_to") or "-"))
-        lines.append(f"--- message {rec['id']} from {sender} (reply_to: {reply}) at {_stamp(rec['created_at'])}")
+        yield f"--- message {rec['id']} from {sender} (reply_to: {reply}) at {_stamp(rec['created_at'])}"
         # Every body line is quoted, so a body can never forge a header or footer line.
-        body = sanitize_text(rec["body"]).rstrip("\n")
-        lines.extend("> " + line for line in body.split("\n"))
-    lines.append(FOOTER)
-    return "\n".join(lines)
+        for line in sanitize_text(rec["body"]).rstrip("\n").split("\n"):
+            yield "> " + line
+    yield FOOTER
+
+
+def render_messages(records: list[dict]) -> str:
+    """The framed text of RECORDS as one string (one submission)."""
+    return "\n".join(iter_lines(records))
 
 
 def message_json(rec: dict) -> dict:

@@ -11,8 +11,10 @@ import errno
 import os
 import re
 import stat
+import threading
+import time
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from termbridge.errors import BadInput, StateError
 
@@ -103,7 +105,7 @@ def read_bytes(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path | str) -> None:
     """fsync a directory so a create, rename or unlink inside it is durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -120,8 +122,8 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace PATH with DATA: temp file, fsync, rename, fsync the directory."""
+def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Replace PATH with DATA (bytes, or chunks streamed without joining): temp file, fsync, rename, fsync dir."""
     path = Path(path)
     try:
         st = os.lstat(path)
@@ -133,7 +135,16 @@ def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o600)
     try:
-        write_all(fd, data)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            write_all(fd, data)
+        else:
+            buf = bytearray()
+            for chunk in data:
+                buf += chunk
+                if len(buf) >= 1 << 16:
+                    write_all(fd, buf)
+                    buf.clear()
+            write_all(fd, buf)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -141,17 +152,18 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def append_durable(path: Path, data: bytes) -> None:
-    """Append DATA to PATH with one O_APPEND write and fsync; fsync the directory on creation."""
-    existed = os.path.lexists(path)
+def append_durable(path: Path, data: bytes, sync: bool = True) -> None:
+    """Append DATA to PATH with one O_APPEND write; fsync it (and the directory on creation) when SYNC."""
     fd = open_state(path, os.O_WRONLY | os.O_APPEND, create=True)
     try:
+        created = os.fstat(fd).st_size == 0
         write_all(fd, data)
-        os.fsync(fd)
+        if sync or created:
+            os.fsync(fd)
     finally:
         os.close(fd)
-    if not existed:
-        fsync_dir(path.parent)
+    if created:
+        fsync_dir(os.path.dirname(path) or ".")
 
 
 def unlink_durable(path: Path) -> None:
@@ -163,19 +175,67 @@ def unlink_durable(path: Path) -> None:
     fsync_dir(Path(path).parent)
 
 
-def state_lock(path: Path, timeout: float = 30.0):
-    """A kernel flock on PATH via filelock; the lock file is never deleted.
+class StateLock:
+    """An exclusive, process- and thread-safe lock on a state lock file.
 
-    flock dies with its holder, so a SIGKILLed process never leaves a stale lock.
-    Lock files stay on disk: unlinking one lets two processes hold "the" lock on
-    two different inodes (https://github.com/tox-dev/filelock/issues/31).
+    The kernel lock is filelock's own primitive (flock) on a descriptor we open with
+    O_NOFOLLOW and keep, so a planted symlink is refused and each acquire costs a
+    syscall, not an object set-up. flock dies with its holder: a SIGKILLed process never
+    leaves a stale lock. Lock files are never deleted: unlinking one lets two processes
+    hold "the" lock on two different inodes (https://github.com/tox-dev/filelock/issues/31).
     """
-    from filelock import UnixFileLock
 
-    path = Path(path)
-    if os.path.islink(path):
-        raise StateError(f"refusing symlinked lock file: {path}")
-    try:
-        return UnixFileLock(str(path), timeout=timeout, mode=0o600, preserve_lock_file=True)
-    except TypeError:  # filelock 3.x: UnixFileLock never unlinks and has no such option
-        return UnixFileLock(str(path), timeout=timeout, mode=0o600)
+    def __init__(self, path: Path, timeout: float = 30.0):
+        self.path = Path(path)
+        self.timeout = timeout
+        self.waited: float | None = None  # seconds the last acquire waited, None if uncontended
+        self._fd: int | None = None
+        self._mutex = threading.Lock()  # flock does not exclude threads sharing one descriptor
+
+    def acquire(self) -> "StateLock":
+        from filelock import lock_descriptor
+
+        t0 = time.monotonic()
+        if not self._mutex.acquire(timeout=self.timeout):
+            raise StateError(f"timed out after {self.timeout}s waiting for lock {self.path}")
+        try:
+            if self._fd is None:
+                self._fd = open_state(self.path, os.O_RDWR, create=True)
+            delay = 0.001
+            while not lock_descriptor(self._fd, blocking=False):
+                if time.monotonic() - t0 > self.timeout:
+                    raise StateError(f"timed out after {self.timeout}s waiting for lock {self.path}")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.02)
+            waited = time.monotonic() - t0
+            self.waited = waited if waited > 0.002 else None
+        except BaseException:
+            self._mutex.release()
+            raise
+        return self
+
+    def release(self) -> None:
+        from filelock import unlock_descriptor
+
+        try:
+            unlock_descriptor(self._fd)
+        finally:
+            self._mutex.release()
+
+    def __enter__(self) -> "StateLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+
+
+def state_lock(path: Path, timeout: float = 30.0) -> StateLock:
+    """The lock guarding a piece of state (see StateLock)."""
+    return StateLock(path, timeout)

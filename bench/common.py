@@ -1,0 +1,52 @@
+"""Small helpers shared by the benchmarks: timing, medians, a private state home."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PY = sys.executable
+TB = [str(Path(PY).parent / "termbridge")] if (Path(PY).parent / "termbridge").exists() else [PY, "-m", "termbridge"]
+
+
+def median_ms(fn, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def run(argv, env=None, **kw):
+    return subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, **kw)
+
+
+def private_env() -> tuple[Path, dict]:
+    d = Path(tempfile.mkdtemp(prefix="tb-bench-", dir="/tmp"))
+    env = dict(os.environ, TERMBRIDGE_HOME=str(d / "home"), TERMBRIDGE_CONFIG=str(d / "none.yaml"))
+    for k in ("TMUX", "TMUX_PANE", "KITTY_LISTEN_ON", "TERMBRIDGE_KITTY_SOCKET"):
+        env.pop(k, None)
+    return d, env
+
+
+def children_peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
