@@ -41,6 +41,20 @@ def parse_address(address: str) -> tuple[int, Any]:
     raise KittyError(f"unsupported kitty address {address!r}: use unix:/path, unix:@name, tcp:host:port or fd:N")
 
 
+def _suffixed_socket(path: str) -> str | None:
+    """kitty appends -<kitty pid> to a listen_on taken from kitty.conf: find the live one."""
+    import glob
+
+    if path.startswith("\0"):
+        return None
+    live = []
+    for cand in glob.glob(glob.escape(path) + "-*"):
+        pid = cand.rsplit("-", 1)[1]
+        if pid.isdigit() and os.path.exists(f"/proc/{pid}") and os.path.exists(cand):
+            live.append(cand)
+    return sorted(live, key=os.path.getmtime)[-1] if live else None
+
+
 def encode_request(cmd: str, payload: dict | None = None, no_response: bool = False) -> bytes:
     """One framed request."""
     body = {"cmd": cmd, "version": VERSION, "no_response": no_response}
@@ -75,7 +89,11 @@ class KittyClient:
             s.connect(addr)
         except FileNotFoundError:
             s.close()
-            raise KittyError(f"kitty socket {self.address} does not exist (is kitty running with --listen-on / listen_on?)") from None
+            alt = _suffixed_socket(addr) if family == socket.AF_UNIX else None
+            if alt is None:
+                raise KittyError(f"kitty socket {self.address} does not exist (is kitty running with --listen-on / listen_on?)") from None
+            self.address = f"unix:{alt}"
+            return self._connect()
         except ConnectionRefusedError:
             s.close()
             raise KittyError(f"kitty socket {self.address} refused the connection (kitty is not listening)") from None

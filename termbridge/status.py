@@ -26,6 +26,11 @@ def collect_status(home: Path, resolve: bool = True) -> list[dict]:
         row = {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": lv == "alive", "liveness": lv}
         row.update(Outbox(home, s.name).stats())
         row["last_wake"] = last_wake(home, s.name)
+        from termbridge.delivery import read_backoff
+
+        b = read_backoff(home, s.name)
+        row["failed_deliveries"] = int(b.get("failures", 0))
+        row["backoff_until"] = b.get("next_at")
         row.update(_target_state(home, s) if resolve and lv == "alive" else {"backend": None, "target": None, "state": None})
         rows.append(row)
     return rows

@@ -77,3 +77,14 @@ def test_protocol_errors_are_clear(short_tmp):
 def test_unknown_command_reply_from_real_kitty(kitty):
     with pytest.raises(KittyError, match="Unknown kitty remote control command"):
         kitty.client.command("no-such-command", {})
+
+
+def test_listen_on_pid_suffix_is_found(kitty, short_tmp):
+    """kitty appends -<pid> to a listen_on from kitty.conf; an address without it still works."""
+    import os
+
+    path = kitty.address[len("unix:"):]
+    suffixed = f"{path}-{kitty.proc.pid}"
+    os.rename(path, suffixed)  # where kitty puts the socket for `listen_on unix:<path>` in kitty.conf
+    client = KittyClient(f"unix:{path}")
+    assert client.ls() and client.address == f"unix:{suffixed}"
