@@ -13,11 +13,19 @@ import pytest
 from termbridge.kitty_rc import KittyClient, KittyError
 
 
-def _free_display() -> int:
-    for n in range(90, 140):
-        if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
-            return n
-    raise RuntimeError("no free X display number")
+def _start_xvfb() -> tuple[subprocess.Popen, int]:
+    """Xvfb on a display it picks itself (-displayfd): no races, no stale-lock guessing."""
+    r, w = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(w)
+    with os.fdopen(r) as f:
+        line = f.readline().strip()
+    if not line.isdigit():
+        proc.kill()
+        proc.wait()
+        pytest.skip("Xvfb did not start here")
+    return proc, int(line)
 
 
 class KittyLab:
@@ -26,14 +34,11 @@ class KittyLab:
         if missing:
             pytest.skip(f"real kitty tests need {' and '.join(missing)} (apt-get install kitty xvfb libgl1-mesa-dri xauth)")
         self.dir = Path(directory)
-        self.display = _free_display()
-        self.xvfb = subprocess.Popen(["Xvfb", f":{self.display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.xvfb, self.display = _start_xvfb()
         self.address = f"unix:{self.dir}/kitty.sock"
         env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "KITTY_LISTEN_ON", "KITTY_WINDOW_ID")}
         env["DISPLAY"] = f":{self.display}"
         self.env = env
-        time.sleep(0.3)
         self.proc = subprocess.Popen(
             ["kitty", "--config", str(self.dir / "kitty.conf") if (self.dir / "kitty.conf").exists() else "NONE", "-o", "allow_remote_control=socket-only", "-o", "linux_display_server=x11",
              *(extra_opts or []), "--listen-on", self.address, *argv],
@@ -60,10 +65,17 @@ class KittyLab:
         return int(self.client.command("launch", {"args": argv, "type": "window", "keep_focus": True}))
 
     def close(self):
-        for p in (getattr(self, "proc", None), self.xvfb):
-            if p and p.poll() is None:
-                try:
-                    os.killpg(p.pid, 9) if p is getattr(self, "proc", None) else p.kill()
-                except ProcessLookupError:
-                    pass
-                p.wait()
+        proc = getattr(self, "proc", None)
+        if proc and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, 9)  # kitty and the programs in its windows
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        if self.xvfb.poll() is None:
+            self.xvfb.terminate()  # SIGTERM: Xvfb removes its lock file and socket
+            try:
+                self.xvfb.wait(10)
+            except subprocess.TimeoutExpired:
+                self.xvfb.kill()
+                self.xvfb.wait()
