@@ -46,13 +46,10 @@ def _backoff_path(home: Path, name: str) -> Path:
 
 
 def read_backoff(home: Path, name: str) -> dict:
+    """The session's delivery back-off state ({} when none)."""
     from termbridge import paths
 
-    data = paths.read_bytes(_backoff_path(home, name))
-    try:
-        return json.loads(data) if data else {}
-    except ValueError:
-        return {}
+    return paths.read_json(_backoff_path(home, name), {})
 
 
 def _record_outcome(home: Path, name: str, ok: bool, error: str = "") -> dict:

@@ -15,9 +15,9 @@ def _budget_path(home: Path, name: str) -> Path:
 
 
 def _blocks(home: Path, name: str) -> int:
-    data = paths.read_bytes(_budget_path(home, name))
+    state = paths.read_json(_budget_path(home, name), {})
     try:
-        return int(json.loads(data).get("consecutive_blocks", 0)) if data else 0
+        return int(state.get("consecutive_blocks", 0))
     except (ValueError, AttributeError, TypeError):
         return 0
 

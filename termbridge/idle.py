@@ -91,11 +91,7 @@ def set_mark(home: Path, name: str, state: str) -> None:
 
 
 def read_mark(home: Path, name: str) -> dict | None:
-    data = paths.read_bytes(mark_path(home, name))
-    try:
-        return json.loads(data) if data else None
-    except ValueError:
-        return None
+    return paths.read_json(mark_path(home, name))
 
 
 def busy_mark(home: Path, name: str, cfg: dict) -> str | None:

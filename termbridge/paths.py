@@ -105,6 +105,19 @@ def read_bytes(path: Path) -> bytes | None:
         os.close(fd)
 
 
+def read_json(path: Path, default=None):
+    """A small JSON state file, or DEFAULT when it is missing or unreadable as JSON."""
+    import json
+
+    data = read_bytes(path)
+    if not data:
+        return default
+    try:
+        return json.loads(data)
+    except ValueError:
+        return default
+
+
 def fsync_dir(path: Path | str) -> None:
     """fsync a directory so a create, rename or unlink inside it is durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from termbridge import paths, registry
+from termbridge import registry
 from termbridge.outbox import Outbox
 
 
 def last_wake(home: Path, name: str) -> str | None:
     """The outcome of the most recent wake attempt for NAME, if any."""
-    data = paths.read_bytes(registry.session_dir(home, name) / "wake.json")
-    try:
-        return json.loads(data).get("last_outcome") if data else None
-    except ValueError:
-        return None
+    from termbridge.wake import read_state
+
+    return read_state(home, name).get("last_outcome")
 
 
 def collect_status(home: Path, resolve: bool = True) -> list[dict]:

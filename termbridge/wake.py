@@ -22,12 +22,9 @@ def _state_path(home: Path, name: str) -> Path:
     return registry.session_dir(home, name) / "wake.json"
 
 
-def _read_state(home: Path, name: str) -> dict:
-    data = paths.read_bytes(_state_path(home, name))
-    try:
-        return json.loads(data) if data else {}
-    except ValueError:
-        return {}
+def read_state(home: Path, name: str) -> dict:
+    """The shared wake state: last nudge time, last outcome, when it was evaluated."""
+    return paths.read_json(_state_path(home, name), {})
 
 
 def nudge_text(name: str, cfg: dict) -> str:
@@ -44,7 +41,7 @@ def wake_session(home: Path, name: str) -> str:
     extra: dict = {}
     # One evaluation at a time per session, machine-wide: the lock makes the debounce exact.
     with paths.state_lock(d / "wake.lock", timeout=cfg["lock_timeout_s"]):
-        state = _read_state(home, name)
+        state = read_state(home, name)
         outcome = None
         if state.get("last_eval_end", 0) > asked and state.get("last_outcome") in _ADOPTABLE:
             outcome, extra = state["last_outcome"], {"coalesced": True}

@@ -79,3 +79,14 @@ class KittyLab:
             except subprocess.TimeoutExpired:
                 self.xvfb.kill()
                 self.xvfb.wait()
+
+
+def agent_kitty(directory: Path, monkeypatch) -> "KittyLab":
+    """A real kitty whose first window runs the demo agent (submissions logged to .log)."""
+    from lab import PY
+
+    log = Path(directory) / "agent.log"
+    k = KittyLab(directory, [PY, "-m", "termbridge.demo_agent", "--log", str(log), "--title", "kitty-agent"])
+    k.log = log
+    monkeypatch.setenv("TERMBRIDGE_KITTY_SOCKET", k.address)
+    return k

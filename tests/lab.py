@@ -19,6 +19,13 @@ HERE = Path(__file__).parent
 PY = sys.executable
 
 
+def read_submissions(log: Path) -> list[str]:
+    """What the demo agent logged as submitted, in order."""
+    if not log.exists():
+        return []
+    return [json.loads(line)["text"] for line in log.read_text().splitlines()]
+
+
 class Agent:
     """The demo agent (a raw-mode TUI with Codex's Enter rule) running in a pane."""
 
@@ -34,9 +41,7 @@ class Agent:
         return kids[-1] if kids else root
 
     def submissions(self) -> list[str]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line)["text"] for line in self.log.read_text().splitlines()]
+        return read_submissions(self.log)
 
     def screen(self) -> str:
         return self.lab.tmux("capture-pane", "-p", "-t", self.pane_id)

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from conftest import retry_until, tb, tb_json
-from kittylab import KittyLab
-from lab import PY
+from kittylab import agent_kitty
+from lab import PY, read_submissions
 from termbridge.kitty_rc import KittyClient, KittyError, decode_reply, encode_request
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def _log_texts(path):
-    return [json.loads(line)["text"] for line in path.read_text().splitlines()] if path.exists() else []
-
-
 @pytest.fixture
 def kitty(short_tmp, home, monkeypatch):
-    log = short_tmp / "k-agent.log"
-    k = KittyLab(short_tmp, [PY, "-m", "termbridge.demo_agent", "--log", str(log), "--title", "kitty-agent"])
-    k.log = log
-    monkeypatch.setenv("TERMBRIDGE_KITTY_SOCKET", k.address)
+    k = agent_kitty(short_tmp, monkeypatch)
     yield k
     k.close()
 
@@ -39,12 +31,12 @@ def test_resolve_and_submit_into_real_kitty(kitty):
     res = tb_json("resolve", "k")
     assert res["backend"] == "kitty" and res["target"] == f"kitty:{kitty.address}:{win['id']}" and res["chain"] == [win["pid"]]
     assert tb("submit", "k", "hello kitty").returncode == 0
-    retry_until(lambda: _log_texts(kitty.log) == ["hello kitty"])
+    retry_until(lambda: read_submissions(kitty.log) == ["hello kitty"])
     assert tb("submit", "k", "two\nlines \x1b[31mclean").returncode == 0
-    retry_until(lambda: len(_log_texts(kitty.log)) == 2)
-    assert _log_texts(kitty.log)[1] == "two\nlines [31mclean"
+    retry_until(lambda: len(read_submissions(kitty.log)) == 2)
+    assert read_submissions(kitty.log)[1] == "two\nlines [31mclean"
     time.sleep(0.3)
-    assert _log_texts(decoy_log) == []  # nothing typed into the other window
+    assert read_submissions(decoy_log) == []  # nothing typed into the other window
 
 
 def test_large_text_is_chunked(kitty):
@@ -53,7 +45,7 @@ def test_large_text_is_chunked(kitty):
     tb("register", "k", "--pid", win["pid"])
     big = ("0123456789abcdef" * 4000)[:60_000]  # JSON-escaped, over one frame: sent as 8 frames
     assert tb("submit", "k", big).returncode == 0
-    retry_until(lambda: _log_texts(kitty.log) == [big], 20)
+    retry_until(lambda: read_submissions(kitty.log) == [big], 20)
 
 
 def test_pid_not_in_kitty_is_exit_3(kitty, sleeper):
@@ -61,7 +53,7 @@ def test_pid_not_in_kitty_is_exit_3(kitty, sleeper):
     p = tb("submit", "x", "nowhere")
     assert p.returncode == 3
     time.sleep(0.3)
-    assert _log_texts(kitty.log) == []
+    assert read_submissions(kitty.log) == []
 
 
 def test_protocol_errors_are_clear(short_tmp):

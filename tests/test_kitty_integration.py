@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -13,15 +12,11 @@ from pathlib import Path
 import pytest
 
 from conftest import retry_until, tb
-from kittylab import KittyLab
-from lab import PY
+from kittylab import agent_kitty
+from lab import read_submissions
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)
-
-
-def _texts(path):
-    return [json.loads(line)["text"] for line in path.read_text().splitlines()] if path.exists() else []
 
 
 @pytest.fixture
@@ -34,10 +29,7 @@ def kitty(short_tmp, home, monkeypatch):
     venv_bin = str(Path(sys.executable).parent)
     monkeypatch.setenv("PATH", f"{venv_bin}:{os.environ['PATH']}")  # `termbridge` for the key map
     monkeypatch.setenv("TERMBRIDGE_COMMAND", f"{sys.executable} -m termbridge")
-    log = short_tmp / "agent.log"
-    k = KittyLab(short_tmp, [PY, "-m", "termbridge.demo_agent", "--log", str(log)])
-    k.log = log
-    monkeypatch.setenv("TERMBRIDGE_KITTY_SOCKET", k.address)
+    k = agent_kitty(short_tmp, monkeypatch)
     yield k
     k.close()
 
@@ -51,10 +43,10 @@ def test_focus_drains_the_focused_window(kitty):
     retry_until(lambda: any(w["id"] == other and w["is_focused"] for w in kitty.windows()), 5)
     tb("send", "k", "arrives when focused", "--no-wake")
     time.sleep(0.5)
-    assert _texts(kitty.log) == []
+    assert read_submissions(kitty.log) == []
     kitty.client.command("focus-window", {"match": f"id:{agent['id']}"})
-    retry_until(lambda: len(_texts(kitty.log)) == 1, 15)
-    assert "arrives when focused" in _texts(kitty.log)[0]
+    retry_until(lambda: len(read_submissions(kitty.log)) == 1, 15)
+    assert "arrives when focused" in read_submissions(kitty.log)[0]
 
 
 def test_key_map_drains_the_active_window(kitty):
@@ -68,8 +60,8 @@ def test_key_map_drains_the_active_window(kitty):
     xid = str(kitty.client.ls()[0]["platform_window_id"])
     subprocess.run(["xdotool", "windowfocus", "--sync", xid], env=env, check=True, timeout=10)
     subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+shift+d"], env=env, check=True, timeout=10)
-    retry_until(lambda: len(_texts(kitty.log)) == 1, 15)
-    assert "drained by ctrl+shift+d" in _texts(kitty.log)[0]
+    retry_until(lambda: len(read_submissions(kitty.log)) == 1, 15)
+    assert "drained by ctrl+shift+d" in read_submissions(kitty.log)[0]
 
 
 def test_watcher_never_raises():
