@@ -407,5 +407,17 @@ def demo(keep):
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="termbridge")
+    """Console-script entry point: usage errors become one line on stderr and exit 2."""
+    try:
+        rv = cli.main(prog_name="termbridge", standalone_mode=False)
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx else "termbridge"
+        click.echo(f"termbridge: {e.format_message()} (see '{where} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        click.echo(f"termbridge: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("termbridge: aborted", err=True)
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -104,3 +104,15 @@ def test_dead_letter_retry(home, sleeper):
     assert tb_json("dead-letter", "c", "--retry", mid)["retried"] == [mid]
     assert "short-lived" in tb("drain", "c", "--print").out
     assert tb("dead-letter", "c", "--json").out == ""
+
+
+@pytest.mark.parametrize("args", [["send"], ["send", "x"], ["nosuch"], ["register", "x", "--pid", "abc"],
+                                  ["wake", "a", "--bogus"], ["mark", "a", "sleepy"]])
+def test_usage_errors_are_one_line_exit_2(home, args):
+    p = tb(*args)
+    assert p.returncode == 2 and p.err.count("\n") == 1 and p.err.startswith("termbridge: "), p.err
+
+
+def test_version_and_module_entry():
+    p = tb("--version")
+    assert p.returncode == 0 and p.out.startswith("termbridge ")
