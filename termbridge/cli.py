@@ -345,7 +345,9 @@ def events(follow, json_):
 
     home = _home()
     show = (lambda e: _out_json(e)) if json_ else _print_event
-    for e in ev.read_events(home):
+    # Following: the rotated file, then the live one read by the follower itself from its
+    # start, so nothing appended in between is missed or shown twice.
+    for e in ev.read_events(home, live=not follow):
         show(e)
     if follow:
         try:

@@ -89,9 +89,9 @@ def _maybe_rotate(home: Path, path: Path) -> None:
         paths.fsync_dir(home)
 
 
-def read_events(home: Path) -> Iterator[dict]:
-    """Every event still on disk, oldest first (the rotated file, then the live one)."""
-    for p in (log_path(home).with_name("events.log.1"), log_path(home)):
+def read_events(home: Path, live: bool = True) -> Iterator[dict]:
+    """Every event still on disk, oldest first (the rotated file, then -- if LIVE -- the live one)."""
+    for p in (log_path(home).with_name("events.log.1"), log_path(home))[: 2 if live else 1]:
         data = paths.read_bytes(p)
         if not data:
             continue
@@ -103,7 +103,8 @@ def read_events(home: Path) -> Iterator[dict]:
 
 
 def follow_events(home: Path, poll: float = 0.2) -> Iterator[dict]:
-    """Yield events as they are appended, across rotations; runs until interrupted."""
+    """Yield the live log's events from its start, then each one as it is appended, across
+    rotations (a new inode is read from its start); runs until interrupted."""
     path = log_path(home)
     inode, offset, buf = None, 0, b""
     while True:

@@ -91,6 +91,8 @@ def submit_text(home: Path, name: str, text: str | None, enter: bool = True, gap
     if gap < 0:
         raise BadInput("--gap-ms must be >= 0")
     clean = sanitize_text(text or "")
+    if text and not clean.strip():
+        raise BadInput("nothing printable is left of TEXT after removing control characters")
     if enter:
         clean = clean.rstrip("\n")  # a trailing newline would only add an empty line before the submit
     sess = registry.lookup(home, name)

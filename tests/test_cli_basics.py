@@ -116,3 +116,29 @@ def test_usage_errors_are_one_line_exit_2(home, args):
 def test_version_and_module_entry():
     p = tb("--version")
     assert p.returncode == 0 and p.out.startswith("termbridge ")
+
+
+def test_events_follow_shows_each_event_once(home, sleeper):
+    import subprocess
+    import time
+
+    from conftest import TB, retry_until
+
+    tb("register", "c", "--pid", sleeper().pid)
+    tb("send", "c", "before", "--no-wake")
+    f = subprocess.Popen([*TB, "events", "--follow", "--json"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.8)
+        mid = tb_json("send", "c", "after", "--no-wake")["id"]
+        lines = []
+
+        def got_it():
+            lines.append(f.stdout.readline())
+            return mid in lines[-1]
+
+        retry_until(got_it, 10, 0)
+    finally:
+        f.kill()
+        f.wait()
+    kinds = [json.loads(line)["event"] for line in lines]
+    assert kinds.count("registered") == 1 and kinds.count("enqueued") == 2

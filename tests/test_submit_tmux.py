@@ -95,6 +95,15 @@ def test_nested_agent_chain_and_no_enter(lab):
     retry_until(lambda: agent.submissions() == ["draft only"])
 
 
+def test_control_only_text_is_refused_not_an_empty_enter(lab):
+    agent = lab.agent()
+    tb("register", "a", "--pid", agent.pid)
+    p = tb("submit", "a", "\x1b\x07\x08\x7f\x9b")
+    assert p.returncode == 2 and "nothing printable" in p.err
+    time.sleep(0.3)
+    assert agent.submissions() == []
+
+
 def test_canonical_mode_refuses_overlong_line(lab, short_tmp):
     out = short_tmp / "cat.out"
     pane = lab.pane(f"exec cat > {out}")
