@@ -68,8 +68,8 @@ class Outbox:
 
     # ------------------------------------------------------------------ locking
     def _lock(self):
-        # One lock object per Outbox: filelock's per-instance set-up is a third of an
-        # append's CPU time. Each Outbox has its own fd, so two in one process still exclude.
+        # One StateLock per Outbox keeps its descriptor open, so an acquire is one flock
+        # call. Each Outbox has its own descriptor (and a thread mutex), so two still exclude.
         if self._lock_obj is None:
             paths.ensure_dir(self.dir)
             self._lock_obj = _TimedLock(paths.state_lock(self.dir / "outbox.lock", timeout=self.cfg["lock_timeout_s"]), self)
@@ -264,9 +264,11 @@ class Outbox:
                 out.append((self.claims_dir / n, claim))
         return out
 
-    def _stale_claims(self) -> list[tuple[Path, dict]]:
+    def _stale_claims(self, claims: list[tuple[Path, dict]] | None = None) -> list[tuple[Path, dict]]:
+        """Claims whose drain died (their owner PID is gone or was reused)."""
         return [
-            (p, c) for p, c in self._claims() if not proctree.is_alive(int(c.get("owner_pid", 0)), c.get("owner_start"))
+            (p, c) for p, c in (self._claims() if claims is None else claims)
+            if not proctree.is_alive(int(c.get("owner_pid", 0)), c.get("owner_start"))
         ]
 
     def claim(self) -> Claim | None:
@@ -362,8 +364,8 @@ class Outbox:
 
     def stats(self) -> dict:
         """Counts for status: pending, in_flight, dead_letters."""
-        stale = {p for p, _ in self._stale_claims()}
         claims = self._claims()
+        stale = {p for p, _ in self._stale_claims(claims)}
         in_flight = sum(len(c.get("records", [])) for p, c in claims if p not in stale)
         orphaned = sum(len(c.get("records", [])) for p, c in claims if p in stale)
         return {
