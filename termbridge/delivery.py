@@ -123,7 +123,8 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> int:
         st = _record_outcome(home, name, ok=False, error=str(e))
         events.log_event(home, "delivery_failed", name, target=tgt.target, error=str(e), failures=st["failures"],
                          dead_lettered=dead)
-        raise BackendError(f"delivery to {tgt.target} failed ({e}); messages stay queued") from None
+        fate = f"{len(dead)} dead-lettered after repeated failures, the rest stay queued" if dead else "messages stay queued"
+        raise BackendError(f"delivery to {tgt.target} failed ({e}); {fate}") from None
     box.commit(claim)
     if backoff:
         _record_outcome(home, name, ok=True)
