@@ -39,6 +39,24 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=_SEP).encode()
 
 
+def _deliverable(records: list[dict], now: float) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
+    """Split RECORDS (oldest first) into (deliverable, expired, [(superseded, by_id)]).
+
+    TTL first, then last-wins: of the live records sharing a key, only the newest stays.
+    """
+    expired = [r for r in records if r.get("expires_at") and r["expires_at"] <= now]
+    live = [r for r in records if not (r.get("expires_at") and r["expires_at"] <= now)]
+    last_of_key = {r["key"]: i for i, r in enumerate(live) if r.get("key")}
+    take, superseded = [], []
+    for i, r in enumerate(live):
+        newest = last_of_key[r["key"]] if r.get("key") else i
+        if newest == i:
+            take.append(r)
+        else:
+            superseded.append((r, live[newest]["id"]))
+    return take, expired, superseded
+
+
 @dataclass
 class Claim:
     """Records taken out of the queue by one drain, awaiting commit or release."""
@@ -296,12 +314,7 @@ class Outbox:
                     skipped.append(r["id"])
                 else:
                     merged.append(r)
-            now = time.time()
-            expired = [r for r in merged if r.get("expires_at") and r["expires_at"] <= now]
-            live = [r for r in merged if not (r.get("expires_at") and r["expires_at"] <= now)]
-            last_of_key = {r["key"]: i for i, r in enumerate(live) if r.get("key")}
-            superseded = [(r, live[last_of_key[r["key"]]]["id"]) for i, r in enumerate(live) if r.get("key") and last_of_key[r["key"]] != i]
-            take = [r for i, r in enumerate(live) if not r.get("key") or last_of_key[r["key"]] == i]
+            take, expired, superseded = _deliverable(merged, time.time())
 
             # Order matters for crash safety: dead letters, then the claim, then the rewrite.
             self._dead_raw(bad)
@@ -357,10 +370,7 @@ class Outbox:
     def pending_records(self) -> list[dict]:
         """Deliverable messages right now (after last-wins and TTL), oldest first; read-only."""
         records, _ = self._read_pending(heal=False)
-        now = time.time()
-        live = [r for r in records if not (r.get("expires_at") and r["expires_at"] <= now)]
-        last_of_key = {r["key"]: i for i, r in enumerate(live) if r.get("key")}
-        return [r for i, r in enumerate(live) if not r.get("key") or last_of_key[r["key"]] == i]
+        return _deliverable(records, time.time())[0]
 
     def stats(self) -> dict:
         """Counts for status: pending, in_flight, dead_letters."""
