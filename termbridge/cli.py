@@ -120,13 +120,7 @@ def resolve(name, json_):
     paths.validate_name(name)
     home = _home()
     sess = registry.lookup(home, name)
-    try:
-        tgt = targets.resolve_session(home, sess)
-    except TermbridgeError as e:
-        from termbridge.events import log_event
-
-        log_event(home, "resolve_failed", name, error=str(e))
-        raise
+    tgt = targets.resolve_session(home, sess)
     if json_:
         _out_json(targets.target_json(sess, tgt))
     else:

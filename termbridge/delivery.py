@@ -69,6 +69,14 @@ def _record_outcome(home: Path, name: str, ok: bool, error: str = "") -> dict:
     return state
 
 
+def _note_failure(home: Path, name: str, target: str, error: Exception, **extra) -> None:
+    """Count a failed delivery attempt toward the back-off and log it."""
+    from termbridge import events
+
+    st = _record_outcome(home, name, ok=False, error=str(error))
+    events.log_event(home, "delivery_failed", name, target=target, error=str(error), failures=st["failures"], **extra)
+
+
 def drain_to_target(home: Path, name: str, force: bool = False) -> int:
     """Submit every pending message, framed, into NAME's verified target as one submission.
 
@@ -93,16 +101,11 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> int:
     if wait > 0 and not force:
         raise TargetBusy(f"{name}: backing off after {backoff.get('failures')} failed deliveries; "
                          f"next attempt in {wait:.0f}s (or --force)")
-    try:
-        tgt = targets.resolve_session(home, sess)
-    except Exception as e:
-        events.log_event(home, "resolve_failed", name, error=str(e))
-        raise
+    tgt = targets.resolve_session(home, sess)
     try:
         verdict = idle.judge(home, sess, tgt, draft_only=force, cfg=cfg)
     except BackendError as e:  # the terminal stopped answering: a failed delivery attempt
-        st = _record_outcome(home, name, ok=False, error=str(e))
-        events.log_event(home, "delivery_failed", name, target=tgt.target, error=str(e), failures=st["failures"])
+        _note_failure(home, name, tgt.target, e)
         raise
     if not verdict.idle:
         events.log_event(home, "drain_deferred", name, target=tgt.target, reason=verdict.reason)
@@ -120,9 +123,7 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> int:
         submit.deliver_text(tgt, text, True, cfg["gap_ms"], submit.target_tty(sess, tgt))
     except Exception as e:
         dead = box.release(claim, str(e))
-        st = _record_outcome(home, name, ok=False, error=str(e))
-        events.log_event(home, "delivery_failed", name, target=tgt.target, error=str(e), failures=st["failures"],
-                         dead_lettered=dead)
+        _note_failure(home, name, tgt.target, e, dead_lettered=dead)
         fate = f"{len(dead)} dead-lettered after repeated failures, the rest stay queued" if dead else "messages stay queued"
         raise BackendError(f"delivery to {tgt.target} failed ({e}); {fate}") from None
     box.commit(claim)

@@ -129,7 +129,7 @@ def _session_checks(home: Path) -> list[Check]:
     out = []
     for s in registry.all_sessions(home):
         try:
-            tgt = targets.resolve_session(home, s)
+            tgt = targets.resolve_session(home, s, log_failure=False)
             out.append(Check(f"session {s.name}", OK, f"pid {s.pid} -> {tgt.target}"))
         except TermbridgeError as e:
             out.append(Check(f"session {s.name}", WARN, str(e), f"re-register it, or termbridge unregister {s.name}"))

@@ -37,7 +37,7 @@ def _target_state(home: Path, sess) -> dict:
     try:
         from termbridge import idle, targets
 
-        tgt = targets.resolve_session(home, sess)
+        tgt = targets.resolve_session(home, sess, log_failure=False)
         verdict = idle.judge(home, sess, tgt, sample=False)
         return {"backend": tgt.backend, "target": tgt.target, "state": verdict.state, "state_reason": verdict.reason}
     except ImportError:

@@ -96,11 +96,7 @@ def submit_text(home: Path, name: str, text: str | None, enter: bool = True, gap
     if enter:
         clean = clean.rstrip("\n")  # a trailing newline would only add an empty line before the submit
     sess = registry.lookup(home, name)
-    try:
-        tgt = targets.resolve_session(home, sess, env)
-    except Exception as e:
-        events.log_event(home, "resolve_failed", name, error=str(e))
-        raise
+    tgt = targets.resolve_session(home, sess, env)
     check_canonical(sess, tgt, clean)
     if clean or enter:
         deliver_text(tgt, clean, enter, gap, target_tty(sess, tgt), env)

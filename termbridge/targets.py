@@ -48,11 +48,23 @@ def resolve_pid(home: Path, pid: int, env: Mapping[str, str] | None = None, labe
     return nearest_host(pid, all_hosts(home, env), label)
 
 
-def resolve_session(home: Path, sess: registry.Session, env: Mapping[str, str] | None = None) -> Target:
-    """The verified target of a live session (DeadSession if its PID died or was reused)."""
-    registry.require_alive(sess)
-    tgt = resolve_pid(home, sess.pid, env, label=f"session {sess.name!r}")
-    registry.require_alive(sess)  # re-check: the PID must not have been reused while we looked
+def resolve_session(home: Path, sess: registry.Session, env: Mapping[str, str] | None = None,
+                    log_failure: bool = True) -> Target:
+    """The verified target of a live session (DeadSession if its PID died or was reused).
+
+    A failure is logged as a `resolve_failed` event unless LOG_FAILURE is False (for
+    read-only observers such as status and doctor).
+    """
+    try:
+        registry.require_alive(sess)
+        tgt = resolve_pid(home, sess.pid, env, label=f"session {sess.name!r}")
+        registry.require_alive(sess)  # re-check: the PID must not have been reused while we looked
+    except NoTarget as e:
+        if log_failure:
+            from termbridge.events import log_event
+
+            log_event(home, "resolve_failed", sess.name, error=str(e))
+        raise
     return tgt
 
 
