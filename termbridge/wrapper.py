@@ -153,14 +153,9 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
     name = paths.validate_name(name or os.path.basename(argv[0]), "session name (use --name)")
     kind = kind or guess_kind(argv[0])
     info_path = pty_dir(home) / f"{name}.json"
-    old_info = paths.read_bytes(info_path) if os.path.lexists(info_path) else None
-    if old_info:
-        try:
-            o = json.loads(old_info)
-            if proctree.is_alive(int(o["wrapper_pid"]), o.get("wrapper_start")):
-                raise BadInput(f"a wrapper named {name!r} already runs (pid {o['wrapper_pid']}); use --name")
-        except (ValueError, KeyError):
-            pass
+    old = paths.read_json(info_path, {})
+    if isinstance(old, dict) and proctree.is_alive(int(old.get("wrapper_pid") or 0), old.get("wrapper_start")):
+        raise BadInput(f"a wrapper named {name!r} already runs (pid {old['wrapper_pid']}); use --name")
     sock_path = socket_path(home, name)
     server = _listen(sock_path)
 

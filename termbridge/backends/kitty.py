@@ -15,7 +15,7 @@ def address(env: Mapping[str, str] | None = None) -> str | None:
     return env.get("TERMBRIDGE_KITTY_SOCKET") or env.get("KITTY_LISTEN_ON") or None
 
 
-def list_hosts(home=None, env: Mapping[str, str] | None = None, strict: bool = False) -> dict[int, Target]:
+def list_hosts(home=None, env: Mapping[str, str] | None = None) -> dict[int, Target]:
     """pid -> Target for each kitty window (its own pid and its foreground processes)."""
     addr = address(env)
     if not addr:
@@ -23,8 +23,6 @@ def list_hosts(home=None, env: Mapping[str, str] | None = None, strict: bool = F
     try:
         tree = KittyClient(addr).ls()
     except KittyError:
-        if strict:
-            raise
         return {}
     hosts: dict[int, Target] = {}
     for os_window in tree:

@@ -39,7 +39,7 @@ def list_hosts(home: Path, env=None) -> dict[int, Target]:
         if not fn.endswith(".json"):
             continue
         try:
-            data = json.loads(paths.read_bytes(d / fn) or b"{}")
+            data = paths.read_json(d / fn, {})
             wpid, cpid = int(data["wrapper_pid"]), int(data["child_pid"])
         except (ValueError, KeyError, TypeError, OSError):
             continue
