@@ -13,6 +13,7 @@ import sys
 import click
 
 from termbridge.errors import TermbridgeError
+from termbridge.kinds import DELIVERY_MODES, KINDS
 
 
 def _home():
@@ -64,17 +65,19 @@ def cli(ctx):
 @cli.command()
 @click.argument("name")
 @click.option("--pid", type=int, required=True, help="The agent's process id.")
-@click.option("--kind", type=click.Choice(["claude", "codex", "gemini", "shell", "other"]), default="other", show_default=True)
+@click.option("--kind", type=click.Choice(KINDS), default="other", show_default=True)
+@click.option("--delivery", type=click.Choice(DELIVERY_MODES), default="push", show_default=True,
+              help="push: pending messages are typed into the idle composer; pull: only the wake nudge is.")
 @click.option("json_", "--json", is_flag=True, help="Print the record as JSON.")
-def register(name, pid, kind, json_):
+def register(name, pid, kind, delivery, json_):
     """Record a session NAME -> PID (re-register replaces)."""
     from termbridge import registry
     from termbridge.events import log_event
 
-    sess = registry.register(_home(), name, pid, kind)
-    log_event(_home(), "registered", name, pid=pid, kind=kind)
+    sess = registry.register(_home(), name, pid, kind, delivery)
+    log_event(_home(), "registered", name, pid=pid, kind=kind, delivery=delivery)
     if json_:
-        _out_json({"session": sess.name, "pid": sess.pid, "kind": sess.kind})
+        _out_json({"session": sess.name, "pid": sess.pid, "kind": sess.kind, "delivery": sess.delivery})
     else:
         click.echo(f"registered {sess.name} -> pid {sess.pid} ({sess.kind})")
 
@@ -151,7 +154,7 @@ def submit(name, text, no_enter, gap_ms, json_):
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--name", help="Session name to register (default: CMD's basename).")
-@click.option("--kind", type=click.Choice(["claude", "codex", "gemini", "shell", "other"]), help="Agent kind (default: from CMD).")
+@click.option("--kind", type=click.Choice(KINDS), help="Agent kind (default: from CMD).")
 @click.argument("cmd", nargs=-1, type=click.UNPROCESSED, required=True)
 def run(name, kind, cmd):
     """Run CMD under a PTY termbridge owns, registered as NAME (the PTY fallback)."""
@@ -291,6 +294,24 @@ def wake(name, json_):
         _out_json({"session": name, "outcome": outcome})
     else:
         click.echo(outcome)
+
+
+@cli.command()
+@click.argument("msg_id", metavar="ID")
+@click.option("json_", "--json", is_flag=True)
+def receipt(msg_id, json_):
+    """What became of message ID: queued, submitted, received, expired or dead."""
+    from termbridge import receipts, validate
+
+    validate.token(msg_id, "message id")
+    r = receipts.lookup(_home(), msg_id)
+    if json_:
+        _out_json(r)
+    else:
+        import time
+
+        when = ", ".join(f"{k} {time.strftime('%H:%M:%S', time.localtime(v))}" for k, v in r["at"].items() if v)
+        click.echo(f"{r['id']} ({r['session']}): {r['state']} via {r['via']}" + (f" [{when}]" if when else ""))
 
 
 @cli.command()

@@ -34,7 +34,7 @@ def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bo
     except BaseException:
         box.release(claim, "output failed", count_attempt=False)
         raise
-    box.commit(claim)
+    box.commit(claim, via="print")
     return len(claim.records)
 
 

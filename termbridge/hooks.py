@@ -77,7 +77,7 @@ def claude_stop(home: Path, session: str | None, stdin: bytes, write: Callable[[
         except BaseException:
             box.release(claim, "hook output failed", count_attempt=False)
             raise
-        box.commit(claim)
+        box.commit(claim, via="hook")
         _set_blocks(home, name, blocks + 1)
         set_mark(home, name, "busy")  # Claude goes on working on the delivered messages
         events.log_event(home, "hook_stop", name, blocked=True, messages=len(claim.records), consecutive_blocks=blocks + 1)

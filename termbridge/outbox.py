@@ -341,10 +341,16 @@ class Outbox:
         events.log_events(self.home, self.name, batch)
         return claim
 
-    def commit(self, claim: Claim) -> None:
-        """Record CLAIM's ids as delivered (fsync'd ledger) and drop the claim."""
+    def commit(self, claim: Claim, via: str = "drain") -> None:
+        """Record CLAIM's ids as delivered (fsync'd ledger and `submitted` receipts) and drop the claim.
+
+        VIA says how the hand-over was proven: "screen", "hook", "print", "mcp"...
+        """
+        from termbridge import receipts
+
         with self._lock():
             self._ledger_add(claim.ids)
+            receipts.record(self.home, self.name, claim.records, "submitted", via)
             paths.unlink_durable(claim.path)
         events.log_events(self.home, self.name, [("delivered", {"id": i}) for i in claim.ids])
 
@@ -383,6 +389,15 @@ class Outbox:
             "in_flight": in_flight,
             "dead_letters": len(self._dead_entries()),
         }
+
+    def queued_records(self) -> list[dict]:
+        """Every record still waiting (pending or claimed by a drain), read-only: for receipts."""
+        records, _ = self._read_pending(heal=False)
+        return records + [r for _, c in self._claims() for r in c.get("records", []) if isinstance(r, dict)]
+
+    def delivered_ids(self) -> set[str]:
+        """The ids whose delivery completed (the bounded ledger)."""
+        return self._ledger_ids()
 
     def has_pending(self) -> bool:
         """Whether anything is waiting (including claims of drains that died)."""

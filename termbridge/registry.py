@@ -10,8 +10,7 @@ from pathlib import Path
 
 from termbridge import paths, proctree
 from termbridge.errors import BadInput, DeadSession, StateError, UnknownSession
-
-KINDS = ("claude", "codex", "gemini", "shell", "other")
+from termbridge.kinds import DELIVERY_MODES, KINDS
 
 
 @dataclass
@@ -21,6 +20,9 @@ class Session:
     start_time: str
     kind: str
     registered_at: float
+    delivery: str = "push"  # "push" | "pull" (see kinds.DELIVERY_MODES)
+    tmux_socket: str | None = None  # the tmux server the agent was registered from, if any
+    kitty_socket: str | None = None  # the kitty remote-control address it was registered from, if any
 
     def alive(self) -> bool:
         """The PID runs and is still the process that registered."""
@@ -43,17 +45,20 @@ def session_dir(home: Path, name: str) -> Path:
     return sessions_dir(home) / paths.validate_name(name)
 
 
-def register(home: Path, name: str, pid: int, kind: str = "other") -> Session:
+def register(home: Path, name: str, pid: int, kind: str = "other", delivery: str = "push",
+             tmux_socket: str | None = None, kitty_socket: str | None = None) -> Session:
     """Record NAME -> PID (re-register replaces); the PID must be alive."""
     paths.validate_name(name)
     if kind not in KINDS:
         raise BadInput(f"invalid kind {kind!r}: one of {', '.join(KINDS)}")
+    if delivery not in DELIVERY_MODES:
+        raise BadInput(f"invalid delivery mode {delivery!r}: one of {', '.join(DELIVERY_MODES)}")
     if pid <= 0:
         raise BadInput(f"invalid pid {pid}")
     token = proctree.start_time(pid)
     if token is None:
         raise DeadSession(f"pid {pid} is not running")
-    sess = Session(name, pid, token, kind, round(time.time(), 3))
+    sess = Session(name, pid, token, kind, round(time.time(), 3), delivery, tmux_socket, kitty_socket)
     d = paths.ensure_dir(session_dir(home, name))
     paths.atomic_write(d / "session.json", json.dumps(asdict(sess)).encode())
     return sess
@@ -74,8 +79,14 @@ def lookup(home: Path, name: str) -> Session:
         raise UnknownSession(f"unknown session {name!r}")
     try:
         raw = json.loads(data)
-        return Session(raw["name"], int(raw["pid"]), str(raw["start_time"]), raw["kind"], float(raw["registered_at"]))
-    except (ValueError, KeyError, TypeError):
+        kind, delivery = raw["kind"], raw.get("delivery") or "push"
+        tsock, ksock = raw.get("tmux_socket"), raw.get("kitty_socket")
+        if kind not in KINDS or delivery not in DELIVERY_MODES or not all(
+                s is None or isinstance(s, str) for s in (tsock, ksock)):
+            raise ValueError("bad kind, delivery or socket")
+        return Session(str(raw["name"]), int(raw["pid"]), str(raw["start_time"]), kind, float(raw["registered_at"]),
+                       delivery, tsock, ksock)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         raise StateError(f"corrupt session record for {name!r}") from None
 
 

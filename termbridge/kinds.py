@@ -1,0 +1,5 @@
+"""The one list of agent kinds and delivery modes (imported by the CLI: keep it free of imports)."""
+
+KINDS = ("claude", "codex", "gemini", "shell", "other")
+AGENT_KINDS = ("claude", "codex", "gemini")  # the agents whose hooks and screens termbridge knows
+DELIVERY_MODES = ("push", "pull")  # push: framed messages into the idle composer; pull: only the nudge

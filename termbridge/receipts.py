@@ -1,0 +1,158 @@
+"""Receipts: what became of a message, `queued -> submitted -> received` (or `expired`/`dead`).
+
+`queued` is read from the outbox itself (the record's `created_at`); the later states
+are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
+
+  submitted  a delivery whose submission was confirmed (screen or hook), or a
+             hand-over to a reader (`drain --print`, a Stop hook's block, MCP `inbox`)
+  received   the agent's prompt hook saw the id, or its own transcript shows it
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterable
+
+from termbridge import paths
+from termbridge.errors import UnknownSession
+
+STATES = ("queued", "submitted", "received", "expired", "dead")
+_RANK = {"queued": 0, "submitted": 1, "received": 2}
+_MAX_LINES = 20000  # receipts.log is cut to the newest half past this
+
+
+class UnknownMessage(UnknownSession):
+    """No message with that id is known (exit 3)."""
+
+
+def log_path(home: Path, name: str) -> Path:
+    from termbridge.registry import session_dir
+
+    return session_dir(home, name) / "receipts.log"
+
+
+def record(home: Path, name: str, records: Iterable[dict | str], state: str, via: str) -> None:
+    """Append STATE for RECORDS (dicts with `id` and `created_at`, or bare ids), fsync'd."""
+    if state not in STATES:
+        raise ValueError(f"unknown receipt state {state!r}")
+    now = round(time.time(), 6)
+    lines = []
+    for r in records:
+        rid, queued = (r, None) if isinstance(r, str) else (r["id"], r.get("created_at"))
+        entry = {"id": rid, "state": state, "t": now, "via": via}
+        if isinstance(queued, (int, float)):
+            entry["queued_at"] = queued
+        lines.append(json.dumps(entry, separators=(",", ":")) + "\n")
+    if not lines:
+        return
+    path = log_path(home, name)
+    paths.ensure_dir(path.parent)
+    paths.append_durable(path, "".join(lines).encode())
+    _trim(path)
+
+
+def _trim(path: Path) -> None:
+    data = paths.read_bytes(path) or b""
+    if data.count(b"\n") > _MAX_LINES:
+        keep = data.split(b"\n")[-(_MAX_LINES // 2) - 1 :]
+        paths.atomic_write(path, b"\n".join(keep))
+
+
+def _entries(home: Path, name: str) -> list[dict]:
+    """The valid receipt entries of NAME (a torn or garbage line is skipped)."""
+    out = []
+    for line in (paths.read_bytes(log_path(home, name)) or b"").split(b"\n"):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if (isinstance(e, dict) and isinstance(e.get("id"), str) and e.get("state") in STATES
+                and isinstance(e.get("t"), (int, float))):
+            out.append(e)
+    return out
+
+
+def _session_names(home: Path) -> list[str]:
+    from termbridge.registry import sessions_dir
+
+    try:
+        names = sorted(os.listdir(sessions_dir(home)))
+    except FileNotFoundError:
+        return []
+    return [n for n in names if paths.NAME_RE.fullmatch(n)]
+
+
+def _outbox_state(home: Path, name: str, msg_id: str) -> dict | None:
+    """Where MSG_ID sits in NAME's outbox right now: queued (pending or claimed), dead or expired."""
+    from termbridge.outbox import Outbox
+
+    box = Outbox(home, name)
+    for rec in box.queued_records():
+        if rec.get("id") == msg_id:
+            return {"state": "queued", "at": {"queued": rec.get("created_at")}, "via": "outbox"}
+    for e in box.dead_letters():
+        if e.get("id") == msg_id:
+            rec = e.get("record") if isinstance(e.get("record"), dict) else {}
+            state = "expired" if str(e.get("reason", "")).startswith("expired") else "dead"
+            at = {state: e.get("dead_at")}
+            if isinstance(rec.get("created_at"), (int, float)):
+                at["queued"] = rec["created_at"]
+            return {"state": state, "at": at, "via": "outbox", "reason": e.get("reason")}
+    if msg_id in box.delivered_ids():
+        return {"state": "submitted", "at": {}, "via": "ledger"}
+    return None
+
+
+def lookup(home: Path, msg_id: str, scan_transcripts: bool = True) -> dict:
+    """`{"id","session","state","at": {state: time},"via"}` for MSG_ID; UnknownMessage (exit 3) if none."""
+    for name in _session_names(home):
+        mine = [e for e in _entries(home, name) if e["id"] == msg_id]
+        if not mine:
+            found = _outbox_state(home, name, msg_id)
+            if found is None:
+                continue
+            return {"id": msg_id, "session": name, **found}
+        at: dict = {}
+        for e in mine:
+            if isinstance(e.get("queued_at"), (int, float)):
+                at.setdefault("queued", e["queued_at"])
+            at.setdefault(e["state"], e["t"])
+        best = max(mine, key=lambda e: (_RANK.get(e["state"], -1), e["t"]))
+        result = {"id": msg_id, "session": name, "state": best["state"], "at": at, "via": best["via"]}
+        if best["state"] == "submitted":
+            back = _outbox_state(home, name, msg_id)  # re-queued after a later failure? (never counted twice)
+            if back and back["state"] in ("dead", "expired"):
+                result.update(state=back["state"], via="outbox")
+                result["at"].update(back["at"])
+            elif scan_transcripts and transcript_shows(home, name, msg_id, since=at.get("submitted", 0)):
+                record(home, name, [msg_id], "received", "transcript")
+                return lookup(home, msg_id, scan_transcripts=False)
+        return result
+    raise UnknownMessage(f"unknown message id {msg_id!r}")
+
+
+def counts(home: Path, name: str) -> dict[str, int]:
+    """How many of NAME's messages reached each later state (by their newest receipt)."""
+    best: dict[str, str] = {}
+    for e in _entries(home, name):
+        if _RANK.get(e["state"], -1) >= _RANK.get(best.get(e["id"], ""), -1):
+            best[e["id"]] = e["state"]
+    out = {"submitted": 0, "received": 0}
+    for state in best.values():
+        if state in out:
+            out[state] += 1
+    return out
+
+
+def transcript_shows(home: Path, name: str, msg_id: str, since: float = 0.0) -> bool:
+    """Whether NAME's agent's own transcript (Claude, Codex, Gemini) mentions MSG_ID."""
+    from termbridge import registry, transcripts
+
+    try:
+        sess = registry.lookup(home, name)
+    except Exception:  # noqa: BLE001 - an unregistered or corrupt session has no transcript to read
+        return False
+    return msg_id in transcripts.find_ids(home, sess, [msg_id], since)
