@@ -54,14 +54,14 @@ def press_enter(target: Target, env: Mapping[str, str] | None = None) -> None:
 
 
 def screen(target: Target, env: Mapping[str, str] | None = None) -> Screen:
-    """The visible pane: plain text, styled text (SGR), cursor position, copy-mode flag."""
+    """The visible pane: plain text, styled text (SGR), cursor position, and the pane's mode if any."""
     pane = target.info["pane"]
     out = run_tmux(
-        "display-message", "-p", "-t", pane, SEP.join(["#{cursor_x}", "#{cursor_y}", "#{pane_in_mode}"]), ";",
-        "capture-pane", "-p", "-e", "-t", pane, env=env,
+        "display-message", "-p", "-t", pane, SEP.join(["#{cursor_x}", "#{cursor_y}", "#{pane_in_mode}", "#{pane_mode}"]),
+        ";", "capture-pane", "-p", "-e", "-t", pane, env=env,
     )
     head, _, styled = out.partition("\n")
-    x, y, mode = (head.split(SEP) + ["0", "0", "0"])[:3]
-    from termbridge.idle import strip_sgr
+    x, y, in_mode, mode = (head.split(SEP) + ["0", "0", "0", ""])[:4]
+    from termbridge.sanitize import strip_sgr
 
-    return Screen(strip_sgr(styled), styled, (int(x or 0), int(y or 0)), {"in_mode": mode == "1"})
+    return Screen(strip_sgr(styled), styled, (int(x or 0), int(y or 0)), (mode or "copy-mode") if in_mode == "1" else None)
