@@ -39,7 +39,8 @@ def _target_state(home: Path, sess) -> dict:
 
         tgt = targets.resolve_session(home, sess, log_failure=False)
         verdict = idle.judge(home, sess, tgt, sample=False)
-        return {"backend": tgt.backend, "target": tgt.target, "state": verdict.state, "state_reason": verdict.reason}
+        return {"backend": tgt.backend, "target": tgt.target, "state": verdict.state, "state_reason": verdict.reason,
+                "tmux_socket": tgt.info.get("socket")}
     except ImportError:
         return {"backend": None, "target": None, "state": None}
     except Exception as e:  # noqa: BLE001 - status reports, it does not fail on one session
