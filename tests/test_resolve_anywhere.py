@@ -18,6 +18,7 @@ import pytest
 
 from conftest import retry_until, tb, tb_json
 from lab import PY, Agent, TmuxLab
+from termbridge import proctree
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -248,3 +249,20 @@ def test_first_server_that_proves_it_ends_the_search(labs, short_tmp):
     assert tb("resolve", "unnamed", env=counted).returncode == 0
     listed = calls.read_text().splitlines()
     assert len(listed) == len(set(listed)) == 4  # other0..2 (sorted first) answered, then tmux.sock proved it
+
+
+def test_nearest_verified_ancestor_wins_across_servers(labs, short_tmp):
+    """A tmux server run in the foreground (-D) in a pane of A hosts the agent: A's pane is in the
+    agent's chain too, but the inner pane is nearer, so the registered server does not end the search."""
+    a = labs()
+    inner = labs(sock=socket_dir(short_tmp) / "inner")
+    host = a.pane(f"exec tmux -S {shlex.quote(inner.socket)} -f /dev/null -D")
+    retry_until(lambda: os.path.exists(inner.socket))
+    agent = agent_in(inner, "agent")
+    tb("register", "agent", "--pid", agent.pid, "--kind", "codex", env=a.env())
+    res = tb_json("resolve", "agent", env=cron_env())
+    assert (res["target"], res["tmux_socket"]) == (f"tmux:{agent.pane_id}", inner.socket)
+    assert res["chain"] == [agent.pid]  # A's pane (the inner server) is one step further up
+    assert agent.pid in proctree.descendants(int(host.pane_pid))
+    assert tb_json("submit", "agent", "innermost", env=inside(a))["submitted"] is True
+    retry_until(lambda: agent.submissions() == ["innermost"])
