@@ -266,3 +266,23 @@ def test_nearest_verified_ancestor_wins_across_servers(labs, short_tmp):
     assert agent.pid in proctree.descendants(int(host.pane_pid))
     assert tb_json("submit", "agent", "innermost", env=inside(a))["submitted"] is True
     retry_until(lambda: agent.submissions() == ["innermost"])
+
+
+def test_kitty_agent_reached_from_a_caller_with_no_kitty_socket(short_tmp, home, monkeypatch, labs):
+    from kittylab import agent_kitty
+    from lab import read_submissions
+
+    k = agent_kitty(short_tmp, monkeypatch)  # sets TERMBRIDGE_KITTY_SOCKET for the registering side
+    try:
+        w = k.windows()[0]
+        retry_until(lambda: "›" in k.client.get_text(w["id"]), 15)
+        assert tb_json("register", "k", "--pid", w["pid"], "--kind", "codex")["kitty_socket"] == k.address
+        b = labs()
+        agent_in(b, "decoy")
+        for env in (cron_env(), inside(b)):
+            res = tb_json("resolve", "k", env=env)
+            assert (res["backend"], res["target"]) == ("kitty", f"kitty:{k.address}:{w['id']}")
+        assert tb_json("submit", "k", "via the registered kitty", env=cron_env())["submitted"] is True
+        retry_until(lambda: read_submissions(k.log) == ["via the registered kitty"], 15)
+    finally:
+        k.close()
