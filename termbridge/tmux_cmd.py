@@ -79,16 +79,18 @@ def user_sockets(env: Mapping[str, str] | None = None) -> list[str]:
 
 
 def socket_key(path: str) -> tuple[int, int] | None:
-    """(device, inode) of a socket we own, so one server named two ways is listed once; None if it is not one."""
+    """(device, inode) of the socket at PATH, so one server named two ways is listed once; None if there is none.
+
+    Ownership is not checked here: a socket named by the caller or at registration may be a
+    shared server's (tmux's own server-access decides); discovery takes only our own.
+    """
     import stat
 
     try:
         st = os.stat(path)
     except OSError:
         return None
-    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid():
-        return None
-    return st.st_dev, st.st_ino
+    return (st.st_dev, st.st_ino) if stat.S_ISSOCK(st.st_mode) else None
 
 
 def tmux_argv(env: Mapping[str, str] | None = None) -> list[str]:
