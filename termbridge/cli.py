@@ -77,7 +77,8 @@ def register(name, pid, kind, delivery, json_):
     sess = registry.register(_home(), name, pid, kind, delivery)
     log_event(_home(), "registered", name, pid=pid, kind=kind, delivery=delivery)
     if json_:
-        _out_json({"session": sess.name, "pid": sess.pid, "kind": sess.kind, "delivery": sess.delivery})
+        _out_json({"session": sess.name, "pid": sess.pid, "kind": sess.kind, "delivery": sess.delivery,
+                   "tmux_socket": sess.tmux_socket, "kitty_socket": sess.kitty_socket})
     else:
         click.echo(f"registered {sess.name} -> pid {sess.pid} ({sess.kind})")
 

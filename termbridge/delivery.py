@@ -208,21 +208,9 @@ def _settle_vanished(home: Path, name: str, typed: dict, box: Outbox) -> None:
 
 def session_for_target(home: Path, spec: str) -> str | None:
     """The registered session whose verified target is SPEC ('%3', 'tmux:%3', 'kitty:…:7', 'pty:NAME'), if any."""
-    from termbridge import registry, targets
-    from termbridge.errors import NoTarget
+    from termbridge import targets
 
-    want = targets.normalize_target(spec)
-    hosts = targets.all_hosts(home)
-    for sess in registry.all_sessions(home):
-        if not sess.alive():
-            continue
-        try:
-            tgt = targets.nearest_host(sess.pid, hosts)
-        except NoTarget:
-            continue
-        if tgt.target == want:
-            return sess.name
-    return None
+    return targets.session_at(home, spec)  # a bare %N is a pane of the caller's own tmux server
 
 
 # ---------------------------------------------------------------- after `send`
