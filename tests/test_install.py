@@ -186,3 +186,18 @@ def test_doctor_warns_when_configured_paths_are_gone(lab, home, short_tmp, monke
     broken = paths_check()
     assert broken["status"] == "warn" and "old-venv" in broken["detail"] and "(+1 more)" in broken["detail"], broken
     # kitty: the include is gone, so its watcher and kitten are not looked for: 2 problems in all.
+
+
+def test_paths_in_a_clone_point_at_the_top_level_plugins(home):
+    """An editable install (or `python -m termbridge` in a clone) finds the clone's own dirs."""
+    from conftest import tb
+
+    found = tb_json("paths")
+    assert found["data"] == str(ROOT) and found["tmux"] == str(ROOT / "tmux-plugin" / "termbridge.tmux")
+    assert found["state"] == os.environ["TERMBRIDGE_HOME"]
+    first = found["command"].split()[0]
+    assert first.startswith("/") and os.access(first, os.X_OK)
+    p = subprocess.run([*found["command"].split(), "--version"], capture_output=True, text=True)
+    assert p.stdout.startswith("termbridge ")
+    assert tb("paths", "kitty").out.strip() == str(ROOT / "kitty")
+    assert tb("paths", "nope").returncode == 2
