@@ -69,7 +69,7 @@ def start_drain(boss: Any, window_id: int) -> str:
         return "kitty has no remote-control socket: include termbridge/termbridge.conf in kitty.conf"
     cmd = command()
     if not cmd:
-        return ("termbridge not found: pipx install termbridge, or set env TERMBRIDGE_COMMAND=/path/to/termbridge "
+        return ("termbridge not found: install it (pipx install /path/to/termbridge), or set env TERMBRIDGE_COMMAND=/path/to/termbridge "
                 "in kitty.conf (`termbridge paths command` prints it)")
     env["TERMBRIDGE_KITTY_SOCKET"] = address
     try:

@@ -48,7 +48,7 @@ def _tmux_checks() -> list[Check]:
     loaded = "drain.sh" in keys or "drain.sh" in hooks
     checks.append(Check("tmux plugin", OK if loaded else FAIL,
                         "loaded (prefix key and pane-focus-in hook)" if loaded else f"not loaded on {where}",
-                        "" if loaded else "add `run-shell /path/to/termbridge/tmux-plugin/termbridge.tmux` to ~/.tmux.conf "
+                        "" if loaded else "add `run-shell '$(termbridge paths tmux)'` to ~/.tmux.conf "
                         "(or `set -g @plugin` with TPM) and reload"))
     return checks
 
@@ -63,7 +63,8 @@ def _kitty_check() -> Check:
     try:
         n = sum(len(t["windows"]) for osw in KittyClient(addr, timeout=2).ls() for t in osw["tabs"])
     except KittyError as e:
-        return Check("kitty", FAIL, str(e), "include kitty/termbridge.conf in kitty.conf (remote control on a socket)")
+        return Check("kitty", FAIL, str(e), "ln -sfn \"$(termbridge paths kitty)\" ~/.config/kitty/termbridge and add "
+                                           "`include termbridge/termbridge.conf` to kitty.conf (remote control on a socket)")
     return Check("kitty", OK, f"remote control reachable at {addr} ({n} windows)")
 
 

@@ -31,7 +31,7 @@ else
         if [ -n "$recorded" ]; then
             display_message "termbridge: $recorded is gone and termbridge is not on PATH: reinstall it, or set $command_option, then reload tmux.conf"
         else
-            display_message "termbridge not found: pipx install termbridge, or set -g $command_option /path/to/termbridge"
+            display_message "termbridge not found: install it (pipx install /path/to/termbridge), or set -g $command_option /path/to/termbridge"
         fi
     fi
     exit 0
