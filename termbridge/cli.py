@@ -457,6 +457,28 @@ def doctor(json_):
     sys.exit(code)
 
 
+@cli.command("paths")
+@click.argument("what", required=False, metavar="[NAME]", type=click.Choice(["command", "data", "tmux", "kitty", "shell", "state", "config"]))
+@click.option("json_", "--json", is_flag=True)
+def paths_cmd(what, json_):
+    """Where this termbridge and its plugins live (NAME: print only that one).
+
+    command: the absolute termbridge to put in other programs' configs; tmux: the tmux
+    plugin to run-shell; kitty: the directory to link into kitty's config directory;
+    shell: the shell and agent snippets; data: the directory holding those; state; config.
+    """
+    from termbridge.plugins import all_paths
+
+    found = all_paths()
+    if what:
+        click.echo(found[what])
+    elif json_:
+        _out_json(found)
+    else:
+        for name, value in found.items():
+            click.echo(f"{name:8} {value}")
+
+
 @cli.command()
 @click.option("--keep", is_flag=True, help="Leave the demo's tmux server running and print how to attach.")
 def demo(keep):
