@@ -243,8 +243,9 @@ def attempt_after_send(home: Path, name: str) -> str:
                 events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
             else:
                 events.log_event(home, "wake_outcome", name, outcome=outcome, mode="push")
-        if outcome in ("skipped_busy", "skipped_debounced"):
-            waiter.start_waiter(home, name)
+        push = not (sess.delivery == "pull" or sess.kind == "shell")
+        if outcome in ("skipped_busy", "skipped_debounced") or (push and Outbox(home, name).has_pending()):
+            waiter.start_waiter(home, name)  # e.g. Enter went on earlier text: the rest follows at idle
         return outcome
     except Exception as e:  # noqa: BLE001 - the message is already durable; the attempt is a bonus
         events.log_event(home, "wake_outcome", name, outcome="failed", error=str(e)[:200])
