@@ -15,6 +15,8 @@ if [ "$what" = test ]; then
     command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
     command -v xauth >/dev/null 2>&1 || need+=(xauth)
     command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
+    # Real shells for the hostile-text tests (a shell session only ever gets an inert nudge).
+    for sh in zsh fish dash; do command -v "$sh" >/dev/null 2>&1 || need+=("$sh"); done
     [ -e /usr/lib/x86_64-linux-gnu/dri ] || [ -e /usr/lib/aarch64-linux-gnu/dri ] || need+=(libgl1-mesa-dri)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
