@@ -110,3 +110,19 @@ def test_hook_always_exits_zero(run):
     for payload in ("not json", "[]", json.dumps({"stop_hook_active": True})):
         res = run("hook", "claude-stop", "--session", "x", input=payload)
         assert res.exit_code == 0 and res.stdout == ""
+
+
+def test_every_backend_implements_the_one_interface():
+    from termbridge.backends import BACKENDS, Backend, backend
+
+    for name in BACKENDS:
+        assert isinstance(backend(name), Backend), name
+    from termbridge.targets import normalize_target
+
+    assert normalize_target("%3") == "tmux:%3" and normalize_target("tmux:%12") == "tmux:%12"
+    assert normalize_target("pty:coder") == "pty:coder"
+    assert normalize_target("kitty:unix:/tmp/k:7") == "kitty:unix:/tmp/k:7"
+    assert normalize_target("7", {"KITTY_LISTEN_ON": "unix:/tmp/k"}) == "kitty:unix:/tmp/k:7"
+    for bad in ("%x", "tmux:3", "pty:..", "kitty:7x", "bogus"):
+        with pytest.raises(Exception):
+            normalize_target(bad, {})
