@@ -434,7 +434,7 @@ def mcp(name):
     except mcp_server.SdkMissing as e:
         click.echo(str(e), err=True)
         sys.exit(1)
-    mcp_server.serve(_home(), name)
+    mcp_server.serve(name)  # the state home may come from the agent's environment
 
 
 def main() -> None:

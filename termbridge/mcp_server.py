@@ -131,6 +131,38 @@ def find_agent(start_pid: int) -> tuple[int, str]:
     return start_pid, "other"
 
 
+# Variables the server needs from the agent's world. Some agents start MCP servers with a
+# scrubbed environment (Codex keeps only HOME, PATH and a few more unless `env_vars` lists
+# them); the agent's own environment, read from /proc, fills in the ones we were not given.
+AGENT_ENV_KEYS = ("TERMBRIDGE_HOME", "TERMBRIDGE_CONFIG", "TERMBRIDGE_SESSION", "TERMBRIDGE_TMUX_SOCKET",
+                  "TERMBRIDGE_KITTY_SOCKET", "TMUX", "KITTY_LISTEN_ON", "XDG_STATE_HOME", "XDG_CONFIG_HOME")
+
+
+def agent_environ(pid: int) -> dict[str, str]:
+    """The environment PID started with (/proc/PID/environ: same user only), or {} when unreadable."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return {}
+    out = {}
+    for item in raw.split(b"\0"):
+        k, sep, v = item.partition(b"=")
+        if sep:
+            out[k.decode("utf-8", "replace")] = v.decode("utf-8", "replace")
+    return out
+
+
+def effective_env(own: Mapping[str, str], agent_pid: int) -> dict[str, str]:
+    """OWN, plus AGENT_ENV_KEYS that OWN lacks and the agent has (what the server was given wins)."""
+    env = dict(own)
+    theirs = agent_environ(agent_pid)
+    for k in AGENT_ENV_KEYS:
+        if not env.get(k) and theirs.get(k):
+            env[k] = theirs[k]
+    return env
+
+
 # ---------------------------------------------------------------- the bridge
 @dataclass
 class Bridge:
@@ -150,21 +182,25 @@ class Bridge:
         return self.name
 
 
-def start(home: Path, name: str | None, env: Mapping[str, str] | None = None, parent: int | None = None) -> Bridge:
+def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | None = None) -> Bridge:
     """Register the agent that launched this server (delivery `pull`); never raises.
 
-    A name held by another live process is not taken over: the Bridge then carries the
-    error, and every tool returns it.
+    The state home, session name and sockets come from ENV (default: os.environ, which
+    gets the agent's own values for what it lacks). A name held by another live process
+    is not taken over: the Bridge then carries the error, and every tool returns it.
     """
     from termbridge import registry, tmux_cmd
     from termbridge.backends import kitty
     from termbridge.events import log_event
 
-    env = os.environ if env is None else env
-    bridge = Bridge(Path(home))
+    pid, kind = find_agent(os.getppid() if parent is None else parent)
+    if env is None:
+        filled = effective_env(os.environ, pid)
+        os.environ.update({k: v for k, v in filled.items() if k not in os.environ})  # the library reads os.environ
+        env = os.environ
+    home = paths.state_home(env)
+    bridge = Bridge(Path(home), pid=pid, kind=kind)
     try:
-        pid, kind = find_agent(os.getppid() if parent is None else parent)
-        bridge.pid, bridge.kind = pid, kind
         name = name or env.get("TERMBRIDGE_SESSION") or kind
         paths.validate_name(name)
         bridge.name = name
@@ -358,10 +394,10 @@ def build_server(bridge: Bridge):
     return server
 
 
-def serve(home: Path, name: str | None) -> None:
+def serve(name: str | None) -> None:
     """Register the parent agent and serve MCP on stdio until the agent closes the pipe."""
     load_sdk()  # fail with the one-line SDK message before registering anything
-    bridge = start(home, name)
+    bridge = start(name)
     if bridge.error:
         print(f"termbridge mcp: {bridge.error}", file=sys.stderr, flush=True)
     build_server(bridge).run("stdio")

@@ -2,7 +2,7 @@
 MCP server(s) with the SDK's own stdio client, as a real agent does, so the server's
 parent is this process and registration can be verified against the pane.
 
-  mcp_agent.py --out FILE --steps JSON [--servers N] [--name NAME] [--wrap]
+  mcp_agent.py --out FILE --steps JSON [--servers N] [--name NAME] [--wrap] [--scrubbed-env]
 
 Steps (a JSON list, or @FILE holding one), each [op, args...]:
   ["call", server_index, tool, {args}]        one tool call; result line written to FILE
@@ -29,9 +29,11 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 
-def server_params(name: str | None, wrap: bool) -> StdioServerParameters:
+def server_params(name: str | None, wrap: bool, scrubbed: bool = False) -> StdioServerParameters:
     args = ["-m", "termbridge", "mcp"] + (["--name", name] if name else [])
-    env = dict(os.environ)  # the agent's own environment, as Claude Code and Gemini pass it
+    # The agent's own environment, as Claude Code passes it; or, like Codex by default, only
+    # the SDK's short whitelist (HOME, PATH, …: no TERMBRIDGE_*, no TMUX).
+    env = None if scrubbed else dict(os.environ)
     if wrap:  # a wrapper shell between agent and server (`; :` keeps sh from exec'ing)
         cmd = " ".join([sys.executable, *args]) + "; :"
         return StdioServerParameters(command="/bin/sh", args=["-c", cmd], env=env)
@@ -49,6 +51,7 @@ async def main() -> None:
     ap.add_argument("--servers", type=int, default=1)
     ap.add_argument("--name")
     ap.add_argument("--wrap", action="store_true")
+    ap.add_argument("--scrubbed-env", action="store_true")
     a = ap.parse_args()
     steps = json.loads(open(a.steps[1:]).read() if a.steps.startswith("@") else a.steps)
     out = open(a.out, "a", buffering=1)
@@ -60,7 +63,7 @@ async def main() -> None:
     async with AsyncExitStack() as stack:
         clients = []
         for _ in range(a.servers):
-            clients.append(await stack.enter_async_context(Client(server_params(a.name, a.wrap))))
+            clients.append(await stack.enter_async_context(Client(server_params(a.name, a.wrap, a.scrubbed_env))))
         last_id = None
         emit(step=-1, tool="started", servers=len(clients), pid=os.getpid())
         for i, step in enumerate(steps):

@@ -30,12 +30,12 @@ class McpAgent:
     """One scripted agent in a pane; its results are JSON lines in OUT."""
 
     def __init__(self, lab, tmp: Path, label: str, steps: list, name: str | None = None, servers: int = 1,
-                 wrap: bool = False, python: str | None = None, env: dict | None = None):
+                 wrap: bool = False, python: str | None = None, env: dict | None = None, scrubbed: bool = False):
         self.out = tmp / f"{label}.jsonl"
         steps_file = tmp / f"{label}.steps.json"
         steps_file.write_text(json.dumps(steps))
         argv = [python or sys.executable, str(AGENT), "--out", str(self.out), "--steps", f"@{steps_file}",
-                "--servers", str(servers)] + (["--name", name] if name else []) + (["--wrap"] if wrap else [])
+                "--servers", str(servers)] + (["--name", name] if name else []) + (["--wrap"] if wrap else []) + (["--scrubbed-env"] if scrubbed else [])
         prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
         self.pane = lab.pane(f"exec env {prefix} " + " ".join(map(shlex.quote, argv)))
         self.pane_id = "tmux:" + self.pane.pane_id
@@ -128,6 +128,19 @@ def test_name_from_termbridge_session(lab, home, short_tmp):
     (peers,) = agent.calls()
     assert json.loads(peers["text"])["me"] == "from-env"
     assert [s["name"] for s in tb_json("sessions")["sessions"]] == ["from-env"]
+    agent.stop()
+
+
+def test_a_scrubbed_server_environment_is_filled_from_the_agents(lab, home, short_tmp):
+    """Codex starts MCP servers with only HOME, PATH and a few more: the state home, the
+    session name and the tmux socket then come from the agent's own environment."""
+    agent = McpAgent(lab, short_tmp, "s", [call("send", {"to": "scrub", "message": "to myself"}), call("inbox")],
+                     env={"TERMBRIDGE_SESSION": "scrub"}, scrubbed=True)
+    sent, inbox = agent.calls()
+    assert not sent["is_error"], sent["text"]
+    assert ids_in(inbox["text"]) == [json.loads(sent["text"])["id"]]
+    rec = json.loads((home / "sessions" / "scrub" / "session.json").read_text())  # this test's home
+    assert (rec["pid"], rec["delivery"], rec["tmux_socket"]) == (agent.pid, "pull", lab.socket)
     agent.stop()
 
 
