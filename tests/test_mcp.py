@@ -335,3 +335,60 @@ def test_tools_listed_with_descriptions(lab, home, short_tmp):
     assert set(tools["send"].input_schema["required"]) == {"to", "message"}
     assert tools["receipt"].input_schema["required"] == ["id"]
     assert all(t.description for t in tools.values())
+
+
+# ---------------------------------------------------------------- opt-in: the real agents
+REAL = os.environ.get("TERMBRIDGE_REAL_AGENTS", "")
+TB_EXE = str(Path(sys.executable).parent / "termbridge")
+MCP_ADD = {  # each agent's own one-line set-up, as the README gives it
+    "claude": "mcp add -s user termbridge -- {tb} mcp",
+    "codex": "mcp add termbridge -- {tb} mcp",
+    "gemini": "mcp add -s user termbridge {tb} mcp",
+}
+
+
+def _real_setup(lab, short_tmp, kind):
+    from test_real_agents import Endpoint, _agent_command
+
+    endpoint = Endpoint("401")
+    home, work = short_tmp / f"{kind}-home", short_tmp / "work"
+    home.mkdir()
+    work.mkdir(exist_ok=True)
+    cmd = _agent_command(kind, home, work, endpoint.port)
+    import subprocess
+
+    add = subprocess.run(f"cd {work} && {cmd} {MCP_ADD[kind].format(tb=TB_EXE)}", shell=True, capture_output=True,
+                         text=True, timeout=120)
+    assert add.returncode == 0, add.stdout + add.stderr
+    return endpoint, work, cmd
+
+
+@pytest.mark.skipif(not REAL, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini")
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind", ["claude", "codex", "gemini"])
+def test_real_agent_starts_and_lists_termbridge(lab, home, short_tmp, kind):
+    """The agent's own `mcp add` line works, its `mcp list` shows termbridge (connected, for the
+    two that connect there), and the agent's start-up registers it: kind detected, pull, its pane."""
+    import subprocess
+
+    endpoint, work, cmd = _real_setup(lab, short_tmp, kind)
+    try:
+        listing = subprocess.run(f"cd {work} && {cmd} mcp list", shell=True, capture_output=True, text=True,
+                                 timeout=120)
+        out = listing.stdout + listing.stderr
+        assert "termbridge" in out and TB_EXE in out, out
+        if kind in ("claude", "gemini"):  # these two start every server to check it
+            assert "Connected" in out, out
+        pane = lab.pane(f"cd {work} && exec {cmd}")
+        s = retry_until(lambda: next((x for x in tb_json("sessions")["sessions"] if x["name"] == kind and x["alive"]),
+                                     None), 90, 0.3)
+        assert s["kind"] == kind
+        res = tb_json("resolve", kind)
+        assert res["target"] == "tmux:" + pane.pane_id
+        rec = json.loads((home / "sessions" / kind / "session.json").read_text())
+        assert rec["delivery"] == "pull"
+        from termbridge import proctree
+
+        assert rec["pid"] in proctree.descendants(int(pane.pane_pid)) + [int(pane.pane_pid)]
+    finally:
+        endpoint.close()
