@@ -108,13 +108,13 @@ def is_wrapper(pid: int) -> bool:
     if names & WRAPPERS:
         return True
     if argv and any(_is_interpreter(n) for n in names) and len(argv) > 1:
-        return _base(argv[1]) in WRAPPERS  # `node /usr/bin/npx …`, `python -m pipx …` is rare enough
+        return _base(argv[1]) in WRAPPERS  # a script launcher run by its interpreter: `node /usr/bin/npx …`
     return False
 
 
 def find_agent(start_pid: int) -> tuple[int, str]:
-    """(pid, kind) of the agent that launched us: the first recognisable agent up the chain,
-    walking only past wrappers; else START_PID itself with kind 'other'."""
+    """(pid, kind) of the agent that launched us: the first recognisable agent up from START_PID,
+    walking only past wrappers; else the nearest process that is no wrapper, with kind 'other'."""
     from termbridge import proctree
 
     chain = proctree.ancestor_chain(start_pid)[:_MAX_WALK]
@@ -282,7 +282,7 @@ def tool_inbox(bridge: Bridge) -> str:
     return framing.render_messages(records)
 
 
-_PEER_KEYS = ("name", "kind", "delivery", "alive", "liveness", "backend", "target", "surface", "reason", "state",
+_PEER_KEYS = ("name", "pid", "kind", "delivery", "alive", "liveness", "backend", "target", "surface", "reason", "state",
               "pending", "in_flight", "dead_letters", "last_wake", "last_activity")
 
 
