@@ -123,6 +123,46 @@ def test_kind_and_name_come_from_the_agent_past_a_wrapper_shell(lab, home, short
     agent.stop()
 
 
+def test_agent_kind_and_wrappers_from_real_processes(short_tmp):
+    """Kinds read from live processes: a native binary by its name, node running gemini, and
+    the walk from a server's parent past an `sh -c` to the agent."""
+    import subprocess
+
+    from termbridge import mcp_server, proctree
+
+    bin_ = short_tmp / "bin"
+    bin_.mkdir()
+    procs = []
+
+    def spawn(argv):
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
+        procs.append(p)
+        retry_until(lambda: proctree.start_time(p.pid), 5)
+        return p
+
+    try:
+        (bin_ / "codex-linux-x64").symlink_to("/bin/sleep")  # a native agent binary, named as shipped
+        codex = spawn([str(bin_ / "codex-linux-x64"), "60"])
+        plain = spawn(["sleep", "60"])
+        assert retry_until(lambda: mcp_server.agent_kind(codex.pid), 5) == "codex"
+        assert mcp_server.agent_kind(plain.pid) is None and not mcp_server.is_wrapper(plain.pid)
+        if shutil.which("node"):
+            (bin_ / "gemini").write_text("setTimeout(() => {}, 60000)\n")  # as npm installs it: node …/bin/gemini
+            gem = spawn(["node", str(bin_ / "gemini")])
+            assert retry_until(lambda: mcp_server.agent_kind(gem.pid), 5) == "gemini"
+        # claude (a shell here) -> sh -c "…" -> server: the walk starts at the server's parent.
+        (bin_ / "claude").symlink_to("/bin/sh")
+        outer = spawn([str(bin_ / "claude"), "-c", "sh -c 'sleep 60; :'; :"])
+        inner = retry_until(lambda: next((p for p in proctree.descendants(outer.pid)
+                                          if mcp_server.is_wrapper(p)), None), 5)
+        assert mcp_server.find_agent(inner) == (outer.pid, "claude")
+        assert mcp_server.find_agent(plain.pid) == (plain.pid, "other")
+    finally:
+        for p in procs:
+            os.killpg(p.pid, 9)
+            p.wait()
+
+
 def test_name_from_termbridge_session(lab, home, short_tmp):
     agent = McpAgent(lab, short_tmp, "e", [call("peers")], env={"TERMBRIDGE_SESSION": "from-env"})
     (peers,) = agent.calls()
