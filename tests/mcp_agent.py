@@ -9,7 +9,7 @@ Steps (a JSON list, or @FILE holding one), each [op, args...]:
                                               (an argument "$LAST_ID" becomes the first message id
                                               of the latest inbox answer: for replies and receipts)
   ["touch", path] / ["wait", path]            synchronise with the test
-  ["drain_until", path]                       every server calls inbox concurrently, in a loop,
+  ["drain_until", path]                       every server calls inbox twice concurrently, in a loop,
                                               until PATH exists and a full round came back empty
 Every result is one JSON line: {"step", "server", "tool", "is_error", "text"}.
 After the steps the agent stays alive (its servers too) until FILE + ".stop" exists.
@@ -88,7 +88,8 @@ async def main() -> None:
                     return "no pending messages" in text_of(r)
                 while True:
                     done = os.path.exists(step[1])  # read before the round: what was sent by now is in it
-                    empties = await asyncio.gather(*(one(k) for k in range(len(clients))))
+                    # two calls at once on each server: threads in one server, and servers side by side
+                    empties = await asyncio.gather(*(one(k) for k in range(len(clients)) for _ in range(2)))
                     if done and all(empties):
                         break
         emit(step=len(steps), tool="done")
