@@ -356,7 +356,7 @@ def test_core_cli_does_not_import_the_sdk(home):
     assert out == "False"
 
 
-def test_tools_listed_with_descriptions(lab, home, short_tmp):
+def test_tools_listed_with_descriptions(home):
     """The four tools and their parameters, as an agent sees them at start-up."""
     import asyncio
 
