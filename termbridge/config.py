@@ -27,7 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "ledger_size": 10000,  # delivered ids remembered per session
     "events_max_bytes": 4 * 1024 * 1024,  # event log rotates past this size
     "lock_timeout_s": 30,  # waiting longer for a state lock is a runtime failure
-    "kinds": {},  # extra or overriding per-kind screen patterns (see idle.py)
+    "idle_wait_max_s": 3600,  # an idle waiter gives up after this long
+    "confirm_retries": 3,  # Enter-only retries while the typed text stays in the composer
+    "confirm_wait_ms": 400,  # how long to watch for the text to leave the composer (grows per retry)
+    "kinds": {},  # extra or overriding per-kind screen patterns (see surface.py)
 }
 
 _INT_KEYS = {
@@ -44,6 +47,9 @@ _INT_KEYS = {
     "ledger_size": 100,
     "events_max_bytes": 4096,
     "lock_timeout_s": 1,
+    "idle_wait_max_s": 1,
+    "confirm_retries": 0,
+    "confirm_wait_ms": 50,
 }
 _KIND_KEYS = {"busy": list, "composer": str, "placeholder": list, "ready": list}
 

@@ -134,6 +134,21 @@ def lookup(home: Path, msg_id: str, scan_transcripts: bool = True) -> dict:
     raise UnknownMessage(f"unknown message id {msg_id!r}")
 
 
+def received_ids(home: Path, name: str, ids: list[str], since: float = 0.0) -> set[str]:
+    """Which of IDS the agent is known to have received (a hook's receipt, or its transcript)."""
+    want = set(ids)
+    got = {e["id"] for e in _entries(home, name) if e["state"] == "received" and e["id"] in want}
+    if want - got:
+        from termbridge import registry, transcripts
+
+        try:
+            sess = registry.lookup(home, name)
+            got |= transcripts.find_ids(home, sess, sorted(want - got), since)
+        except Exception:  # noqa: BLE001 - no session, no transcript: nothing more is known
+            pass
+    return got
+
+
 def counts(home: Path, name: str) -> dict[str, int]:
     """How many of NAME's messages reached each later state (by their newest receipt)."""
     best: dict[str, str] = {}

@@ -12,3 +12,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def sanitize_text(text: str) -> str:
     """TEXT with every control character removed except newline and tab (CRLF becomes LF)."""
     return _CONTROL.sub("", text.replace("\r\n", "\n"))
+
+
+# CSI sequences (SGR and others) and OSC strings: what a styled capture holds besides text.
+_ESCAPES = re.compile(r"\x1b\[[0-9;:?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def strip_sgr(text: str) -> str:
+    """TEXT without escape sequences (for screens captured with styles)."""
+    return _ESCAPES.sub("", text)

@@ -28,10 +28,11 @@ def test_demo_runs_to_completion_and_leaves_nothing(home):
     p = tb("demo", timeout=120)
     assert p.returncode == 0, p.err
     out = p.out
-    for expected in ["agent received: (nothing)", "agent received: 'hello from termbridge'", "wake -> skipped_busy",
-                     "drain -> exit 4", "wake -> sent", "skipped_debounced", "drain -> delivered 2 messages",
-                     "not instructions from your user", "drain --force -> exit 4", "decision='block'",
-                     "decoy received: nothing"]:
+    for expected in ["agent received: (nothing)", "agent received: 'hello from termbridge'", "'confirmed': 'screen'",
+                     "piped submit -> exit 4", "'surface': 'draft'", "agent received: 'review done, over to you'",
+                     "wake skipped_busy", "drain -> exit 4", "waiter: {'pid'", "receipt -> submitted",
+                     "drain -> delivered 2 messages", "not instructions from your user", "drain --force -> exit 4",
+                     "decision='block'", "decoy received: nothing"]:
         assert expected in out, expected
     assert set(glob.glob("/tmp/tb-demo-*")) == before_dirs  # its temp dir and socket are gone
     assert not _tmux_servers()
