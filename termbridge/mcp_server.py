@@ -189,8 +189,7 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
     gets the agent's own values for what it lacks). A name held by another live process
     is not taken over: the Bridge then carries the error, and every tool returns it.
     """
-    from termbridge import registry, tmux_cmd
-    from termbridge.backends import kitty
+    from termbridge import registry
     from termbridge.events import log_event
 
     pid, kind = find_agent(os.getppid() if parent is None else parent)
@@ -217,7 +216,7 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
                     f"session name {name!r} belongs to another live process (pid {old.pid}, {old.kind}); "
                     f"this server (for pid {pid}) did not take it over: start it with --name OTHER "
                     f"or set TERMBRIDGE_SESSION")
-            registry.register(home, name, pid, kind, "pull", tmux_cmd.socket_path(env), kitty.address(env))
+            registry.register(home, name, pid, kind, "pull", env=env)  # sockets: the agent's tmux/kitty
         log_event(home, "registered", name, pid=pid, kind=kind, delivery="pull", via="mcp")
     except TermbridgeError as e:
         bridge.error = str(e)
@@ -234,7 +233,7 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
 # ---------------------------------------------------------------- the tools (plain functions)
 def tool_send(bridge: Bridge, to: str, message: str, reply_to: str | None = None, key: str | None = None,
               ttl: float | None = None) -> dict:
-    """Queue MESSAGE durably for session TO, from this agent; then one wake attempt (never an error)."""
+    """Queue MESSAGE durably for session TO, from this agent; then one delivery attempt (never an error)."""
     from termbridge import registry, validate
     from termbridge.config import load_config
     from termbridge.errors import BadInput
@@ -251,19 +250,11 @@ def tool_send(bridge: Bridge, to: str, message: str, reply_to: str | None = None
     body = validate.body_text(message, cfg["max_body_bytes"])
     registry.lookup(home, to)
     rec = Outbox(home, to, cfg).append(body, me, reply_to, key, ttl)
-    return {"id": rec["id"], "session": to, "wake": _wake(home, to)}
+    from termbridge.delivery import attempt_after_send
 
-
-def _wake(home: Path, name: str) -> str:
-    try:
-        from termbridge import wake
-
-        return wake.wake_session(home, name)
-    except Exception as e:  # noqa: BLE001 - the message is already durable; the wake is a bonus
-        from termbridge.events import log_event
-
-        log_event(home, "wake_outcome", name, outcome="failed", error=str(e)[:200])
-        return "failed"
+    # The same one attempt as `termbridge send`: push drains, pull nudges, a busy target
+    # gets the idle waiter; an outcome, never an error.
+    return {"id": rec["id"], "session": to, "wake": attempt_after_send(home, to)}
 
 
 def tool_inbox(bridge: Bridge) -> str:
@@ -283,20 +274,16 @@ def tool_inbox(bridge: Bridge) -> str:
 
 
 _PEER_KEYS = ("name", "pid", "kind", "delivery", "alive", "liveness", "backend", "target", "surface", "reason", "state",
-              "pending", "in_flight", "dead_letters", "last_wake", "last_activity")
+              "pending", "in_flight", "dead_letters", "receipts", "last_wake", "last_activity")
 
 
 def tool_peers(bridge: Bridge) -> dict:
-    """Every registered session: liveness, surface/state, queue counts, last activity."""
-    from termbridge import registry, status
+    """Every registered session: liveness, surface and why, queue and receipt counts, last activity."""
+    from termbridge import status
 
     me = bridge.me()
     out = []
     for row in status.collect_status(bridge.home):
-        try:
-            row.setdefault("delivery", registry.lookup(bridge.home, row["name"]).delivery)
-        except TermbridgeError:
-            pass
         if "reason" not in row and row.get("state_reason"):
             row["reason"] = row["state_reason"]
         row["last_activity"] = _last_activity(bridge.home, row["name"])

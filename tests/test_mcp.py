@@ -258,6 +258,8 @@ def test_two_agents_exchange_messages(lab, home, short_tmp):
     assert rows["alice"]["me"] and not rows["bob"]["me"]
     assert rows["bob"]["target"] == b.pane_id and rows["alice"]["target"] == a.pane_id
     assert all(r["pending"] == 0 and r["alive"] and r["delivery"] == "pull" for r in rows.values())
+    assert all(r["receipts"]["received"] == 1 for r in rows.values())  # one message each, fetched once
+    assert all("surface" in r and r["reason"] for r in rows.values())  # what each terminal shows, and why
     a.stop()
     b.stop()
 
