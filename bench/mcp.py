@@ -94,7 +94,7 @@ def main() -> None:
     print(f"{f'mcp: spawn -> session initialized ({len(starts)} runs)':58} {med(s[0] for s in starts):9.1f}")
     print(f"{f'mcp: spawn -> first tool answer (peers) ({len(starts)} runs)':58} {med(s[1] for s in starts):9.1f}")
     print()
-    print(f"{'send, one message (wake attempt: peer has no terminal)':58} {'ms':>9}")
+    print(f"{'send, one message (+ delivery attempt; peer has no terminal)':58} {'ms':>9}")
     print(f"{'  mcp tool call over a live session':58} {med(calls['send']):9.1f}")
     print(f"{'  termbridge send (CLI process)':58} {cli_send:9.1f}")
     print(f"{'  termbridge send --no-wake (CLI process)':58} {cli_send_nowake:9.1f}")
