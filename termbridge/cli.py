@@ -194,8 +194,10 @@ def run(name, kind, cmd):
 @click.option("--key", help="Last-wins key: replaces an undelivered message with the same key.")
 @click.option("--ttl", type=float, help="Seconds until the message expires into dead letters.")
 @click.option("--no-wake", is_flag=True, help="Only queue; do not try a wake nudge.")
+@click.option("--wait", "wait_s", type=float, help="Return once the message reaches --until (exit 4 when time is up).")
+@click.option("--until", "until", type=click.Choice(["submitted", "received"]), default="submitted", show_default=True)
 @click.option("json_", "--json", is_flag=True)
-def send(name, message, sender, reply_to, key, ttl, no_wake, json_):
+def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json_):
     """Queue MESSAGE (or - for stdin) durably for NAME and print its id."""
     from termbridge import paths, registry, validate
     from termbridge.config import load_config
@@ -208,8 +210,10 @@ def send(name, message, sender, reply_to, key, ttl, no_wake, json_):
     validate.token(sender, "--from")
     validate.token(reply_to, "--reply-to")
     validate.token(key, "--key")
-    if ttl is not None and not (ttl > 0):
+    if ttl is not None and not (0 < ttl < 10 ** 9):
         raise BadInput("--ttl must be a positive number of seconds")
+    if wait_s is not None and not (0 <= wait_s <= 86400):
+        raise BadInput("--wait must be from 0 to 86400 seconds")
     raw = sys.stdin.buffer.read(cfg["max_body_bytes"] + 1) if message == "-" else message
     body = validate.body_text(raw, cfg["max_body_bytes"])
     registry.lookup(home, name)
@@ -219,12 +223,23 @@ def send(name, message, sender, reply_to, key, ttl, no_wake, json_):
         from termbridge.delivery import attempt_after_send
 
         outcome = attempt_after_send(home, name)
+    state = None
+    if wait_s is not None:
+        from termbridge.receipts import wait_for_state
+
+        state = wait_for_state(home, rec["id"], until, wait_s)
     if json_:
-        _out_json({"id": rec["id"], "session": name, "wake": outcome})
+        row = {"id": rec["id"], "session": name, "wake": outcome}
+        if wait_s is not None:
+            row["state"] = state
+        _out_json(row)
     else:
         click.echo(rec["id"])
         if outcome:
             click.echo(f"termbridge: wake: {outcome}", err=True)
+    if wait_s is not None and state != until and not (until == "submitted" and state == "received"):
+        click.echo(f"termbridge: {rec['id']} is {state} after {wait_s:g}s, not {until}; it stays queued", err=True)
+        sys.exit(4)
 
 
 @cli.command()
@@ -440,6 +455,28 @@ def doctor(json_):
     else:
         click.echo(text)
     sys.exit(code)
+
+
+@cli.command("paths")
+@click.argument("what", required=False, metavar="[NAME]", type=click.Choice(["command", "data", "tmux", "kitty", "shell", "state", "config"]))
+@click.option("json_", "--json", is_flag=True)
+def paths_cmd(what, json_):
+    """Where this termbridge and its plugins live (NAME: print only that one).
+
+    command: the absolute termbridge to put in other programs' configs; tmux: the tmux
+    plugin to run-shell; kitty: the directory to link into kitty's config directory;
+    shell: the shell and agent snippets; data: the directory holding those; state; config.
+    """
+    from termbridge.plugins import all_paths
+
+    found = all_paths()
+    if what:
+        click.echo(found[what])
+    elif json_:
+        _out_json(found)
+    else:
+        for name, value in found.items():
+            click.echo(f"{name:8} {value}")
 
 
 @cli.command()

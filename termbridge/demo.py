@@ -36,7 +36,7 @@ class Demo:
     def received(self, log: Path) -> list[str]:
         if not log.exists():
             return []
-        return [json.loads(line)["text"] for line in log.read_text().splitlines()]
+        return [e["text"] for e in map(json.loads, log.read_text().splitlines()) if "text" in e]
 
     def wait_for(self, fn, seconds: float = 10.0):
         deadline = time.monotonic() + seconds

@@ -288,19 +288,24 @@ def find_dialog(lines: list[str], spec: dict, below: int) -> str | None:
 
 
 def _dialog_reason(lines: list[str], j: int) -> str:
-    """'permission dialog: Bash(touch x)' style: the question, and the line naming what it is about."""
+    """'permission dialog: Bash(touch x) — Do you want to proceed?': the question and what it is about."""
+    near = [ln.strip(_BOX_EDGES).strip() for ln in lines[max(j - 8, 0) : j + 8]]
     question = lines[j].strip(_BOX_EDGES).strip()
-    label = "permission dialog" if re.search(r"(proceed|run|execution|Allow|allow|edits|changes)", "\n".join(lines[j - 3 : j + 4])) else "dialog"
+    label = "permission dialog" if re.search(r"proceed|run|execution|[Aa]llow|edits|changes", " ".join(near)) else "dialog"
     if re.search(r"trust", question, re.I):
         label = "trust dialog"
-    context = ""
-    for k in range(j - 1, max(j - 6, -1), -1):
-        cand = lines[k].strip(_BOX_EDGES).strip()
-        if cand and not _RULE.match(cand):
-            context = cand
+    about = ""
+    for k, ln in enumerate(near):
+        m = re.match(r"^\$\s+(.+)$", ln) or re.match(r"^\?\s+(\w+)\s{2,}(.+)$", ln)
+        if m:  # Codex "$ cmd"; Gemini "? Shell  cmd"
+            about = m.group(1) if m.lastindex == 1 else f"{m.group(1)}({m.group(2)})"
             break
-    about = f"{context} — {question}" if context and context != question else question
-    return f"{label}: {about}"[:160]
+        m = re.match(r"^(\w+) command$", ln)
+        nxt = next((x for x in near[k + 1 : k + 3] if x), "")
+        if m and nxt:  # Claude "Bash command" / the command
+            about = f"{m.group(1)}({nxt})"
+            break
+    return (f"{label}: {about} — {question}" if about else f"{label}: {question}")[:160]
 
 
 def read_prompt(lines: list[str], cells, cursor: tuple[int, int] | None) -> str | None:
