@@ -488,6 +488,20 @@ def demo(keep):
     run_demo(click.echo, keep=keep)
 
 
+@cli.command()
+@click.option("--name", help="Session name to register (default: $TERMBRIDGE_SESSION, else the agent's kind).")
+def mcp(name):
+    """MCP server on stdio for the agent that starts it: tools send, inbox, peers, receipt."""
+    from termbridge import mcp_server
+
+    try:
+        mcp_server.load_sdk()
+    except mcp_server.SdkMissing as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    mcp_server.serve(name)  # the state home may come from the agent's environment
+
+
 def main() -> None:
     """Console-script entry point: usage errors become one line on stderr and exit 2."""
     try:

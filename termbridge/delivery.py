@@ -12,7 +12,7 @@ from termbridge.outbox import Outbox
 
 
 def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bool = False,
-                flush: Callable[[], None] | None = None) -> int:
+                flush: Callable[[], None] | None = None, via: str = "print") -> int:
     """Claim every pending message, write it framed (or as JSON lines), then commit; returns the count.
 
     If WRITE fails the claim is released untouched, so nothing is lost; if the process
@@ -35,7 +35,7 @@ def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bo
     except BaseException:
         box.release(claim, "output failed", count_attempt=False)
         raise
-    box.commit(claim, via="print")
+    box.commit(claim, via=via)
     return len(claim.records)
 
 
