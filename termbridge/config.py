@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 from termbridge.errors import ConfigError
 
+PULL_NUDGE_TEXT = ("[termbridge] New peer messages are waiting for {session}: fetch them with the termbridge inbox tool "
+                   "(or run: termbridge drain {session} --print).")
 NUDGE_TEXT = "[termbridge] New peer messages are waiting for {session}; they arrive when you are idle (or run: termbridge drain {session} --print)."
 
 # key: (default, type check, description) -- the README's config table mirrors this.

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from termbridge import events, paths, registry
-from termbridge.config import load_config
+from termbridge.config import NUDGE_TEXT, PULL_NUDGE_TEXT, load_config
 from termbridge.errors import BackendError, NoTarget
 from termbridge.outbox import Outbox
 from termbridge.sanitize import sanitize_text
@@ -41,6 +41,8 @@ def nudge_line(sess: registry.Session, cfg: dict) -> str:
 
     if sess.kind == "shell":  # a person at a prompt: say where the messages are, as an inert command
         return inert_for_shells(SHELL_NUDGE.format(session=sess.name))
+    if sess.delivery == "pull" and cfg["nudge_text"] == NUDGE_TEXT:  # the default says messages arrive by themselves
+        return sanitize_text(PULL_NUDGE_TEXT.format(session=sess.name))
     return nudge_text(sess.name, cfg)
 
 
