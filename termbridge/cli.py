@@ -437,6 +437,65 @@ def hook_claude_stop(args):
     _run_hook("stop", "claude", args)
 
 
+@cli.group("hooks")
+def hooks_group():
+    """Install termbridge's hooks into an agent's own settings, or remove them."""
+
+
+def _hooks_change(action, agent, project, dry_run, command):
+    from termbridge import hooks_install as hi
+
+    p = hi.plan(agent, action, project=project, command=command)
+    changed = [f for f in p.files if f.changed]
+    if dry_run:
+        for f in changed:
+            click.echo(f.diff(), nl=False)
+        if not changed:
+            click.echo(f"{agent}: nothing to change")
+    else:
+        written = hi.apply(p)
+        for f in p.files:
+            if f.path in written:
+                backup = f" (backup: {f.path}.termbridge-backup)" if f.before is not None else " (new file)"
+                click.echo(f"updated {f.path}{backup}")
+            else:
+                click.echo(f"{f.path}: already up to date")
+        if not p.files:
+            click.echo(f"{agent}: no termbridge hooks found; nothing to do")
+    if action == "install":
+        for line in p.summary:
+            click.echo(f"  {line}")
+    for note in p.notes:
+        click.echo(f"note: {note}")
+
+
+_AGENT_OPT = click.option("--agent", type=click.Choice(["claude", "codex", "gemini"]), required=True)
+_PROJECT_OPT = click.option("--project", is_flag=True, help="The project's settings in the current directory, not the user's.")
+_DRY_OPT = click.option("--dry-run", is_flag=True, help="Print the unified diff; write nothing.")
+_CMD_OPT = click.option("--command", "command", metavar="PATH",
+                        help="The termbridge command the agent runs (default: this termbridge's absolute path).")
+
+
+@hooks_group.command("install")
+@_AGENT_OPT
+@_PROJECT_OPT
+@_DRY_OPT
+@_CMD_OPT
+def hooks_install(agent, project, dry_run, command):
+    """Merge termbridge's session-start, prompt-submit and stop hooks into AGENT's settings (idempotent, backed up)."""
+    _hooks_change("install", agent, project, dry_run, command)
+
+
+@hooks_group.command("uninstall")
+@_AGENT_OPT
+@_PROJECT_OPT
+@_DRY_OPT
+@_CMD_OPT
+def hooks_uninstall(agent, project, dry_run, command):
+    """Remove termbridge's hooks from AGENT's settings, keeping everything else (backed up)."""
+    _hooks_change("uninstall", agent, project, dry_run, command)
+
+
 # ---------------------------------------------------------------- observing
 @cli.command()
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events.")
