@@ -386,10 +386,20 @@ def _run_hook(event: str, agent: str | None, args) -> None:
         stdin = b""
 
     def write(s: str) -> None:
-        sys.stdout.write(s)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(s)
+            sys.stdout.flush()
+        except BaseException:
+            # Whatever was buffered must not reach the agent later (or fail the exit flush).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise
 
     hooks.run_hook(_home(), event, agent, opts.get("session") or None, stdin, write)
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001 - the agent closed our stdout; do not let the exit flush fail (exit 120)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 @cli.group(cls=_HookGroup, context_settings=_HOOK_CTX, invoke_without_command=True)
