@@ -269,6 +269,23 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
 
 
 # ---------------------------------------------------------------- stop
+def _maybe_pending(box) -> bool:
+    """A cheap look before claiming: an empty queue with no claims needs no lock (the hot path of most Stops)."""
+    try:
+        if os.lstat(box.pending_path).st_size > 0:
+            return True
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return True  # let claim() judge (and refuse) it
+    try:
+        return any(not n.startswith(".") for n in os.listdir(box.claims_dir))
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
 def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], None]) -> bool:
     """Hand pending messages over while the block budget lasts; True if a decision was written.
 
@@ -285,7 +302,7 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
     blocks = 0 if fresh_turn else _blocks(home, name)
     box = Outbox(home, name, cfg)
-    claim = box.claim() if blocks < budget else None
+    claim = box.claim() if blocks < budget and _maybe_pending(box) else None
     if claim is None:
         if fresh_turn:
             _set_blocks(home, name, 0)
