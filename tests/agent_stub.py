@@ -120,10 +120,18 @@ class AgentStub:
 
     # ------------------------------------------------------------------ internals
     def _record(self, path: str, body) -> None:
-        main = ("/v1/messages" in path and "count_tokens" not in path and isinstance(body, dict) and body.get("stream")) \
-            or path.startswith("/v1/responses") or "streamGenerateContent" in path
+        main = self._is_main(path, body)
         with self._lock:
             self.requests.append({"t": time.time(), "path": path, "body": body, "main": bool(main)})
+
+    @staticmethod
+    def _is_main(path: str, body) -> bool:
+        """A turn of the agent itself: Claude Code also streams side requests (titles, on a small
+        model) without tools; only a request that offers tools is the agent's turn."""
+        if path.startswith("/v1/messages"):
+            return "count_tokens" not in path and isinstance(body, dict) and bool(body.get("stream")) \
+                and bool(body.get("tools"))
+        return path.startswith("/v1/responses") or "streamGenerateContent" in path
 
     def _take_tool(self) -> str | None:
         with self._lock:
@@ -139,9 +147,11 @@ class AgentStub:
         if "count_tokens" in path or "countTokens" in path:
             h._json(200, {"input_tokens": 100, "totalTokens": 100})
         elif path.startswith("/v1/messages"):
-            if isinstance(body, dict) and body.get("stream"):
+            if self._is_main(path, body):
                 self._wait_hold()
                 h._stream(self._anthropic(body.get("model", "claude"), self._take_tool()))
+            elif isinstance(body, dict) and body.get("stream"):
+                h._stream(self._anthropic(body.get("model", "claude"), None))
             else:
                 h._json(200, {"id": "msg_side", "type": "message", "role": "assistant", "model": "claude",
                               "content": [{"type": "text", "text": _SIDE_JSON}], "stop_reason": "end_turn",
