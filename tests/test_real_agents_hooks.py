@@ -137,6 +137,8 @@ def test_hooks_register_hand_over_and_receive(lab, short_tmp, kind):
         retry_until(lambda: any(e["id"] == mid2 and e["state"] == "received" and e["via"] == f"hook:{kind}"
                                 for e in receipts_log(kind)), 60, 0.5)
         assert retry_until(lambda: stub.seen(mid2), 60, 0.5)
+        errors = [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == "hook_error"]
+        assert errors == []  # every hook call understood its agent's input
     finally:
         stub.close()
 
