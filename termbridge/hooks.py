@@ -47,7 +47,8 @@ _FRAMED_ID = re.compile(r"^--- message ([0-9A-HJKMNP-TV-Z]{26}) from ", re.M)
 _BARE_ID = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Z]{26}(?![0-9A-Za-z])")
 _HEADER_START = framing.HEADER.split("{n}")[0]  # "[termbridge] "
 _HEADER_MARK = " peer message"
-_INTERPRETERS = re.compile(r"^(node(js)?|bun|deno|sh|bash|dash|zsh|ksh|python[0-9.]*)$")
+_SHELLS = re.compile(r"^(sh|bash|dash|zsh|ksh|fish)$")
+_RUNTIMES = re.compile(r"^(node(js)?|bun|deno|python[0-9.]*)$")
 
 
 def _budget_path(home: Path, name: str) -> Path:
@@ -116,11 +117,14 @@ def is_agent_process(pid: int, agent: str) -> bool:
     if exe and _names_agent(os.path.basename(exe).removesuffix(" (deleted)"), agent):
         return True
     prog = os.path.basename(argv[0]) if argv else ""
-    if argv and (_INTERPRETERS.match(prog) or _INTERPRETERS.match(os.path.basename(exe))):
+    if len(argv) > 1 and (_SHELLS.match(prog) or _SHELLS.match(os.path.basename(exe))):
+        # A shell runs a script only as its first argument: `sh -c CMD` (the hook's own
+        # shell, CMD naming the agent) is never taken for the agent.
+        return not argv[1].startswith("-") and _names_agent(argv[1], agent)
+    if _RUNTIMES.match(prog) or _RUNTIMES.match(os.path.basename(exe)):
+        # node [--flags…] /…/gemini-cli/dist/index.js (Gemini relaunches node with memory flags)
         script = next((a for a in argv[1:] if not a.startswith("-")), None)
-        # `sh -c CMD`: the first argument is an option, so CMD (the hook command line) is never read as a script.
-        if script is not None and argv[1] == script and _names_agent(script, agent):
-            return True
+        return script is not None and _names_agent(script, agent)
     return False
 
 

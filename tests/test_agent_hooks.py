@@ -300,3 +300,23 @@ def test_session_start_keeps_a_pull_registration(home, short_tmp):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_session_start_under_a_node_agent_with_flags(home, short_tmp):
+    """Gemini CLI relaunches as `node --max-old-space-size=… …/gemini-cli/dist/index.js`: that node is the agent."""
+    pkg = short_tmp / "node_modules" / "@google" / "gemini-cli" / "dist"
+    pkg.mkdir(parents=True)
+    tb_cmd = " ".join(shlex.quote(a) for a in TB)
+    (pkg / "index.js").write_text(
+        "const {execSync} = require('child_process');\n"
+        f"execSync({json.dumps(tb_cmd + ' hook session-start --agent gemini')}, "
+        "{input: '{\"hook_event_name\": \"SessionStart\"}', stdio: ['pipe', 'ignore', 'inherit'], shell: '/bin/sh'});\n"
+        "console.log('hook-done');\nsetTimeout(() => {}, 600000);\n")
+    proc = subprocess.Popen(["node", "--max-old-space-size=512", str(pkg / "index.js")], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"hook-done\n"
+        s = tb_json("sessions")["sessions"]
+        assert [(x["name"], x["pid"], x["kind"]) for x in s] == [("gemini", proc.pid, "gemini")]
+    finally:
+        proc.kill()
+        proc.wait()
