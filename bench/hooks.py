@@ -4,7 +4,6 @@ agent's hot path and must add at most ~200 ms. Run: python bench/hooks.py"""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

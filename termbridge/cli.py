@@ -339,9 +339,9 @@ class _HookGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except click.exceptions.Exit as e:
+        except click.exceptions.Exit:
             ctx.exit(0)  # --help, or a hook that finished
-        except (click.ClickException, click.Abort, TermbridgeError, Exception) as e:  # noqa: BLE001 - never fail the agent
+        except Exception as e:  # noqa: BLE001 - usage errors included: never fail the agent
             _hook_log_error("hook", f"{type(e).__name__}: {e}")
             ctx.exit(0)
 

@@ -7,8 +7,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tb, tb_json
+from conftest import tb
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -45,10 +45,6 @@ def scratch(home, short_tmp, monkeypatch):
     monkeypatch.setenv("CODEX_HOME", str(h / ".codex"))
     monkeypatch.chdir(h / "proj")
     return h
-
-
-def run(*args, cwd=None):
-    return tb(*args)
 
 
 def files_under(d: Path) -> dict[str, bytes]:
