@@ -186,7 +186,7 @@ def _codex_hook_state(found) -> list[tuple[str, str, str]]:
         out.append((WARN, f"disabled in Codex: {', '.join(disabled)}", "enable them in codex's /hooks"))
     if untrusted:
         out.append((WARN, f"not trusted yet in Codex: {', '.join(untrusted)}",
-                    "start codex and trust them in its \"Hooks need review\" screen (t trusts all)"))
+                    "start codex and pick \"Trust all and continue\" in its \"Hooks need review\" screen"))
     return out
 
 

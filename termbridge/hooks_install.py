@@ -28,7 +28,7 @@ from termbridge.hooks import AGENT_EVENTS, AGENTS
 # Seconds for claude and codex, milliseconds for gemini (each agent's own unit).
 _TIMEOUT = {"claude": 10, "codex": 10, "gemini": 10000}
 CODEX_TRUST_NOTE = ("Codex runs new or changed hooks only after you trust them once: start codex and "
-                    "accept its \"Hooks need review\" screen (t trusts all). termbridge never writes "
+                    "pick \"Trust all and continue\" in its \"Hooks need review\" screen. termbridge never writes "
                     "Codex's trust state.")
 _OUR_VERBS = ("hook", "register", "mark")
 

@@ -70,16 +70,18 @@ def _setup(kind: str, home: Path, work: Path, port: int) -> tuple[str, dict]:
     return cmd, env
 
 
-def start(lab, short_tmp, kind):
+def start(lab, short_tmp, kind, ready=None, bypass_trust=True):
     stub = AgentStub()
     home, work = short_tmp / f"{kind}-home", short_tmp / "work"
     home.mkdir()
     work.mkdir(exist_ok=True)
     cmd, env = _setup(kind, home, work, stub.port)
+    if not bypass_trust:
+        cmd = cmd.replace(" --dangerously-bypass-hook-trust", "")
     p = tb("hooks", "install", "--agent", kind, env=env)
     assert p.returncode == 0, p.err
     pane = lab.pane(f"cd {work} && exec {cmd}")
-    retry_until(lambda: READY[kind] in screen(lab, pane), 90, 0.3)
+    retry_until(lambda: (ready or READY[kind]) in screen(lab, pane), 90, 0.3)
     time.sleep(1.0)
     return stub, pane, home
 
@@ -165,5 +167,25 @@ def test_permission_dialog_is_never_approved_by_termbridge(lab, short_tmp, kind)
         assert not marker.exists()  # nothing approved it
         assert len(stub.main_requests()) == n  # no tool result went back to the model
         assert tb_json("status")["sessions"][0]["pending"] == 1  # the message waits, not lost
+    finally:
+        stub.close()
+
+
+def test_codex_asks_its_user_to_trust_the_installed_hooks(lab, short_tmp):
+    """termbridge never writes Codex's trust state: a fresh install meets Codex's own review screen."""
+    stub, pane, home = start(lab, short_tmp, "codex", ready="Hooks need review", bypass_trust=False)
+    try:
+        config = (home / ".codex" / "config.toml").read_text()
+        assert "codex_hooks = true" in config and "trusted_hash" not in config
+        assert session("codex") is None  # nothing ran before the user trusted the hooks
+        env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"),
+               "PATH": f"{BIN}:{os.environ['PATH']}"}
+        doctor = lambda: {c["name"]: c for c in json.loads(tb("doctor", "--json", env=env).out)["checks"]}  # noqa: E731
+        assert "not trusted yet" in doctor()["codex hooks"]["detail"]
+        lab.tmux("send-keys", "-t", pane.pane_id, "2")  # the user picks "Trust all and continue"
+        time.sleep(0.5)
+        lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
+        retry_until(lambda: "trusted_hash" in (home / ".codex" / "config.toml").read_text(), 30, 0.3)
+        assert doctor()["codex hooks"]["status"] == "ok"  # doctor reads Codex's own trust records
     finally:
         stub.close()
