@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -300,6 +301,7 @@ def test_session_start_keeps_a_pull_registration(home, short_tmp):
         holder.wait()
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (the agents' own runtime)")
 def test_session_start_under_a_node_agent_with_flags(home, short_tmp):
     """Gemini CLI relaunches as `node --max-old-space-size=… …/gemini-cli/dist/index.js`: that node is the agent."""
     pkg = short_tmp / "node_modules" / "@google" / "gemini-cli" / "dist"
