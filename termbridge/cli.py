@@ -199,47 +199,14 @@ def run(name, kind, cmd):
 @click.option("json_", "--json", is_flag=True)
 def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json_):
     """Queue MESSAGE (or - for stdin) durably for NAME and print its id."""
-    from termbridge import paths, registry, validate
+    from termbridge import sending
     from termbridge.config import load_config
-    from termbridge.errors import BadInput
-    from termbridge.outbox import Outbox
 
-    home = _home()
-    cfg = load_config()
-    paths.validate_name(name)
-    validate.token(sender, "--from")
-    validate.token(reply_to, "--reply-to")
-    validate.token(key, "--key")
-    if ttl is not None and not (0 < ttl < 10 ** 9):
-        raise BadInput("--ttl must be a positive number of seconds")
-    if wait_s is not None and not (0 <= wait_s <= 86400):
-        raise BadInput("--wait must be from 0 to 86400 seconds")
-    raw = sys.stdin.buffer.read(cfg["max_body_bytes"] + 1) if message == "-" else message
-    body = validate.body_text(raw, cfg["max_body_bytes"])
-    registry.lookup(home, name)
-    rec = Outbox(home, name, cfg).append(body, sender, reply_to, key, ttl)
-    outcome = None
-    if not no_wake:
-        from termbridge.delivery import attempt_after_send
-
-        outcome = attempt_after_send(home, name)
-    state = None
-    if wait_s is not None:
-        from termbridge.receipts import wait_for_state
-
-        state = wait_for_state(home, rec["id"], until, wait_s)
-    if json_:
-        row = {"id": rec["id"], "session": name, "wake": outcome}
-        if wait_s is not None:
-            row["state"] = state
-        _out_json(row)
-    else:
-        click.echo(rec["id"])
-        if outcome:
-            click.echo(f"termbridge: wake: {outcome}", err=True)
-    if wait_s is not None and state != until and not (until == "submitted" and state == "received"):
-        click.echo(f"termbridge: {rec['id']} is {state} after {wait_s:g}s, not {until}; it stays queued", err=True)
-        sys.exit(4)
+    raw = sending.read_body(sys.stdin.buffer, load_config()["max_body_bytes"]) if message == "-" else message
+    sent = sending.send_message(_home(), name, raw, sender, reply_to, key, ttl, not no_wake, wait_s, until)
+    code = sending.report(sent, json_, click.echo, lambda s: click.echo(s, err=True))
+    if code:
+        sys.exit(code)
 
 
 @cli.command()
