@@ -48,3 +48,46 @@ def test_8000_emoji_reach_real_kitty_once(short_tmp, home, monkeypatch):
         assert read_submissions(k.log) == [text]
     finally:
         k.close()
+
+
+# ---------------------------------------------------------------- item 4: config validated first
+@pytest.mark.parametrize("yaml_text, key", [
+    ("kinds:\n  codex:\n    composer: '^> (.*)$'\n", "kinds.codex.composer"),
+    ("kinds:\n  codex:\n    composer: '^> (?P<draft'\n", "kinds.codex.composer"),
+    ("kinds:\n  nosuch:\n    busy: ['x']\n", "kinds.nosuch"),
+    ("kinds:\n  claude:\n    dialog: 'not a list'\n", "kinds.claude.dialog"),
+    ("kinds:\n  claude:\n    dialog: ['(unclosed']\n", "kinds.claude.dialog"),
+    ("gap_ms: 99999999999999999999999\n", "gap_ms"),
+    ("gap_ms: -1\n", "gap_ms"),
+    ("idle_wait_max_s: 0\n", "idle_wait_max_s"),
+    ("confirm_retries: 11\n", "confirm_retries"),
+    ("confirm_wait_ms: 49\n", "confirm_wait_ms"),
+    ("confirm_wait_ms: true\n", "confirm_wait_ms"),
+])
+def test_bad_config_names_the_key_and_writes_nothing(home, sleeper, short_tmp, yaml_text, key):
+    pid = sleeper().pid
+    assert tb("register", "c", "--pid", pid).returncode == 0
+    assert tb("send", "c", "kept", "--no-wake").returncode == 0
+    (short_tmp / "config.yaml").write_text(yaml_text)
+    before = sorted((p, p.stat().st_size) for p in home.rglob("*") if p.is_file() and p.name != "events.log")
+    for args in (["send", "c", "more", "--no-wake"], ["drain", "c", "--print"], ["wake", "c"], ["status"]):
+        p = tb(*args)
+        assert p.returncode == 2, (args, p.err)
+        assert f"key '{key}'" in p.err and p.err.count("\n") == 1 and "Traceback" not in p.err, p.err
+    after = sorted((p, p.stat().st_size) for p in home.rglob("*") if p.is_file() and p.name != "events.log")
+    assert after == before
+    (short_tmp / "config.yaml").unlink()
+    from termbridge import config
+
+    config._cache.clear()
+    assert [m["body"] for m in map(json.loads, tb("drain", "c", "--json").out.splitlines())] == ["kept"]
+
+
+def test_good_config_keys_and_defaults(short_tmp):
+    from termbridge import config
+
+    cfg = config.validate({"idle_wait_max_s": 5, "confirm_retries": 0, "confirm_wait_ms": 10000, "gap_ms": 10000,
+                           "kinds": {"codex": {"composer": r"^› (?P<draft>.*)$", "dialog": [r"Allow .*\?"]},
+                                     "shell": {"composer": ""}}})
+    assert cfg["confirm_wait_ms"] == 10000 and cfg["kinds"]["codex"]["dialog"] == [r"Allow .*\?"]
+    assert (config.DEFAULTS["idle_wait_max_s"], config.DEFAULTS["confirm_retries"], config.DEFAULTS["confirm_wait_ms"]) == (3600, 3, 400)
