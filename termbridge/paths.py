@@ -113,9 +113,12 @@ def read_json(path: Path, default=None):
     if not data:
         return default
     try:
-        return json.loads(data)
-    except ValueError:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
         return default
+    if default is not None and not isinstance(value, type(default)):
+        return default  # e.g. a list where a mapping belongs: callers would crash on .get
+    return value
 
 
 def fsync_dir(path: Path | str) -> None:

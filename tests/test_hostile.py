@@ -91,3 +91,188 @@ def test_good_config_keys_and_defaults(short_tmp):
                                      "shell": {"composer": ""}}})
     assert cfg["confirm_wait_ms"] == 10000 and cfg["kinds"]["codex"]["dialog"] == [r"Allow .*\?"]
     assert (config.DEFAULTS["idle_wait_max_s"], config.DEFAULTS["confirm_retries"], config.DEFAULTS["confirm_wait_ms"]) == (3600, 3, 400)
+
+
+# ---------------------------------------------------------------- item 3: corrupt records
+def _raw_id(line: bytes) -> str:
+    import hashlib
+
+    return "raw-" + hashlib.sha256(line).hexdigest()[:20]
+
+
+def _good_line(msg_id: str, session: str, body: str = "hi", **over) -> bytes:
+    rec = {"id": msg_id, "session": session, "from": None, "reply_to": None, "key": None, "body": body,
+           "created_at": 1_700_000_000.5, "expires_at": None, "attempts": 0}
+    rec.update(over)
+    return json.dumps(rec).encode()
+
+
+def _append_raw(home, name, *lines: bytes) -> None:
+    with open(home / "sessions" / name / "pending.log", "ab") as f:
+        for line in lines:
+            f.write(line + b"\n")
+
+
+def _drained_json(name, *extra):
+    p = tb("drain", name, "--json", *extra)
+    assert p.returncode == 0, p.err
+    return [json.loads(line) for line in p.out.splitlines()]
+
+
+ISSUE_CASES = [
+    ('"expires_at": "soon"', _good_line("BAD1", "c", expires_at="soon")),
+    ('"key": [1]', _good_line("BAD2", "c", key=[1])),
+    ("deeply nested arrays", b'{"id": "BAD3", "session": "c", "body": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+    ('"created_at": 1e400', _good_line("BAD4", "c").replace(b"1700000000.5", b"1e400")),
+    ('"attempts": -1', _good_line("BAD5", "c", attempts=-1)),
+    ("lone surrogate", _good_line("BAD6", "c", body="\ud800")),
+    ("wrong session", _good_line("BAD7", "other")),
+    ("not an object", b'["id", "body"]'),
+]
+
+
+@pytest.mark.parametrize("what, bad", ISSUE_CASES, ids=[c[0] for c in ISSUE_CASES])
+def test_one_bad_record_jams_nothing(home, sleeper, what, bad):
+    for n in ("c", "d"):
+        assert tb("register", n, "--pid", sleeper().pid).returncode == 0
+    first = tb("send", "c", "before", "--no-wake").out.strip()
+    tb("send", "d", "other session", "--no-wake")
+    _append_raw(home, "c", bad)
+    last = tb("send", "c", "after", "--no-wake").out.strip()
+    st = {r["name"]: r for r in tb_json("status")["sessions"]}  # every session, no traceback
+    assert st["c"]["pending"] == 2 and st["d"]["pending"] == 1
+    got = _drained_json("c")
+    assert [m["id"] for m in got] == [first, last]
+    assert _drained_json("c") == []  # nothing arrives twice
+    dead = [json.loads(line) for line in tb("dead-letter", "c", "--json").out.splitlines()]
+    assert [d["id"] for d in dead] == [_raw_id(bad)] and dead[0]["reason"].startswith(("invalid record", "unparseable"))
+    st = {r["name"]: r for r in tb_json("status")["sessions"]}
+    assert (st["c"]["pending"], st["c"]["in_flight"], st["c"]["dead_letters"]) == (0, 0, 1)
+    assert [m["body"] for m in _drained_json("d")] == ["other session"]
+
+
+def test_missing_session_is_filled_in_and_delivered_once(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    first = tb("send", "c", "before", "--no-wake").out.strip()
+    rec = json.loads(_good_line("NOSESSION1", "c", body="no session field"))
+    del rec["session"]
+    _append_raw(home, "c", json.dumps(rec).encode())
+    got = _drained_json("c")
+    assert [(m["id"], m["session"]) for m in got] == [(first, "c"), ("NOSESSION1", "c")]
+    assert _drained_json("c") == []
+    assert tb_json("status")["sessions"][0]["dead_letters"] == 0
+
+
+def test_created_at_inf_with_print_never_repeats(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    tb("send", "c", "the good one", "--no-wake")
+    _append_raw(home, "c", _good_line("INF1", "c").replace(b"1700000000.5", b"1e400"))
+    outs = [tb("drain", "c", "--print") for _ in range(3)]
+    assert [p.returncode for p in outs] == [0, 0, 0]
+    assert outs[0].out.count("> the good one") == 1 and outs[1].out == outs[2].out == ""
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def _claim_in_child(home, name, hold: bool = False):
+    """Claim NAME's queue in another process that then exits (a drain that died) or holds it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from termbridge.outbox import Outbox; "
+            f"c = Outbox(Path({str(home)!r}), {name!r}).claim(); print(len(c.records), flush=True); "
+            + ("sys.stdin.read()" if hold else "import os; os._exit(0)"))
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    n = int(p.stdout.readline())
+    if not hold:
+        p.wait()
+    return p, n
+
+
+def test_cut_off_claim_of_dead_drain_is_recovered_and_counted(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    ids = [tb("send", "c", f"m{i}", "--no-wake").out.strip() for i in range(5)]
+    _, n = _claim_in_child(home, "c")
+    assert n == 5
+    (claim,) = (home / "sessions" / "c" / "claims").iterdir()
+    data = claim.read_bytes()
+    cut = data[: len(data) - 20]  # the last record is cut off mid-line
+    claim.write_bytes(cut + b"\n\x00garbage\xff\n")
+    row = tb_json("status")["sessions"][0]
+    assert (row["pending"], row["in_flight"]) == (4, 0)  # counted: the 4 whole records wait
+    assert [m["id"] for m in _drained_json("c")] == ids[:4]
+    dead = [json.loads(line) for line in tb("dead-letter", "c", "--json").out.splitlines()]
+    assert len(dead) == 2 and all(d["record"] is None and "damaged claim" in d["reason"] for d in dead)
+    assert ids[4] in dead[0]["raw"] or ids[4] in dead[1]["raw"]  # its bytes are kept, not lost
+    assert list((home / "sessions" / "c" / "claims").iterdir()) == []
+    assert _drained_json("c") == []
+    row = tb_json("status")["sessions"][0]
+    assert (row["pending"], row["in_flight"], row["dead_letters"]) == (0, 0, 2)
+
+
+@pytest.mark.parametrize("head", [b"", b"not json", b'{"owner_pid": "12"}', b'{"owner_pid": [1]}',
+                                  b'{"owner_pid": 1e400}', b'{"owner_pid": 99999999999999999999}'])
+def test_claim_with_garbage_header_counts_as_dead(home, sleeper, head):
+    tb("register", "c", "--pid", sleeper().pid)
+    d = home / "sessions" / "c" / "claims"
+    d.mkdir(mode=0o700)
+    (d / "X.json").write_bytes(head + b"\n" + _good_line("CLAIMED1", "c") + b"\n")
+    os.chmod(d / "X.json", 0o600)
+    assert tb_json("status")["sessions"][0]["pending"] == 1
+    assert [m["id"] for m in _drained_json("c")] == ["CLAIMED1"]
+    assert tb_json("status")["sessions"][0]["dead_letters"] == (1 if head.strip() else 0)
+
+
+def test_claim_of_live_drain_stays(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    ids = [tb("send", "c", f"m{i}", "--no-wake").out.strip() for i in range(3)]
+    child, n = _claim_in_child(home, "c", hold=True)
+    try:
+        assert n == 3
+        row = tb_json("status")["sessions"][0]
+        assert (row["pending"], row["in_flight"]) == (0, 3)
+        assert _drained_json("c") == []  # a live drain's claim is not taken
+    finally:
+        child.kill()
+        child.wait()
+    assert [m["id"] for m in _drained_json("c")] == ids
+    assert _drained_json("c") == []
+
+
+def test_dead_log_and_ledger_garbage_is_skipped(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    a = tb("send", "c", "a", "--no-wake").out.strip()
+    assert len(_drained_json("c")) == 1
+    sd = home / "sessions" / "c"
+    with open(sd / "ledger.log", "ab") as f:
+        f.write(b"\xff\xfe not-an-id!! " + b"x" * 300 + b"\n")
+    with open(sd / "dead.log", "ab") as f:
+        f.write(b'{"id": 5}\n[1,2]\n{"id": "Q", "reason": "r", "record": {"id": "Q", "body": 7}}\n{"t": \n')
+    _append_raw(sd.parent.parent, "c", _good_line(a, "c", body="replayed"))  # a delivered id comes back
+    b = tb("send", "c", "b", "--no-wake").out.strip()
+    assert [m["id"] for m in _drained_json("c")] == [b]
+    p = tb("dead-letter", "c")
+    assert p.returncode == 0 and p.out == ""
+    assert tb("dead-letter", "c", "--retry-all").returncode == 0
+    assert sd.joinpath("dead.log").read_bytes().count(b"\n") == 4  # unreadable lines are kept, not dropped
+    assert tb_json("status")["sessions"][0]["dead_letters"] == 0
+
+
+def test_events_skips_lines_that_are_not_events(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    with open(home / "events.log", "ab") as f:
+        f.write(b'{"t": "x"}\n[1]\n"str"\n{"t": 1}\n{"event": "e"}\n{"t": 1e400, "event": "e"}\n'
+                b'{"t": 1, "event": 5}\n{"t": 1, "event": "e", "session": [1]}\n{"t": 1, "event": "e\\ud800"}\n'
+                + b"[" * 50000 + b"\n")
+    tb("send", "c", "hi", "--no-wake")
+    for args in (["events"], ["events", "--json"]):
+        p = tb(*args)
+        assert p.returncode == 0 and "Traceback" not in p.err, p.err
+    evs = [json.loads(line) for line in tb("events", "--json").out.splitlines()]
+    assert [e["event"] for e in evs] == ["registered", "enqueued"]
