@@ -98,6 +98,12 @@ def _deliverable(records: list[dict], now: float) -> tuple[list[dict], list[dict
     return take, expired, superseded
 
 
+def _unique(records: list[dict]) -> list[dict]:
+    """RECORDS with each id once (the first wins): a replayed move can leave a record twice."""
+    seen: set[str] = set()
+    return [r for r in records if not (r["id"] in seen or seen.add(r["id"]))]
+
+
 @dataclass
 class Claim:
     """Records taken out of the queue by one drain, awaiting commit or release."""
@@ -291,7 +297,11 @@ class Outbox:
         if not entries:
             return
         known = {e.get("id") for e in self._dead_entries()}
-        fresh = [e for e in entries if e["id"] not in known]  # a crash may replay a move
+        fresh = []
+        for e in entries:  # a crash may replay a move; two identical garbage lines are one dead letter
+            if e["id"] not in known:
+                known.add(e["id"])
+                fresh.append(e)
         if not fresh:
             return
         fd = paths.open_state(self.dead_path, os.O_RDWR | os.O_APPEND, create=True)
@@ -452,19 +462,20 @@ class Outbox:
         return [r["id"] for r in dead]
 
     # ------------------------------------------------------------------ reading
-    def pending_records(self) -> list[dict]:
-        """Deliverable messages right now (after last-wins and TTL), oldest first; read-only."""
+    def pending_records(self, recovered: list[dict] | None = None) -> list[dict]:
+        """Deliverable messages right now (after last-wins and TTL, each id once), oldest first;
+        read-only. RECOVERED: records of dead drains' claims, which a claim would fold back first."""
         records, _ = self._read_pending(heal=False)
-        return _deliverable(records, time.time())[0]
+        return _deliverable(_unique((recovered or []) + records), time.time())[0]
 
     def stats(self) -> dict:
-        """Counts for status: pending, in_flight, dead_letters."""
+        """Counts for status: pending (with what dead drains held), in_flight, dead_letters."""
         claims = self._claims()
         stale = {p for p, _ in self._stale_claims(claims)}
         in_flight = sum(len(c["records"]) for p, c in claims if p not in stale)
-        orphaned = sum(len(c["records"]) for p, c in claims if p in stale)
+        orphaned = [r for p, c in claims if p in stale for r in c["records"]]
         return {
-            "pending": len(self.pending_records()) + orphaned,
+            "pending": len(self.pending_records(orphaned)),
             "in_flight": in_flight,
             "dead_letters": len(self._dead_entries()),
         }

@@ -276,3 +276,115 @@ def test_events_skips_lines_that_are_not_events(home, sleeper):
         assert p.returncode == 0 and "Traceback" not in p.err, p.err
     evs = [json.loads(line) for line in tb("events", "--json").out.splitlines()]
     assert [e["event"] for e in evs] == ["registered", "enqueued"]
+
+
+# ---------------------------------------------------------------- item 3: property test (library)
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8))
+_json_any = st.recursive(_json_scalar, lambda kids: st.one_of(st.lists(kids, max_size=3),
+                                                              st.dictionaries(st.text(max_size=5), kids, max_size=3)),
+                         max_leaves=8)
+_not_str = _json_any.filter(lambda v: not isinstance(v, str))
+_BAD_FIELD = {
+    "id": st.one_of(_not_str, st.sampled_from(["", "has space", "x" * 129, "new\nline", "é"])),
+    "session": st.one_of(_not_str, st.sampled_from(["other", "", "P "])),
+    "body": _not_str,
+    "created_at": st.one_of(st.text(max_size=5), st.none(), st.booleans(), st.lists(st.integers(), max_size=2),
+                            st.sampled_from([-1, 5e9, 10 ** 30, "1e400"])),
+    "expires_at": st.one_of(st.text(max_size=5), st.booleans(), st.lists(st.integers(), max_size=2),
+                            st.sampled_from([-5, 1e13, "1e400", "-1e400"])),
+    "key": _not_str.filter(lambda v: v is not None),
+    "from": _not_str.filter(lambda v: v is not None),
+    "reply_to": _not_str.filter(lambda v: v is not None),
+    "attempts": st.one_of(st.sampled_from([-1, 1.5, "3", True, None, 1e400]), st.text(max_size=3)),
+}
+_REQUIRED = ("id", "body", "created_at")
+
+
+@st.composite
+def _bad_line(draw, session: str) -> bytes:
+    kind = draw(st.sampled_from(["field", "missing", "value", "nested", "surrogate", "garbage"]))
+    nonce = draw(st.integers(0, 10 ** 9))
+    rec = json.loads(_good_line(f"B{nonce}", session))
+    if kind == "field":
+        field = draw(st.sampled_from(sorted(_BAD_FIELD)))
+        value = draw(_BAD_FIELD[field])
+        if value in ("1e400", "-1e400") and field in ("created_at", "expires_at"):
+            rec[field] = "@INF@"
+            return json.dumps(rec).encode().replace(b'"@INF@"', value.encode())
+        rec[field] = value
+    elif kind == "missing":
+        del rec[draw(st.sampled_from(_REQUIRED))]
+    elif kind == "value":
+        return json.dumps(draw(_json_any.filter(lambda v: not isinstance(v, dict)))).encode()
+    elif kind == "nested":
+        return b'{"id": "N%d", "body": ' % nonce + b"[" * 3000 + b"]" * 3000 + b"}"
+    elif kind == "surrogate":
+        rec["body"] = "x\udc80"
+    else:
+        return draw(st.binary(min_size=1, max_size=30).filter(lambda b: b.strip() and b"\n" not in b))
+    return json.dumps(rec).encode()
+
+
+def _scenario(session: str):
+    good = st.builds(lambda body, dup: ("good", body, dup), st.text(min_size=1, max_size=40), st.booleans())
+    bad = _bad_line(session).map(lambda line: ("bad", line, False))
+    return st.tuples(st.lists(st.one_of(good, bad), min_size=1, max_size=25), st.integers(0, 25))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(_scenario("p"))
+def test_garbage_mixed_with_good_records(short_tmp, scenario):
+    """Good records: delivered exactly once. Bad ones: dead-lettered, each under its own reason.
+    Some of them first sit in the claim of a drain that died. drain/status never raise."""
+    import itertools
+    import tempfile
+    from pathlib import Path
+
+    from termbridge import delivery, events, registry, status
+    from termbridge.config import DEFAULTS
+    from termbridge.outbox import Outbox
+
+    items, split = scenario
+    home = Path(tempfile.mkdtemp(dir=short_tmp))
+    registry.register(home, "p", os.getpid())
+    registry.register(home, "q", os.getpid())
+    box = Outbox(home, "p", dict(DEFAULTS))
+    Outbox(home, "q", dict(DEFAULTS)).append("bystander")
+    good_ids, bad_lines, claim_lines = [], set(), []
+    pending = home / "sessions" / "p" / "pending.log"
+    for i, (what, payload, dup) in enumerate(items):
+        if what == "good":
+            rec = box.append(payload)
+            good_ids.append(rec["id"])
+            line = json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode()
+            if dup:  # the very same record twice (a replayed move): still delivered once
+                with open(pending, "ab") as f:
+                    f.write(line + b"\n")
+        else:
+            with open(pending, "ab") as f:
+                f.write(payload + b"\n")
+            bad_lines.add(payload)
+        if i + 1 == split:  # what was queued so far sits in the claim of a dead drain
+            claim_lines = [ln for ln in pending.read_bytes().split(b"\n") if ln]
+            d = home / "sessions" / "p" / "claims"
+            d.mkdir(mode=0o700, exist_ok=True)
+            (d / "Z.json").write_bytes(json.dumps({"owner_pid": os.getpid(), "owner_start": "gone"}).encode() + b"\n"
+                                       + b"".join(ln + b"\n" for ln in claim_lines))
+            os.chmod(d / "Z.json", 0o600)
+            pending.write_bytes(b"")
+    rows = {r["name"]: r for r in status.collect_status(home, resolve=False)}
+    assert rows["p"]["pending"] == len(set(good_ids)) and rows["q"]["pending"] == 1
+    out: list[str] = []
+    n = delivery.drain_print(home, "p", out.append, as_json=True)
+    got = [json.loads(line)["id"] for line in out]
+    assert sorted(got) == sorted(good_ids) and n == len(good_ids)  # every good one, exactly once
+    assert delivery.drain_print(home, "p", out.append, as_json=True) == 0
+    dead = {e["id"] for e in box.dead_letters()}
+    assert dead == {_raw_id(line) for line in bad_lines}  # every bad one, nothing else
+    rows = {r["name"]: r for r in status.collect_status(home, resolve=False)}
+    assert (rows["p"]["pending"], rows["p"]["in_flight"], rows["p"]["dead_letters"]) == (0, 0, len(bad_lines))
+    assert rows["q"]["pending"] == 1
+    assert all(isinstance(e["event"], str) for e in itertools.islice(events.read_events(home), 10000))
