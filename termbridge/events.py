@@ -30,6 +30,7 @@ def log_path(home: Path) -> Path:
 def _append(home: Path, data: bytes) -> None:
     key = str(home)
     if key not in _ready:
+        paths.add_root(home)
         paths.ensure_dir(Path(home))
         _ready.add(key)
     path = log_path(home)

@@ -124,6 +124,7 @@ class Outbox:
         self.home = Path(home)
         self.name = name
         self.dir = session_dir(home, name)
+        paths.add_root(self.home)
         self.cfg = config if config is not None else load_config()
         self.pending_path = self.dir / "pending.log"
         self.claims_dir = self.dir / "claims"
@@ -343,10 +344,7 @@ class Outbox:
         reason); an unreadable head line leaves the owner unknown (None), which counts as
         dead: no live drain can be proven to hold it.
         """
-        try:
-            names = sorted(os.listdir(self.claims_dir))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+        names = paths.list_dir(self.claims_dir)  # a symlinked or foreign claims/ is refused
         out = []
         for n in names:
             if n.endswith(".json") and not n.startswith("."):

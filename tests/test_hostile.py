@@ -388,3 +388,114 @@ def test_garbage_mixed_with_good_records(short_tmp, scenario):
     assert (rows["p"]["pending"], rows["p"]["in_flight"], rows["p"]["dead_letters"]) == (0, 0, len(bad_lines))
     assert rows["q"]["pending"] == 1
     assert all(isinstance(e["event"], str) for e in itertools.islice(events.read_events(home), 10000))
+
+
+# ---------------------------------------------------------------- item 5: state directories
+def _tree(root):
+    return sorted((str(p.relative_to(root)), p.stat().st_size if p.is_file() else -1) for p in root.rglob("*"))
+
+
+_COMMANDS = [["send", "c", "hi", "--no-wake"], ["status"], ["drain", "c", "--print"], ["register", "c", "--pid", str(os.getpid())],
+             ["dead-letter", "c"], ["mark", "c", "idle"], ["wake", "c"]]
+
+
+def _assert_refused(args, needle):
+    p = tb(*args)
+    assert p.returncode == 1, (args, p.returncode, p.err)
+    assert needle in p.err and p.err.count("\n") == 1 and "Traceback" not in p.err, (args, p.err)
+
+
+def test_symlinked_sessions_dir_is_refused(home, sleeper, short_tmp):
+    tb("register", "c", "--pid", sleeper().pid)
+    tb("send", "c", "queued", "--no-wake")
+    elsewhere = short_tmp / "elsewhere"
+    os.rename(home / "sessions", elsewhere)
+    os.chmod(elsewhere, 0o755)
+    os.symlink(elsewhere, home / "sessions")
+    before = _tree(elsewhere)
+    for args in _COMMANDS:
+        _assert_refused(args, "symlinked state directory")
+    assert _tree(elsewhere) == before and stat.S_IMODE(os.lstat(elsewhere).st_mode) == 0o755  # nothing written
+    os.unlink(home / "sessions")
+    os.rename(elsewhere, home / "sessions")
+    assert [m["body"] for m in _drained_json("c")] == ["queued"]  # and nothing lost
+
+
+def test_symlinked_session_and_claims_levels_are_refused(home, sleeper, short_tmp):
+    tb("register", "c", "--pid", sleeper().pid)
+    tb("send", "c", "queued", "--no-wake")
+    sd = home / "sessions" / "c"
+    decoy = short_tmp / "decoy"
+    decoy.mkdir(mode=0o700)
+    os.symlink(decoy, sd / "claims")
+    _assert_refused(["drain", "c", "--print"], "symlinked state directory")
+    _assert_refused(["status"], "symlinked state directory")
+    assert list(decoy.iterdir()) == []
+    os.unlink(sd / "claims")
+    os.rename(sd, short_tmp / "c-real")
+    os.symlink(short_tmp / "c-real", sd)
+    _assert_refused(["send", "c", "x", "--no-wake"], "symlinked state directory")
+    os.unlink(sd)
+    os.rename(short_tmp / "c-real", sd)
+    assert [m["body"] for m in _drained_json("c")] == ["queued"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+@pytest.mark.parametrize("level", ["sessions", "sessions/c", "sessions/c/claims"])
+def test_foreign_owned_level_is_refused(home, sleeper, level):
+    tb("register", "c", "--pid", sleeper().pid)
+    tb("send", "c", "queued", "--no-wake")
+    d = home / level
+    d.mkdir(mode=0o700, exist_ok=True)
+    os.chown(d, 65534, 65534)
+    before = _tree(home / "sessions")
+    for args in _COMMANDS if level != "sessions/c/claims" else [["drain", "c", "--print"], ["status"]]:
+        _assert_refused(args, "owned by uid 65534")
+    assert _tree(home / "sessions") == before
+    os.chown(d, os.geteuid(), os.getegid())
+    assert [m["body"] for m in _drained_json("c")] == ["queued"]
+
+
+def test_symlinked_home_is_resolved_and_used(short_tmp, sleeper, monkeypatch):
+    from termbridge import config
+
+    real = short_tmp / "real-home"
+    real.mkdir(mode=0o700)
+    link = short_tmp / "link-home"
+    os.symlink(real, link)
+    monkeypatch.setenv("TERMBRIDGE_HOME", str(link))
+    monkeypatch.setenv("TERMBRIDGE_CONFIG", str(short_tmp / "none.yaml"))
+    config._cache.clear()
+    assert tb("register", "c", "--pid", sleeper().pid).returncode == 0
+    mid = tb("send", "c", "via a linked home", "--no-wake").out.strip()
+    assert [m["id"] for m in _drained_json("c")] == [mid]
+    evs = [json.loads(line)["event"] for line in tb("events", "--json").out.splitlines()]
+    assert evs.count("registered") == 1 and evs.count("enqueued") == 1 and evs.count("delivered") == 1
+    assert (real / "events.log").is_file() and os.path.islink(link)  # written in the real directory
+
+
+def test_loose_modes_of_our_files_are_tightened(home, sleeper):
+    tb("register", "c", "--pid", sleeper().pid)
+    tb("send", "c", "one", "--no-wake")
+    sd = home / "sessions" / "c"
+    os.chmod(sd / "pending.log", 0o666)
+    os.chmod(sd, 0o755)
+    os.chmod(home / "sessions", 0o777)
+    assert tb("send", "c", "two", "--no-wake").returncode == 0
+    assert stat.S_IMODE(os.lstat(sd / "pending.log").st_mode) == 0o600
+    assert stat.S_IMODE(os.lstat(sd).st_mode) == 0o700
+    assert stat.S_IMODE(os.lstat(home / "sessions").st_mode) == 0o700
+    os.chmod(sd / "session.json", 0o644)
+    tb("status")  # a read tightens too
+    assert stat.S_IMODE(os.lstat(sd / "session.json").st_mode) == 0o600
+    assert [m["body"] for m in _drained_json("c")] == ["one", "two"]
+
+
+def test_level_checks_are_cached(home):
+    """One lstat per level per process: a second open under the same directory checks nothing again."""
+    from termbridge import paths
+
+    d = home / "sessions" / "x" / "claims"
+    paths.ensure_dir(d)
+    paths.check_levels(d)
+    assert {str(home), str(home / "sessions"), str(home / "sessions" / "x"), str(d)} <= paths._verified
