@@ -100,11 +100,12 @@ def check_levels(directory: Path | str) -> None:
     d = os.path.normpath(str(directory))
     if d in _verified:
         return
-    if not _roots:
-        state_home()  # the environment's root, resolved once
     root = _root_of(d)
     if root is None:
-        return
+        state_home()  # the environment's root (resolved once) may not be known yet
+        root = _root_of(d)
+        if root is None:
+            return
     levels = [d]
     while levels[-1] != root:
         parent = os.path.dirname(levels[-1])
