@@ -138,8 +138,8 @@ def ensure_dir(path: Path) -> Path:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        if not os.path.lexists(path.parent):
-            ensure_dir(path.parent)
+        if not os.path.lexists(path.parent) or os.path.islink(path.parent):
+            ensure_dir(path.parent)  # creates it, or refuses a symlinked parent
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:
