@@ -33,6 +33,7 @@ def private_env() -> tuple[Path, dict]:
     env = dict(os.environ, TERMBRIDGE_HOME=str(d / "home"), TERMBRIDGE_CONFIG=str(d / "none.yaml"))
     for k in ("TMUX", "TMUX_PANE", "KITTY_LISTEN_ON", "TERMBRIDGE_KITTY_SOCKET"):
         env.pop(k, None)
+    env["TMUX_TMPDIR"] = str(d)  # resolution also lists this user's tmux servers: keep benches off the real ones
     return d, env
 
 

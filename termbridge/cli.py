@@ -77,7 +77,8 @@ def register(name, pid, kind, delivery, json_):
     sess = registry.register(_home(), name, pid, kind, delivery)
     log_event(_home(), "registered", name, pid=pid, kind=kind, delivery=delivery)
     if json_:
-        _out_json({"session": sess.name, "pid": sess.pid, "kind": sess.kind, "delivery": sess.delivery})
+        _out_json({"session": sess.name, "pid": sess.pid, "kind": sess.kind, "delivery": sess.delivery,
+                   "tmux_socket": sess.tmux_socket, "kitty_socket": sess.kitty_socket})
     else:
         click.echo(f"registered {sess.name} -> pid {sess.pid} ({sess.kind})")
 
@@ -134,22 +135,43 @@ def resolve(name, json_):
 @click.argument("name")
 @click.argument("text", required=False)
 @click.option("--no-enter", is_flag=True, help="Type the text but do not press Enter.")
-@click.option("--gap-ms", type=int, help="Milliseconds between the last text byte and Enter (default 200).")
+@click.option("--enter-only", is_flag=True, help="Press Enter only, over termbridge's own unsubmitted text.")
+@click.option("--gap-ms", type=int, help="Milliseconds between the last text byte and Enter (0-10000, default 200).")
 @click.option("json_", "--json", is_flag=True)
-def submit(name, text, no_enter, gap_ms, json_):
-    """Type TEXT into NAME's verified target and press Enter (direct; no idle check)."""
+def submit(name, text, no_enter, enter_only, gap_ms, json_):
+    """Type TEXT (or - / piped stdin) into NAME's verified target, press Enter, and confirm it submitted.
+
+    Direct: no wait for idle, but never into a person's draft or a dialog (exit 4)."""
     from termbridge import paths
     from termbridge import submit as sub
+    from termbridge.config import load_config
+    from termbridge.errors import BadInput
     from termbridge.validate import body_text
 
     paths.validate_name(name)
-    if text:
-        from termbridge.config import load_config
-
-        text = body_text(text, load_config()["max_body_bytes"])
-    res = sub.submit_text(_home(), name, text, enter=not no_enter, gap_ms=gap_ms)
+    if gap_ms is not None:
+        sub.check_gap(gap_ms)
+    if enter_only and (no_enter or text is not None):
+        raise BadInput("--enter-only presses Enter alone: give no TEXT and no --no-enter")
+    if not enter_only:
+        limit = load_config()["max_body_bytes"]
+        if text == "-" or (text is None and not sys.stdin.isatty()):
+            raw = sys.stdin.buffer.read(limit + 1)
+            if b"\0" in raw:
+                raise BadInput("stdin holds a NUL byte: not text")
+            text = body_text(raw, limit)
+        elif text is None:
+            raise click.UsageError("give TEXT, - (or pipe it on stdin), or --enter-only to press Enter alone")
+        else:
+            text = body_text(text, limit)
+    res = sub.submit_text(_home(), name, text, enter=not no_enter, gap_ms=gap_ms, enter_only=enter_only)
+    note = res.pop("_unconfirmed", None)
     if json_:
         _out_json(res)
+    if note:
+        click.echo(f"termbridge: {note[0]}", err=True)
+        if note[1]:
+            sys.exit(note[1])
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -172,8 +194,10 @@ def run(name, kind, cmd):
 @click.option("--key", help="Last-wins key: replaces an undelivered message with the same key.")
 @click.option("--ttl", type=float, help="Seconds until the message expires into dead letters.")
 @click.option("--no-wake", is_flag=True, help="Only queue; do not try a wake nudge.")
+@click.option("--wait", "wait_s", type=float, help="Return once the message reaches --until (exit 4 when time is up).")
+@click.option("--until", "until", type=click.Choice(["submitted", "received"]), default="submitted", show_default=True)
 @click.option("json_", "--json", is_flag=True)
-def send(name, message, sender, reply_to, key, ttl, no_wake, json_):
+def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json_):
     """Queue MESSAGE (or - for stdin) durably for NAME and print its id."""
     from termbridge import paths, registry, validate
     from termbridge.config import load_config
@@ -186,34 +210,36 @@ def send(name, message, sender, reply_to, key, ttl, no_wake, json_):
     validate.token(sender, "--from")
     validate.token(reply_to, "--reply-to")
     validate.token(key, "--key")
-    if ttl is not None and not (ttl > 0):
+    if ttl is not None and not (0 < ttl < 10 ** 9):
         raise BadInput("--ttl must be a positive number of seconds")
+    if wait_s is not None and not (0 <= wait_s <= 86400):
+        raise BadInput("--wait must be from 0 to 86400 seconds")
     raw = sys.stdin.buffer.read(cfg["max_body_bytes"] + 1) if message == "-" else message
     body = validate.body_text(raw, cfg["max_body_bytes"])
     registry.lookup(home, name)
     rec = Outbox(home, name, cfg).append(body, sender, reply_to, key, ttl)
     outcome = None
     if not no_wake:
-        outcome = _wake_after_send(home, name)
+        from termbridge.delivery import attempt_after_send
+
+        outcome = attempt_after_send(home, name)
+    state = None
+    if wait_s is not None:
+        from termbridge.receipts import wait_for_state
+
+        state = wait_for_state(home, rec["id"], until, wait_s)
     if json_:
-        _out_json({"id": rec["id"], "session": name, "wake": outcome})
+        row = {"id": rec["id"], "session": name, "wake": outcome}
+        if wait_s is not None:
+            row["state"] = state
+        _out_json(row)
     else:
         click.echo(rec["id"])
         if outcome:
             click.echo(f"termbridge: wake: {outcome}", err=True)
-
-
-def _wake_after_send(home, name) -> str:
-    """One wake attempt after a durable send; a failure is an outcome, never an error."""
-    try:
-        from termbridge import wake
-
-        return wake.wake_session(home, name)
-    except Exception as e:  # noqa: BLE001 - the message is already durable; the wake is a bonus
-        from termbridge.events import log_event
-
-        log_event(home, "wake_outcome", name, outcome="failed", error=str(e)[:200])
-        return "failed"
+    if wait_s is not None and state != until and not (until == "submitted" and state == "received"):
+        click.echo(f"termbridge: {rec['id']} is {state} after {wait_s:g}s, not {until}; it stays queued", err=True)
+        sys.exit(4)
 
 
 @cli.command()
@@ -240,9 +266,11 @@ def drain(name, pane, print_, json_, force):
         registry.lookup(home, name)
         delivery.drain_print(home, name, sys.stdout.write, as_json=json_, flush=sys.stdout.flush)
         return
-    n = delivery.drain_to_target(home, name, force=force)
-    if n and sys.stderr.isatty():
-        click.echo(f"termbridge: delivered {n} message(s) to {name}", err=True)
+    done = delivery.drain_to_target(home, name, force=force)
+    if done.note:
+        click.echo(f"termbridge: {done.note}", err=True)
+    elif done.count and sys.stderr.isatty():
+        click.echo(f"termbridge: delivered {done.count} message(s) to {name}", err=True)
 
 
 @cli.command("dead-letter")
@@ -314,6 +342,17 @@ def receipt(msg_id, json_):
         click.echo(f"{r['id']} ({r['session']}): {r['state']} via {r['via']}" + (f" [{when}]" if when else ""))
 
 
+@cli.command(hidden=True)
+@click.argument("name")
+def waiter(name):
+    """The idle waiter `send` starts, detached (internal): deliver once NAME's target goes idle."""
+    from termbridge import paths
+    from termbridge import waiter as wt
+
+    paths.validate_name(name)
+    wt.run_waiter(_home(), name)
+
+
 @cli.command()
 @click.argument("name")
 @click.argument("state", type=click.Choice(["idle", "busy"]))
@@ -383,7 +422,7 @@ def _print_event(e: dict) -> None:
 @cli.command()
 @click.option("json_", "--json", is_flag=True)
 def status(json_):
-    """Per session: pid alive, target, idle/busy, pending, in-flight, dead letters, last wake."""
+    """Per session: pid alive, target, surface and why, pending, in-flight, receipts, dead letters, last wake."""
     from termbridge import status as st
 
     rows = st.collect_status(_home())
@@ -393,10 +432,14 @@ def status(json_):
     if not rows:
         click.echo("no sessions registered")
     for r in rows:
+        rc = r.get("receipts") or {}
+        surf = f"{r['surface']} ({r['reason']})" if r.get("surface") else "-"
         click.echo(
             f"{r['name']}: pid {r['pid']} {'alive' if r['alive'] else r['liveness']}, "
-            f"target {r.get('target') or '-'}, {r.get('state') or '-'}, pending {r['pending']}, "
-            f"in-flight {r['in_flight']}, dead letters {r['dead_letters']}, last wake {r.get('last_wake') or '-'}"
+            f"target {r.get('target') or '-'}, {surf}, pending {r['pending']}, "
+            f"in-flight {r['in_flight']}, submitted {rc.get('submitted', 0)}, received {rc.get('received', 0)}, "
+            f"dead letters {r['dead_letters']}, last wake {r.get('last_wake') or '-'}"
+            + (f", waiter pid {r['waiter']['pid']}" if r.get("waiter") else "")
         )
 
 
@@ -412,6 +455,28 @@ def doctor(json_):
     else:
         click.echo(text)
     sys.exit(code)
+
+
+@cli.command("paths")
+@click.argument("what", required=False, metavar="[NAME]", type=click.Choice(["command", "data", "tmux", "kitty", "shell", "state", "config"]))
+@click.option("json_", "--json", is_flag=True)
+def paths_cmd(what, json_):
+    """Where this termbridge and its plugins live (NAME: print only that one).
+
+    command: the absolute termbridge to put in other programs' configs; tmux: the tmux
+    plugin to run-shell; kitty: the directory to link into kitty's config directory;
+    shell: the shell and agent snippets; data: the directory holding those; state; config.
+    """
+    from termbridge.plugins import all_paths
+
+    found = all_paths()
+    if what:
+        click.echo(found[what])
+    elif json_:
+        _out_json(found)
+    else:
+        for name, value in found.items():
+            click.echo(f"{name:8} {value}")
 
 
 @cli.command()

@@ -27,10 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "ledger_size": 10000,  # delivered ids remembered per session
     "events_max_bytes": 4 * 1024 * 1024,  # event log rotates past this size
     "lock_timeout_s": 30,  # waiting longer for a state lock is a runtime failure
-    "idle_wait_max_s": 3600,  # the idle waiter started by `send` gives up after this long
-    "confirm_retries": 3,  # Enter-only presses after a submission whose text stayed in the composer
-    "confirm_wait_ms": 400,  # how long to watch the surface for each confirmation
-    "kinds": {},  # extra or overriding per-kind screen patterns (see idle.py)
+    "idle_wait_max_s": 3600,  # an idle waiter gives up after this long
+    "confirm_retries": 3,  # Enter-only retries while the typed text stays in the composer
+    "confirm_wait_ms": 400,  # how long to watch for the text to leave the composer (grows per retry)
+    "kinds": {},  # extra or overriding per-kind screen patterns (see surface.py)
 }
 
 _INT_KEYS = {
@@ -53,7 +53,7 @@ _INT_KEYS = {
 }
 # Upper bounds where a huge value would overflow (a sleep) or hang a caller.
 _INT_MAX = {"gap_ms": 10000, "confirm_retries": 10, "confirm_wait_ms": 10000}
-_KIND_KEYS = {"busy": list, "composer": str, "placeholder": list, "ready": list, "dialog": list}
+_KIND_KEYS = {"busy": list, "composer": str, "placeholder": list, "ready": list, "dialog": list, "pasted": list}
 
 _cache: dict[str, dict[str, Any]] = {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -77,77 +78,175 @@ def _note_failure(home: Path, name: str, target: str, error: Exception, **extra)
     events.log_event(home, "delivery_failed", name, target=target, error=str(error), failures=st["failures"], **extra)
 
 
-def drain_to_target(home: Path, name: str, force: bool = False) -> int:
-    """Submit every pending message, framed, into NAME's verified target as one submission.
+@dataclass
+class Drained:
+    """What a drain into the target did: messages delivered, and a note for the person (or '')."""
 
-    Only when the target is idle (TargetBusy, exit 4, otherwise -- nothing typed, nothing
-    claimed); --force skips the idle check but never the draft check. A message counts as
-    delivered only after its submission went through; a failed one stays queued, the
-    session backs off exponentially, and after dead_letter_attempts it is dead-lettered.
+    count: int
+    note: str = ""
+
+
+def delivery_lock(home: Path, name: str, cfg: dict):
+    """Held from reading the surface to confirming the Enter, so two deliveries never interleave keys."""
+    from termbridge import paths
+    from termbridge.registry import session_dir
+
+    d = paths.ensure_dir(session_dir(home, name))
+    return paths.state_lock(d / "deliver.lock", timeout=cfg["lock_timeout_s"])
+
+
+def drain_to_target(home: Path, name: str, force: bool = False) -> Drained:
+    """Submit every pending message, framed, into NAME's verified target as one confirmed submission.
+
+    Only into an idle surface (TargetBusy, exit 4, otherwise: nothing typed, nothing
+    claimed); --force overrides `working` only, never a draft, a dialog, a pane mode or
+    `unknown`. Termbridge's own unsubmitted text (`ours`) gets Enter only. A message
+    counts as delivered only once the submission is confirmed; an unconfirmed one stays
+    queued (Unconfirmed, exit 1). A failed one stays queued, the session backs off
+    exponentially, and after dead_letter_attempts it is dead-lettered. Shells and `pull`
+    sessions get only the fixed nudge: their messages are read with `drain --print`/MCP.
     """
     import time
 
-    from termbridge import events, idle, registry, submit, targets
+    from termbridge import registry, surface
     from termbridge.config import load_config
-    from termbridge.errors import BackendError, TargetBusy
+    from termbridge.errors import TargetBusy
 
     cfg = load_config()
     sess = registry.require_alive(registry.lookup(home, name))
     box = Outbox(home, name, cfg)
-    if not box.has_pending():
-        return 0
+    typed = surface.read_typed(home, name)
+    if not box.has_pending() and typed is None:
+        return Drained(0)
     backoff = read_backoff(home, name)
     wait = backoff.get("next_at", 0) - time.time()
     if wait > 0 and not force:
         raise TargetBusy(f"{name}: backing off after {backoff.get('failures')} failed deliveries; "
                          f"next attempt in {wait:.0f}s (or --force)")
+    with delivery_lock(home, name, cfg):
+        return _drain_locked(home, sess, box, backoff, force, cfg)
+
+
+def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg: dict) -> Drained:
+    from termbridge import events, submit, surface, targets
+    from termbridge.errors import BackendError, TargetBusy
+
+    name = sess.name
+    typed = surface.read_typed(home, name)
     tgt = targets.resolve_session(home, sess)
     try:
-        verdict = idle.judge(home, sess, tgt, draft_only=force, cfg=cfg)
+        s = surface.read_surface(home, sess, tgt, sample=True, cfg=cfg)
     except BackendError as e:  # the terminal stopped answering: a failed delivery attempt
         _note_failure(home, name, tgt.target, e)
         raise
-    if not verdict.idle:
-        events.log_event(home, "drain_deferred", name, target=tgt.target, reason=verdict.reason)
-        raise TargetBusy(f"{name} is busy ({verdict.reason}); messages stay queued")
+    if s.kind == "ours":
+        out, n = submit.enter_over_ours(home, sess, tgt, s.typed or {}, cfg)
+        if not out.confirmed:
+            raise submit.Unconfirmed(submit.not_submitted(name) + "; its messages stay queued")
+        return Drained(n, "pressed Enter on termbridge's own unsubmitted text")
+    if typed is not None and s.kind in ("idle", "working"):
+        _settle_vanished(home, name, typed, box)
+    if not box.has_pending():
+        return Drained(0)
+    forced = force and s.kind == "working" and not s.reason.startswith("pane is in")
+    if s.kind != "idle" and not forced:
+        events.log_event(home, "drain_deferred", name, target=tgt.target, surface=s.kind, reason=s.reason)
+        raise TargetBusy(f"{name} is busy ({s.kind}: {s.reason}); messages stay queued")
+    if sess.kind == "shell" or sess.delivery == "pull":
+        from termbridge.wake import nudge_line
+
+        out = submit.type_and_confirm(home, sess, tgt, nudge_line(sess, cfg), [], "nudge", cfg["gap_ms"], cfg)
+        events.log_event(home, "nudged", name, target=tgt.target, confirmed=out.confirmed,
+                         why="shell" if sess.kind == "shell" else "pull")
+        if not out.confirmed:
+            raise submit.Unconfirmed(submit.not_submitted(name))
+        how = "drain --print" if sess.kind == "shell" else "MCP inbox or drain --print"
+        return Drained(0, f"{name} is a {'shell' if sess.kind == 'shell' else 'pull session'}: "
+                          f"nudged; its messages stay queued for {how}")
     claim = box.claim()
     if claim is None:
-        return 0
-    text = framing.for_kind(framing.render_messages(claim.records), sess.kind)
+        return Drained(0)
+    text = framing.render_messages(claim.records)
     try:
         submit.check_canonical(sess, tgt, text)
     except Exception:
         box.release(claim, "refused by the target's terminal mode", count_attempt=False)
         raise
     try:
-        submit.deliver_text(tgt, text, True, cfg["gap_ms"], submit.target_tty(sess, tgt))
+        out = submit.type_and_confirm(home, sess, tgt, text, claim.ids, "messages", cfg["gap_ms"], cfg)
     except Exception as e:
         dead = box.release(claim, str(e))
         _note_failure(home, name, tgt.target, e, dead_lettered=dead)
         fate = f"{len(dead)} dead-lettered after repeated failures, the rest stay queued" if dead else "messages stay queued"
         raise BackendError(f"delivery to {tgt.target} failed ({e}); {fate}") from None
-    box.commit(claim)
+    if not out.confirmed:
+        box.release(claim, "typed but not submitted", count_attempt=False)
+        raise submit.Unconfirmed(submit.not_submitted(name) + "; its messages stay queued "
+                                 "(the next drain presses Enter only)")
+    box.commit(claim, via=out.confirmed)
     if backoff:
         _record_outcome(home, name, ok=True)
     events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(text),
-                     messages=len(claim.records))
-    return len(claim.records)
+                     messages=len(claim.records), confirmed=out.confirmed, enter_presses=out.enter_presses)
+    return Drained(len(claim.records))
+
+
+def _settle_vanished(home: Path, name: str, typed: dict, box: Outbox) -> None:
+    """Termbridge's unconfirmed text left the composer after all (submitted late, or cleared by a
+    person). Messages the agent is known to have received are counted delivered, not sent twice;
+    the rest stay queued."""
+    from termbridge import receipts, surface
+
+    ids = [i for i in typed.get("ids") or [] if isinstance(i, str)]
+    got = receipts.received_ids(home, name, ids, since=float(typed.get("t") or 0)) if ids else set()
+    if got:
+        claim = box.claim(only=got)
+        if claim is not None:
+            box.commit(claim, via="transcript")
+    surface.forget_typed(home, name)
 
 
 def session_for_target(home: Path, spec: str) -> str | None:
     """The registered session whose verified target is SPEC ('%3', 'tmux:%3', 'kitty:…:7', 'pty:NAME'), if any."""
-    from termbridge import registry, targets
-    from termbridge.errors import NoTarget
+    from termbridge import targets
 
-    want = targets.normalize_target(spec)
-    hosts = targets.all_hosts(home)
-    for sess in registry.all_sessions(home):
-        if not sess.alive():
-            continue
-        try:
-            tgt = targets.nearest_host(sess.pid, hosts)
-        except NoTarget:
-            continue
-        if tgt.target == want:
-            return sess.name
-    return None
+    return targets.session_at(home, spec)  # a bare %N is a pane of the caller's own tmux server
+
+
+# ---------------------------------------------------------------- after `send`
+def attempt_after_send(home: Path, name: str) -> str:
+    """The one delivery attempt `send` makes; an outcome, never an error.
+
+    push: the pending messages are drained, framed, into an idle target ("sent");
+    pull and shells: the wake nudge. When the target is not idle (or the Enter could
+    not be confirmed), the session's idle waiter is started to deliver once it is.
+    """
+    from termbridge import events, registry, waiter, wake
+    from termbridge.errors import NoTarget, TargetBusy, TermbridgeError
+
+    try:
+        sess = registry.lookup(home, name)
+        if sess.delivery == "pull" or sess.kind == "shell":
+            outcome = wake.wake_session(home, name)
+        else:
+            try:
+                outcome = "sent" if drain_to_target(home, name).count else "skipped_empty"
+            except NoTarget as e:
+                outcome = "skipped_no_target"
+                events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
+                return outcome
+            except TargetBusy as e:
+                outcome = "skipped_busy"
+                events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
+            except TermbridgeError as e:  # typed but unconfirmed, or a terminal that failed: the waiter retries
+                outcome = "skipped_busy"
+                events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
+            else:
+                events.log_event(home, "wake_outcome", name, outcome=outcome, mode="push")
+        push = not (sess.delivery == "pull" or sess.kind == "shell")
+        if outcome in ("skipped_busy", "skipped_debounced") or (push and Outbox(home, name).has_pending()):
+            waiter.start_waiter(home, name)  # e.g. Enter went on earlier text: the rest follows at idle
+        return outcome
+    except Exception as e:  # noqa: BLE001 - the message is already durable; the attempt is a bonus
+        events.log_event(home, "wake_outcome", name, outcome="failed", error=str(e)[:200])
+        return "failed"

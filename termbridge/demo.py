@@ -36,7 +36,7 @@ class Demo:
     def received(self, log: Path) -> list[str]:
         if not log.exists():
             return []
-        return [json.loads(line)["text"] for line in log.read_text().splitlines()]
+        return [e["text"] for e in map(json.loads, log.read_text().splitlines()) if "text" in e]
 
     def wait_for(self, fn, seconds: float = 10.0):
         deadline = time.monotonic() + seconds
@@ -57,6 +57,11 @@ class Demo:
             for line in lines[1:]:
                 self.say(f"                    {line!r}")
 
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """The real `termbridge` command (as a hook would run it), on the demo's state and server."""
+        return subprocess.run([sys.executable, "-m", "termbridge", *args], input=stdin if stdin is not None else "",
+                              capture_output=True, text=True, timeout=60, env=dict(os.environ))
+
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, timeout=10).stdout
 
@@ -64,11 +69,11 @@ class Demo:
     def run(self, keep: bool = False) -> None:
         import libtmux  # only here: the demo is not on a hook's hot path
 
-        from termbridge import hooks, paths, proctree, registry, submit, targets, wake
+        from termbridge import hooks, paths, proctree, receipts, registry, submit, targets, waiter, wake
         from termbridge.config import _cache
         from termbridge.delivery import drain_to_target
         from termbridge.errors import TargetBusy
-        from termbridge.idle import judge
+        from termbridge.surface import read_surface
         from termbridge.outbox import Outbox
         from termbridge.status import collect_status
 
@@ -114,46 +119,63 @@ class Demo:
         self.tmux("send-keys", "-t", agent_pane.pane_id, "C-u")
         time.sleep(0.3)
 
-        self.step(4, "termbridge submit: sanitized paste, then Enter as its own key 200 ms later")
+        self.step(4, "termbridge submit: sanitized paste, Enter as its own key 200 ms later, then confirmed on screen")
         n = len(self.received(log))
         res = submit.submit_text(self.home, "coder", "hello from termbridge\nsecond line \x1b[31m(escape removed)")
         self.wait_for(lambda: len(self.received(log)) > n)
         self.say(f"    submit -> {res}")
         self.show_received(log, n)
-        self.wait_for(lambda: judge(self.home, session, tgt).idle, 15)
+        self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 15)
 
-        self.step(5, "send while the agent is busy: queued durably, the wake and the drain are deferred")
+        self.step(5, "a person's draft: `echo … | termbridge submit coder` (how hooks use it) never submits it")
+        for ch in "my half-typed draft":
+            self.tmux("send-keys", "-t", agent_pane.pane_id, "-l", ch)
+            time.sleep(0.03)
+        p = self.cli("submit", "coder", stdin="review done, over to you")
+        self.say(f"    piped submit -> exit {p.returncode}: {p.stderr.strip()}")
+        self.say(f"    the surface: {read_surface(self.home, session, tgt, sample=False).as_dict()}")
+        self.tmux("send-keys", "-t", agent_pane.pane_id, "C-u")
+        self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 15)
         n = len(self.received(log))
+        p = self.cli("submit", "coder", stdin="review done, over to you")
+        self.wait_for(lambda: len(self.received(log)) > n)
+        self.say(f"    with an empty composer -> exit {p.returncode}")
+        self.show_received(log, n)
+        self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 15)
+
+        self.step(6, "send while the agent works: queued durably; an idle waiter delivers the moment it is idle")
         submit.submit_text(self.home, "coder", "/busy 4")
         self.wait_for(lambda: "esc to interrupt" in self.tmux("capture-pane", "-p", "-t", agent_pane.pane_id))
-        box = Outbox(self.home, "coder")
-        rec = box.append("Tests pass on main; please review PR 7.", sender="reviewer")
-        self.say(f"    send -> id {rec['id']} (fsync'd before the id is printed)")
-        self.say(f"    wake -> {wake.wake_session(self.home, 'coder')}")
+        n = len(self.received(log))
+        p = self.cli("send", "coder", "Tests pass on main; please review PR 7.", "--from", "reviewer", "--json")
+        sent = json.loads(p.stdout)
+        self.say(f"    send -> id {sent['id']}, wake {sent['wake']} (fsync'd before the id is printed)")
         try:
             drain_to_target(self.home, "coder")
         except TargetBusy as e:
             self.say(f"    drain -> exit {e.exit_code}: {e}")
-
-        self.step(6, "the agent goes idle: the wake nudge is sent (fixed text, never peer text)")
-        self.wait_for(lambda: judge(self.home, session, tgt).idle, 20)
-        n = len(self.received(log))
         self.say(f"    wake -> {wake.wake_session(self.home, 'coder')}")
-        self.wait_for(lambda: len(self.received(log)) > n)
+        self.wait_for(lambda: waiter.live_waiter(self.home, "coder") or len(self.received(log)) > n, 5)
+        self.say(f"    waiter: {waiter.live_waiter(self.home, 'coder')}; receipt: {receipts.lookup(self.home, sent['id'])['state']}")
+        self.wait_for(lambda: len(self.received(log)) > n, 20)
         self.show_received(log, n)
-        self.say(f"    wake again at once -> {wake.wake_session(self.home, 'coder')} (one nudge per window)")
-        self.wait_for(lambda: judge(self.home, session, tgt).idle, 20)
+        self.wait_for(lambda: receipts.lookup(self.home, sent["id"])["state"] == "submitted", 10)
+        self.say(f"    receipt -> {receipts.lookup(self.home, sent['id'])['state']} "
+                 f"(confirmed: the text left the composer)")
+        self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 20)
 
-        self.step(7, "drain: every pending message, framed as peer context, in one submission")
-        box.append("Also: the deploy is frozen until Friday.", sender="lead", reply_to=rec["id"])
+        self.step(7, "drain: every pending message, framed as peer context, in one confirmed submission")
+        box = Outbox(self.home, "coder")
+        first = box.append("The deploy is frozen until Friday.", sender="lead")
+        box.append("Also: rebase before you push.", sender="lead", reply_to=first["id"])
         n = len(self.received(log))
-        count = drain_to_target(self.home, "coder")
+        done = drain_to_target(self.home, "coder")
         self.wait_for(lambda: len(self.received(log)) > n)
-        self.say(f"    drain -> delivered {count} messages")
+        self.say(f"    drain -> delivered {done.count} messages")
         self.show_received(log, n)
-        self.wait_for(lambda: judge(self.home, session, tgt).idle, 20)
+        self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 20)
 
-        self.step(8, "a human's draft is never submitted over")
+        self.step(8, "a human's draft is never submitted over, not even with --force")
         for ch in "half-typed":
             self.tmux("send-keys", "-t", agent_pane.pane_id, "-l", ch)
             time.sleep(0.03)
@@ -180,7 +202,7 @@ class Demo:
         self.step(10, "status and the decoy")
         for row in collect_status(self.home):
             self.say(f"    {row['name']}: pid {row['pid']} alive={row['alive']} target={row['target']} "
-                     f"state={row['state']} pending={row['pending']} in_flight={row['in_flight']} "
+                     f"surface={row['surface']} pending={row['pending']} in_flight={row['in_flight']} "
                      f"dead_letters={row['dead_letters']} last_wake={row['last_wake']}")
         self.say(f"    decoy received: {self.received(decoy_log) or 'nothing'} -- nothing was ever typed there")
         events = (self.home / "events.log").read_text().splitlines()
@@ -191,6 +213,14 @@ class Demo:
             self.say(f"\nkept running. Watch it:   tmux -S {self.socket} attach")
             self.say(f"clean up afterwards:      tmux -S {self.socket} kill-server; rm -rf {self.dir}")
 
+    def _wait_for_waiters(self) -> None:
+        """An idle waiter exits within a poll once its session died: let it, before removing its state."""
+        from termbridge import waiter
+
+        sessions = self.home / "sessions"
+        names = [d.name for d in sessions.iterdir()] if sessions.is_dir() else []
+        self.wait_for(lambda: not any(waiter.live_waiter(self.home, n) for n in names), 10)
+
     def cleanup(self, keep: bool) -> None:
         if not keep:
             if self.server is not None:
@@ -199,6 +229,7 @@ class Demo:
                 except Exception:  # noqa: BLE001 - already gone
                     pass
             subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+            self._wait_for_waiters()
             shutil.rmtree(self.dir, ignore_errors=True)
         for k, v in self.saved.items():
             if v is None:

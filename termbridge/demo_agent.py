@@ -6,7 +6,10 @@ of submitting. Each submission is appended to --log as a JSON line. Its screen f
 Codex's: `› draft` (a dim placeholder when empty), `• Working (Ns • esc to interrupt)`
 while busy, `? for shortcuts` when idle and empty.
 
-Commands typed into it: `/busy N` (busy N seconds, printing output), `/quit`.
+Commands typed into it: `/busy N` (busy N seconds, printing output), `/dialog` (a Codex-like
+approval dialog: Enter or `y` approves and is logged as `{"approved": ...}`, Esc or `n`
+declines), `/quit`. `--swallow N` drops the first N Enters that would submit (-1: every
+one), like a TUI that is not ready or is redrawing.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ PLACEHOLDER = "Ask the demo agent anything"
 
 
 class Agent:
-    def __init__(self, log: str, title: str, work: float):
-        self.log, self.title, self.work = log, title, work
+    def __init__(self, log: str, title: str, work: float, swallow: int = 0):
+        self.log, self.title, self.work, self.swallow = log, title, work, swallow
+        self.dialog: str | None = None
         self.draft = ""
         self.transcript: list[str] = []
         self.busy_until = 0.0
@@ -63,6 +67,10 @@ class Agent:
                 self.in_paste, self.paste_end, i = False, t, i + 6
                 continue
             ch = text[i]
+            if ch == "\x1b" and self.dialog is not None and text[i : i + 6] not in ("\x1b[200~", "\x1b[201~"):
+                self.answer(False, t)  # Esc cancels the dialog
+                i += 1
+                continue
             if ch == "\x1b":
                 rest = text[i:]
                 if len(rest) < 6 and ("\x1b[200~".startswith(rest) or "\x1b[201~".startswith(rest)):
@@ -77,12 +85,20 @@ class Agent:
                 i = max(j, i + 1)  # other escape sequences (arrows...) are ignored
                 continue
             i += 1
+            if self.dialog is not None and not self.in_paste:
+                if ch in "\ry":
+                    self.answer(True, t)
+                elif ch in "\x1bn":
+                    self.answer(False, t)
+                continue  # a dialog takes every key: nothing reaches the composer
             if self.in_paste:
                 self.draft += "\n" if ch in "\r\n" else ch
                 continue
             if ch == "\r":
                 if t - self.last_burst <= ENTER_SUPPRESS or t - self.paste_end <= ENTER_SUPPRESS:
                     self.draft += "\n"  # what Codex does: the Enter was part of a paste burst
+                elif self.swallow != 0:
+                    self.swallow -= 1 if self.swallow > 0 else 0  # not ready: this Enter is dropped
                 elif not self.submit(t):
                     return False
             elif ch == "\n":
@@ -103,6 +119,12 @@ class Agent:
         self.pending += tail
         return True
 
+    def answer(self, approved: bool, t: float) -> None:
+        with open(self.log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"t": t, "approved": approved, "dialog": self.dialog}) + "\n")
+        self.transcript.append(f"  dialog {'approved' if approved else 'declined'}: {self.dialog}")
+        self.dialog = None
+
     def submit(self, t: float) -> bool:
         text, self.draft = self.draft, ""
         with open(self.log, "a", encoding="utf-8") as f:
@@ -111,6 +133,9 @@ class Agent:
         self.transcript.append(f"you: {first}" + (f"  (+{text.count(chr(10))} more lines)" if "\n" in text else ""))
         if text.strip() == "/quit":
             return False
+        if text.strip() == "/dialog":
+            self.dialog = "touch /tmp/approved-by-termbridge"
+            return True
         secs = self.work
         if text.startswith("/busy"):
             try:
@@ -136,12 +161,17 @@ class Agent:
         if busy:
             tail.append(f"• Working ({int(t - self.busy_started)}s • esc to interrupt)")
         composer_at = len(tail)
-        if self.draft:
+        if self.dialog is not None:
+            tail = ["Would you like to run the following command?", "", f"  $ {self.dialog}", "",
+                    "› 1. Yes, proceed (y)", "  2. No, and tell the agent what to do differently (esc)", "",
+                    "  Press enter to confirm or esc to cancel"]
+            composer_at = 4
+        elif self.draft:
             tail.append("› " + draft_lines[0])
             tail.extend("  " + line for line in draft_lines[1:])
         else:
             tail.append("› \x1b[2m" + PLACEHOLDER + "\x1b[0m")
-        if not self.draft and not busy:
+        if not self.draft and not busy and self.dialog is None:
             tail.append("  ? for shortcuts")
         room = max(rows - len(lines) - len(tail) - 1, 0)
         lines += [line[:cols] for line in self.transcript[-room:]] if room else []
@@ -170,13 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log", required=True, help="append each submission here as a JSON line")
     ap.add_argument("--title", default="demo-agent")
     ap.add_argument("--work", type=float, default=0.0, help="seconds of busy work after each submission")
+    ap.add_argument("--swallow", type=int, default=0, help="drop the first N submitting Enters (-1: all)")
     args = ap.parse_args(argv)
     fd = sys.stdin.fileno()
     old = termios.tcgetattr(fd) if os.isatty(fd) else None
     if old:
         tty.setraw(fd)
     sys.stdout.write("\x1b[?2004h")  # ask for bracketed paste, as the real TUIs do
-    agent = Agent(args.log, args.title, args.work)
+    agent = Agent(args.log, args.title, args.work, args.swallow)
     try:
         agent.draw(time.monotonic())
         while True:

@@ -48,7 +48,7 @@ def _tmux_checks() -> list[Check]:
     loaded = "drain.sh" in keys or "drain.sh" in hooks
     checks.append(Check("tmux plugin", OK if loaded else FAIL,
                         "loaded (prefix key and pane-focus-in hook)" if loaded else f"not loaded on {where}",
-                        "" if loaded else "add `run-shell /path/to/termbridge/tmux-plugin/termbridge.tmux` to ~/.tmux.conf "
+                        "" if loaded else "add `run-shell '$(termbridge paths tmux)'` to ~/.tmux.conf "
                         "(or `set -g @plugin` with TPM) and reload"))
     return checks
 
@@ -63,7 +63,8 @@ def _kitty_check() -> Check:
     try:
         n = sum(len(t["windows"]) for osw in KittyClient(addr, timeout=2).ls() for t in osw["tabs"])
     except KittyError as e:
-        return Check("kitty", FAIL, str(e), "include kitty/termbridge.conf in kitty.conf (remote control on a socket)")
+        return Check("kitty", FAIL, str(e), "ln -sfn \"$(termbridge paths kitty)\" ~/.config/kitty/termbridge and add "
+                                           "`include termbridge/termbridge.conf` to kitty.conf (remote control on a socket)")
     return Check("kitty", OK, f"remote control reachable at {addr} ({n} windows)")
 
 
@@ -122,6 +123,79 @@ def _hook_checks() -> list[Check]:
     return out
 
 
+def _configured_path_check(env: dict | None = None) -> Check:
+    """The paths tmux and kitty were configured with still exist: a reinstall, a new Python
+    or a moved clone leaves the plugins running a termbridge (or files) that is gone."""
+    import shlex
+
+    env = dict(os.environ) if env is None else env
+    seen: list[str] = []
+    gone: list[str] = []
+
+    def command(value: str, where: str) -> None:  # a command line: its first word must run
+        try:
+            word = shlex.split(value)[0]
+        except (ValueError, IndexError):
+            gone.append(f"{where} is {value!r}, not a command")
+            return
+        seen.append(where)
+        found = os.path.isfile(word) and os.access(word, os.X_OK) if "/" in word else shutil.which(word, path=env.get("PATH"))
+        if not found:
+            gone.append(f"{where} runs {word}, which does not exist")
+
+    def path(p: str, where: str) -> None:
+        seen.append(where)
+        if not os.path.exists(p):
+            gone.append(f"{where}: {p} does not exist")
+
+    # tmux: @termbridge-command, the termbridge recorded when the plugin loaded, the plugin's files.
+    if shutil.which("tmux") is not None:
+        from termbridge.tmux_cmd import TmuxError, run_tmux
+
+        try:
+            option = run_tmux("show-options", "-gqv", "@termbridge-command", env=env).strip()
+            recorded = run_tmux("show-options", "-gqv", "@termbridge-command-path", env=env).strip()
+            bound = run_tmux("list-keys", "-T", "prefix", env=env) + run_tmux("show-hooks", "-g", "pane-focus-in", env=env)
+        except TmuxError:
+            option = recorded = bound = ""  # no server: _tmux_checks says so
+        if option:
+            command(option, "tmux @termbridge-command")
+        if recorded:
+            path(recorded, "tmux @termbridge-command-path (recorded when the plugin loaded)")
+        for script in sorted(set(re.findall(r"'([^']*/scripts/drain\.sh)'", bound))):
+            path(script, "tmux plugin binding")
+    # kitty: kitty.conf's include of our snippet, the watcher and kitten it names, TERMBRIDGE_COMMAND.
+    conf_dir = Path(env.get("KITTY_CONFIG_DIRECTORY") or Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME") or "~").expanduser() / ".config") / "kitty")
+    files = [conf_dir / "kitty.conf"]
+    for f in files:
+        try:
+            lines = f.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            words = line.split()
+            if len(words) < 2 or words[0].startswith("#") or "termbridge" not in line.lower():
+                continue
+            value = os.path.expandvars(os.path.expanduser(words[-1]))
+            if words[0] == "include":
+                target = Path(value) if os.path.isabs(value) else f.parent / value
+                path(str(target), f"kitty include in {f}")
+                if target.exists() and target not in files:
+                    files.append(target)
+            elif words[0] == "watcher" or (words[0] == "map" and words[-2:-1] == ["kitten"]):
+                path(value if os.path.isabs(value) else str(conf_dir / value), f"kitty {words[0]} in {f}")
+            elif words[0] == "env" and words[1].startswith("TERMBRIDGE_COMMAND="):
+                command(line.split("TERMBRIDGE_COMMAND=", 1)[1], f"kitty env TERMBRIDGE_COMMAND in {f}")
+    if gone:
+        more = f" (+{len(gone) - 1} more)" if len(gone) > 1 else ""
+        return Check("configured paths", WARN, gone[0] + more,
+                     "reinstall termbridge or fix the path; `termbridge paths` prints the current ones "
+                     "(tmux: reload tmux.conf; kitty: ln -sfn \"$(termbridge paths kitty)\" ~/.config/kitty/termbridge)")
+    if not seen:
+        return Check("configured paths", SKIP, "no tmux or kitty configuration names a termbridge path")
+    return Check("configured paths", OK, f"{len(seen)} configured paths exist")
+
+
 def _session_checks(home: Path) -> list[Check]:
     from termbridge import registry, targets
     from termbridge.errors import TermbridgeError
@@ -138,6 +212,7 @@ def _session_checks(home: Path) -> list[Check]:
 
 def run_checks(home: Path) -> list[Check]:
     checks = _tmux_checks() + [_kitty_check(), _state_check(home), _config_check()] + _hook_checks()
+    checks.append(_configured_path_check())
     if not any(c.name == "config" and c.status == FAIL for c in checks):
         checks += _session_checks(home)
     return checks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Iterator
 
@@ -50,16 +51,16 @@ def message_json(rec: dict) -> dict:
     }
 
 
-def as_shell_comments(text: str) -> str:
-    """TEXT with every line commented out, for targets that are shells.
+_INERT = re.compile(r"[^A-Za-z0-9 ,.:_/@+-]+")
 
-    Typed into a shell, peer text would run as commands; as comments it is shown and
-    inert. TEXT is already sanitized (no CR or control bytes), so no line can end the
-    comment early.
+
+def inert_for_shells(line: str) -> str:
+    """LINE as a command that does nothing in bash, zsh (any options), fish and dash.
+
+    Only the fixed nudge ever reaches a shell (never peer text). It is typed as the
+    arguments of the `true` builtin, and every character a shell could expand or
+    interpret (quotes, $, `, globs, ;, &, |, #, =, ~, !, parentheses, braces, <, >)
+    is removed first, so no option of any of these shells can make it run anything
+    (their `true` builtins ignore every argument, `--help` included).
     """
-    return "\n".join("# " + line for line in text.split("\n"))
-
-
-def for_kind(text: str, kind: str) -> str:
-    """TEXT as it may be typed into an agent of KIND."""
-    return as_shell_comments(text) if kind == "shell" else text
+    return "true " + " ".join(_INERT.sub(" ", line).split())

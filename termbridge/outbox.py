@@ -375,8 +375,10 @@ class Outbox:
             if c["owner_pid"] is None or not proctree.is_alive(c["owner_pid"], c["owner_start"])
         ]
 
-    def claim(self) -> Claim | None:
-        """Take every deliverable message out of the queue into an fsync'd claim (None: nothing to do).
+    def claim(self, only: set[str] | list[str] | None = None) -> Claim | None:
+        """Take every deliverable message (or those of ONLY) out of the queue into an fsync'd claim.
+
+        None: nothing to do. With ONLY, the other deliverable messages stay queued in order.
 
         Under the lock: claims of dead drains are folded back, the torn tail healed,
         unparseable and expired records dead-lettered, superseded keys dropped and
@@ -402,6 +404,11 @@ class Outbox:
                 else:
                     merged.append(r)
             take, expired, superseded = _deliverable(merged, time.time())
+            keep: list[dict] = []
+            if only is not None:
+                wanted = set(only)
+                keep = [r for r in take if r["id"] not in wanted]
+                take = [r for r in take if r["id"] in wanted]
 
             # Order matters for crash safety: dead letters, then the claim, then the rewrite.
             self._dead_raw(bad)
@@ -416,8 +423,8 @@ class Outbox:
                 # Line 1: the owner; then one record per line, streamed (no whole-file copy in memory).
                 head = _dumps({"owner_pid": owner, "owner_start": proctree.start_time(owner)}) + b"\n"
                 paths.atomic_write(claim.path, itertools.chain([head], (_dumps(r) + b"\n" for r in take)))
-            if records or bad or os.path.lexists(self.pending_path):
-                self._write_pending([])
+            if records or bad or keep or os.path.lexists(self.pending_path):
+                self._write_pending(keep)
             for p, _ in stale:
                 paths.unlink_durable(p)
         batch = []

@@ -134,6 +134,37 @@ def lookup(home: Path, msg_id: str, scan_transcripts: bool = True) -> dict:
     raise UnknownMessage(f"unknown message id {msg_id!r}")
 
 
+def wait_for_state(home: Path, msg_id: str, until: str, seconds: float, poll: float = 0.1) -> str:
+    """Poll MSG_ID's receipt until it reaches UNTIL (or later) or SECONDS pass; returns the last state."""
+    deadline = time.monotonic() + seconds
+    last_scan = 0.0
+    while True:
+        scan = time.monotonic() - last_scan > 1.0  # transcripts are read at most once a second
+        if scan:
+            last_scan = time.monotonic()
+        state = lookup(home, msg_id, scan_transcripts=scan and until == "received")["state"]
+        if _RANK.get(state, -1) >= _RANK[until] or state in ("expired", "dead"):
+            return state
+        if time.monotonic() >= deadline:
+            return state
+        time.sleep(poll)
+
+
+def received_ids(home: Path, name: str, ids: list[str], since: float = 0.0) -> set[str]:
+    """Which of IDS the agent is known to have received (a hook's receipt, or its transcript)."""
+    want = set(ids)
+    got = {e["id"] for e in _entries(home, name) if e["state"] == "received" and e["id"] in want}
+    if want - got:
+        from termbridge import registry, transcripts
+
+        try:
+            sess = registry.lookup(home, name)
+            got |= transcripts.find_ids(home, sess, sorted(want - got), since)
+        except Exception:  # noqa: BLE001 - no session, no transcript: nothing more is known
+            pass
+    return got
+
+
 def counts(home: Path, name: str) -> dict[str, int]:
     """How many of NAME's messages reached each later state (by their newest receipt)."""
     best: dict[str, str] = {}

@@ -46,8 +46,13 @@ def session_dir(home: Path, name: str) -> Path:
 
 
 def register(home: Path, name: str, pid: int, kind: str = "other", delivery: str = "push",
-             tmux_socket: str | None = None, kitty_socket: str | None = None) -> Session:
-    """Record NAME -> PID (re-register replaces); the PID must be alive."""
+             tmux_socket: str | None = None, kitty_socket: str | None = None, env=None) -> Session:
+    """Record NAME -> PID (re-register replaces); the PID must be alive.
+
+    Also records where the agent lives, so it is found from anywhere: TMUX_SOCKET and
+    KITTY_SOCKET, else the registering environment's (ENV, default os.environ) tmux
+    server and kitty address.
+    """
     paths.validate_name(name)
     if kind not in KINDS:
         raise BadInput(f"invalid kind {kind!r}: one of {', '.join(KINDS)}")
@@ -58,6 +63,12 @@ def register(home: Path, name: str, pid: int, kind: str = "other", delivery: str
     token = proctree.start_time(pid)
     if token is None:
         raise DeadSession(f"pid {pid} is not running")
+    if tmux_socket is None or kitty_socket is None:
+        from termbridge.backends.kitty import address
+        from termbridge.tmux_cmd import socket_path
+
+        tmux_socket = tmux_socket or socket_path(env)
+        kitty_socket = kitty_socket or address(env)
     sess = Session(name, pid, token, kind, round(time.time(), 3), delivery, tmux_socket, kitty_socket)
     d = paths.ensure_dir(session_dir(home, name))
     paths.atomic_write(d / "session.json", json.dumps(asdict(sess)).encode())

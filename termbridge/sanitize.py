@@ -18,3 +18,12 @@ def sanitize_text(text: str) -> str:
     """TEXT with control characters and bidi overrides removed except newline and tab (CRLF,
     U+2028 and U+2029 become LF)."""
     return _CONTROL.sub("", _SEPARATORS.sub("\n", text))
+
+
+# CSI sequences (SGR and others) and OSC strings: what a styled capture holds besides text.
+_ESCAPES = re.compile(r"\x1b\[[0-9;:?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def strip_sgr(text: str) -> str:
+    """TEXT without escape sequences (for screens captured with styles)."""
+    return _ESCAPES.sub("", text)

@@ -28,19 +28,25 @@ def collect_status(home: Path, resolve: bool = True) -> list[dict]:
         b = read_backoff(home, s.name)
         row["failed_deliveries"] = int(b.get("failures", 0))
         row["backoff_until"] = b.get("next_at")
-        row.update(_target_state(home, s) if resolve and lv == "alive" else {"backend": None, "target": None, "state": None})
+        row["delivery"] = s.delivery
+        from termbridge import receipts, waiter
+
+        row["receipts"] = receipts.counts(home, s.name)
+        row["waiter"] = waiter.live_waiter(home, s.name)
+        row.update(_target_state(home, s) if resolve and lv == "alive" else
+                   {"backend": None, "target": None, "state": None, "surface": None, "reason": lv})
         rows.append(row)
     return rows
 
 
 def _target_state(home: Path, sess) -> dict:
     try:
-        from termbridge import idle, targets
+        from termbridge import surface, targets
 
         tgt = targets.resolve_session(home, sess, log_failure=False)
-        verdict = idle.judge(home, sess, tgt, sample=False)
-        return {"backend": tgt.backend, "target": tgt.target, "state": verdict.state, "state_reason": verdict.reason}
-    except ImportError:
-        return {"backend": None, "target": None, "state": None}
+        sf = surface.read_surface(home, sess, tgt, sample=False)
+        return {"backend": tgt.backend, "target": tgt.target, "state": "idle" if sf.kind == "idle" else "busy",
+                "surface": sf.kind, "reason": sf.reason, "tmux_socket": tgt.info.get("socket")}
     except Exception as e:  # noqa: BLE001 - status reports, it does not fail on one session
-        return {"backend": None, "target": None, "state": None, "target_error": str(e)}
+        return {"backend": None, "target": None, "state": None, "surface": None, "reason": str(e),
+                "target_error": str(e)}

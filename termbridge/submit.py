@@ -1,4 +1,5 @@
-"""Terminal-level submit: sanitized text as one paste, then Enter as its own key after a gap."""
+"""Terminal-level submit: sanitized text as one paste, Enter as its own key after a gap, and then
+proof: the surface is read again, and only text that left the composer counts as submitted."""
 
 from __future__ import annotations
 
@@ -7,16 +8,28 @@ import os
 import struct
 import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from termbridge import events, proctree, registry, targets
 from termbridge.backends import Target
-from termbridge.config import load_config
-from termbridge.errors import BadInput
+from termbridge.errors import BadInput, TargetBusy, TermbridgeError
 from termbridge.sanitize import sanitize_text
 
 CANONICAL_LINE_MAX = 4000  # the kernel's line discipline cuts canonical input at 4095 bytes
+GAP_MS_MAX = 10000
+
+
+class Unconfirmed(TermbridgeError):
+    """Typed, Enter pressed (and retried), but the text is still in the composer (exit 1)."""
+
+
+def check_gap(gap_ms: Any) -> int:
+    """GAP_MS if it is an integer in 0..10000, else BadInput -- checked before anything is typed."""
+    if isinstance(gap_ms, bool) or not isinstance(gap_ms, int) or not 0 <= gap_ms <= GAP_MS_MAX:
+        raise BadInput(f"--gap-ms must be an integer from 0 to {GAP_MS_MAX}")
+    return gap_ms
 
 
 def check_canonical(sess: registry.Session, tgt: Target, text: str) -> None:
@@ -83,22 +96,189 @@ def deliver_text(tgt: Target, text: str, enter: bool, gap_ms: int, tty: str | No
         backend.press_enter(tgt, env=env)
 
 
+# ---------------------------------------------------------------- confirmation
+@dataclass
+class Outcome:
+    """What one submission achieved: confirmed by "screen", "hook" or not at all (None)."""
+
+    confirmed: str | None
+    enter_presses: int
+    after: str  # the surface seen last ("" when confirmed by a hook)
+    reason: str = ""
+    observable: bool = True  # False when the target shows no composer or prompt to confirm by
+
+
+def confirm(home: Path, sess: registry.Session, tgt: Target, typed: dict, cfg: Mapping[str, Any],
+            enter_at: float, presses: int = 1, env: Mapping[str, str] | None = None,
+            observable: bool = True) -> Outcome:
+    """After Enter: watch the surface until the typed text left the composer (or a hook says the
+    prompt arrived); while it is still there, press Enter only again, a bounded number of times.
+
+    OBSERVABLE: the target showed a composer or prompt before typing, so a screen on which
+    it is gone means the text left it; otherwise an unreadable screen proves nothing."""
+    from termbridge import idle, surface
+
+    spec = surface.kind_spec(sess.kind, cfg)
+    backend = targets.backend_module(tgt.backend)
+    retries, wait = cfg.get("confirm_retries", 3), cfg.get("confirm_wait_ms", 400) / 1000.0
+    s = None
+    for attempt in range(retries + 1):
+        deadline = time.monotonic() + wait * (attempt + 1)  # a short back-off between Enter-only retries
+        while True:
+            time.sleep(0.04)
+            m = idle.read_mark(home, sess.name)
+            if m and m["state"] == "busy" and m["t"] >= enter_at:
+                return Outcome("hook", presses, "", "the agent's prompt hook saw the submission")
+            s = surface.judge_screen(surface.screen_of(tgt, env), spec, typed, sess.kind == "shell", 0)
+            if s.kind != "ours" or time.monotonic() >= deadline:
+                break
+        if s.kind in ("idle", "working", "dialog") or (s.kind == "unknown" and observable):
+            return Outcome("screen", presses, s.kind, f"the text left the composer ({s.reason})")
+        if s.kind != "ours":
+            return Outcome(None, presses, s.kind, s.reason, observable=s.kind != "unknown")
+        if attempt < retries:
+            backend.press_enter(tgt, env=env)  # Enter only: never a second paste
+            presses += 1
+            enter_at = time.time()
+            events.log_event(home, "enter_retry", sess.name, target=tgt.target, enter_presses=presses)
+    return Outcome(None, presses, "ours", s.reason if s else "")
+
+
+def type_and_confirm(home: Path, sess: registry.Session, tgt: Target, text: str, ids: list[str], what: str,
+                     gap_ms: int, cfg: Mapping[str, Any], env: Mapping[str, str] | None = None,
+                     observable: bool = True) -> Outcome:
+    """Type TEXT (remembered first as ours), press Enter after the gap, and confirm."""
+    from termbridge import surface
+
+    surface.remember_typed(home, sess.name, tgt.target, text, ids, what)
+    try:
+        deliver_text(tgt, text, False, gap_ms, env=env)
+    except BaseException:
+        surface.forget_typed(home, sess.name)  # nothing (or not all) reached the composer
+        raise
+    wait_input_drained(target_tty(sess, tgt))
+    time.sleep(gap_ms / 1000.0)
+    enter_at = time.time()
+    targets.backend_module(tgt.backend).press_enter(tgt, env=env)
+    typed = surface.read_typed(home, sess.name) or {"text": text}
+    return finish(home, sess, tgt, typed, cfg, enter_at, 1, env, observable)
+
+
+def finish(home: Path, sess: registry.Session, tgt: Target, typed: dict, cfg: Mapping[str, Any],
+           enter_at: float, presses: int, env: Mapping[str, str] | None = None, observable: bool = True) -> Outcome:
+    """Confirm, log the outcome, and forget the typed text once it is submitted."""
+    from termbridge import surface
+
+    out = confirm(home, sess, tgt, typed, cfg, enter_at, presses, env, observable)
+    if out.confirmed:
+        surface.forget_typed(home, sess.name)
+        events.log_event(home, "confirmed", sess.name, target=tgt.target, via=out.confirmed,
+                         enter_presses=out.enter_presses)
+    else:
+        events.log_event(home, "unconfirmed", sess.name, target=tgt.target, enter_presses=out.enter_presses,
+                         surface=out.after, reason=out.reason)
+    return out
+
+
+def enter_over_ours(home: Path, sess: registry.Session, tgt: Target, typed: dict, cfg: Mapping[str, Any],
+                    env: Mapping[str, str] | None = None) -> tuple[Outcome, int]:
+    """Termbridge's own unsubmitted text is in the composer: press Enter only, and confirm.
+
+    When that text was a drain's framed messages, their ids are claimed first (so no
+    other drain hands them over meanwhile) and committed once the Enter is confirmed;
+    returns the outcome and how many messages that delivered.
+    """
+    from termbridge.outbox import Outbox
+
+    ids = typed.get("ids") or []
+    box, claim = Outbox(home, sess.name, dict(cfg)), None
+    if ids:
+        claim = box.claim(only=ids)
+        if claim is None:
+            raise TargetBusy(f"{sess.name}: termbridge's earlier text is in the composer, but its messages were "
+                             "delivered another way meanwhile; submit or clear it yourself. Nothing typed")
+    enter_at = time.time()
+    try:
+        targets.backend_module(tgt.backend).press_enter(tgt, env=env)
+        out = finish(home, sess, tgt, typed, cfg, enter_at, 1, env)
+    except BaseException:
+        if claim is not None:
+            box.release(claim, "Enter over the composer failed", count_attempt=False)
+        raise
+    if claim is None:
+        return out, 0
+    if out.confirmed:
+        box.commit(claim, via=out.confirmed)
+        return out, len(claim.records)
+    box.release(claim, "typed but not submitted", count_attempt=False)
+    return out, 0
+
+
+def not_submitted(name: str) -> str:
+    return f"typed but not submitted: the text is in {name}'s composer"
+
+
+# ---------------------------------------------------------------- `termbridge submit`
 def submit_text(home: Path, name: str, text: str | None, enter: bool = True, gap_ms: int | None = None,
-                env: Mapping[str, str] | None = None) -> dict:
-    """Type TEXT into NAME's verified target and (unless ENTER is False) press Enter."""
+                env: Mapping[str, str] | None = None, enter_only: bool = False) -> dict:
+    """Type TEXT into NAME's verified target and press Enter; confirm it left the composer.
+
+    Direct: no wait for idle, but never into a draft, a dialog, a pane mode, or over
+    termbridge's own unsubmitted text (ENTER_ONLY presses Enter only, and only over that).
+    Returns the contract's JSON; "submitted" is true only when confirmed.
+    """
+    from termbridge.config import load_config
+
     cfg = load_config()
-    gap = cfg["gap_ms"] if gap_ms is None else gap_ms
-    if gap < 0:
-        raise BadInput("--gap-ms must be >= 0")
+    gap = check_gap(cfg["gap_ms"] if gap_ms is None else gap_ms)
+    if enter_only and text:
+        raise BadInput("--enter-only presses Enter alone: give no TEXT")
     clean = sanitize_text(text or "")
-    if text and not clean.strip():
+    if not enter_only and not clean.strip():
         raise BadInput("nothing printable is left of TEXT after removing control characters")
     if enter:
         clean = clean.rstrip("\n")  # a trailing newline would only add an empty line before the submit
     sess = registry.lookup(home, name)
+    if sess.kind == "shell" and not enter_only:
+        raise BadInput(f"{name} is a shell: it never receives peer text (read messages with: termbridge drain {name} --print)")
     tgt = targets.resolve_session(home, sess, env)
-    check_canonical(sess, tgt, clean)
-    if clean or enter:
-        deliver_text(tgt, clean, enter, gap, target_tty(sess, tgt), env)
-    events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(clean), enter=enter)
-    return {"session": name, "backend": tgt.backend, "target": tgt.target, "chars": len(clean), "submitted": enter}
+    if not enter_only:
+        check_canonical(sess, tgt, clean)
+    from termbridge.delivery import delivery_lock
+
+    with delivery_lock(home, name, cfg):
+        return _submit_locked(home, sess, tgt, clean, enter, gap, cfg, env, enter_only)
+
+
+def _submit_locked(home: Path, sess: registry.Session, tgt: Target, clean: str, enter: bool, gap: int,
+                   cfg: Mapping[str, Any], env: Mapping[str, str] | None, enter_only: bool) -> dict:
+    from termbridge import surface
+
+    name = sess.name
+    s = surface.read_surface(home, sess, tgt, sample=False, cfg=cfg, env=env)
+    row = {"session": name, "backend": tgt.backend, "target": tgt.target}
+    if enter_only:
+        if s.kind != "ours":
+            raise TargetBusy(f"{name}: {s.kind} ({s.reason}); --enter-only presses Enter only over "
+                             "termbridge's own unsubmitted text, nothing typed")
+        out, _ = enter_over_ours(home, sess, tgt, s.typed or {}, cfg, env)
+        chars = 0
+    else:
+        if s.kind in ("draft", "dialog", "ours") or (s.kind == "working" and s.reason.startswith("pane is in")):
+            events.log_event(home, "submit_refused", name, target=tgt.target, surface=s.kind, reason=s.reason)
+            raise TargetBusy(f"{name} is busy ({s.kind}: {s.reason}); nothing typed")
+        if not enter:
+            surface.remember_typed(home, name, tgt.target, clean, [], "text")
+            deliver_text(tgt, clean, False, gap, env=env)
+            events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(clean), enter=False)
+            return {**row, "chars": len(clean), "submitted": False, "confirmed": None, "enter_presses": 0}
+        out = type_and_confirm(home, sess, tgt, clean, [], "text", gap, cfg, env, observable=s.kind != "unknown")
+        chars = len(clean)
+    events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=chars, enter=True,
+                     confirmed=out.confirmed, enter_presses=out.enter_presses)
+    res = {**row, "chars": chars, "submitted": bool(out.confirmed), "confirmed": out.confirmed,
+           "enter_presses": out.enter_presses}
+    if not out.confirmed:  # for the CLI: one line, and exit 1 unless nothing could be observed
+        res["_unconfirmed"] = (not_submitted(name), 1) if out.observable else (
+            f"{name}: Enter pressed; the screen shows no composer or prompt to confirm the submission by", 0)
+    return res

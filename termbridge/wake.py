@@ -27,9 +27,21 @@ def read_state(home: Path, name: str) -> dict:
     return paths.read_json(_state_path(home, name), {})
 
 
+SHELL_NUDGE = "termbridge: peer messages wait for {session}. Read them with: termbridge drain {session} --print"
+
+
 def nudge_text(name: str, cfg: dict) -> str:
     """The fixed nudge: configurable, one line, only the session name filled in -- never peer text."""
     return sanitize_text(cfg["nudge_text"].format(session=name)).replace("\n", " ")
+
+
+def nudge_line(sess: registry.Session, cfg: dict) -> str:
+    """The nudge as typed into SESS: for a shell, made inert in bash, zsh, fish and dash."""
+    from termbridge.framing import inert_for_shells
+
+    if sess.kind == "shell":  # a person at a prompt: say where the messages are, as an inert command
+        return inert_for_shells(SHELL_NUDGE.format(session=sess.name))
+    return nudge_text(sess.name, cfg)
 
 
 def wake_session(home: Path, name: str) -> str:
@@ -60,19 +72,34 @@ def wake_session(home: Path, name: str) -> str:
 
 
 def _try_nudge(home: Path, sess: registry.Session, cfg: dict) -> tuple[str, dict]:
-    from termbridge import idle, submit, targets
+    from termbridge import targets
 
     try:
         tgt = targets.resolve_session(home, sess)
     except NoTarget as e:
         return "skipped_no_target", {"reason": str(e)}
-    try:
-        verdict = idle.judge(home, sess, tgt, cfg=cfg)
-        if not verdict.idle:
-            return "skipped_busy", {"reason": verdict.reason}
-        from termbridge.framing import for_kind
+    from termbridge.delivery import delivery_lock
 
-        submit.deliver_text(tgt, for_kind(nudge_text(sess.name, cfg), sess.kind), True, cfg["gap_ms"], submit.target_tty(sess, tgt))
+    with delivery_lock(home, sess.name, cfg):
+        return _nudge_locked(home, sess, tgt, cfg)
+
+
+def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict) -> tuple[str, dict]:
+    from termbridge import submit, surface
+    from termbridge.errors import TargetBusy
+
+    try:
+        s = surface.read_surface(home, sess, tgt, cfg=cfg)
+        if s.kind == "ours":  # termbridge's own earlier text: Enter only, never a second paste
+            try:
+                out, n = submit.enter_over_ours(home, sess, tgt, s.typed or {}, cfg)
+            except TargetBusy as e:
+                return "skipped_busy", {"surface": "ours", "reason": str(e)}
+            return ("sent" if out.confirmed else "skipped_busy"), {
+                "target": tgt.target, "surface": "ours", "confirmed": out.confirmed, "messages": n}
+        if s.kind != "idle":
+            return "skipped_busy", {"surface": s.kind, "reason": s.reason}
+        out = submit.type_and_confirm(home, sess, tgt, nudge_line(sess, cfg), [], "nudge", cfg["gap_ms"], cfg)
     except BackendError as e:  # the terminal went away between resolve and typing
         return "skipped_no_target", {"reason": str(e)}
-    return "sent", {"target": tgt.target}
+    return "sent", {"target": tgt.target, "confirmed": out.confirmed, "enter_presses": out.enter_presses}

@@ -41,16 +41,23 @@ def guess_kind(cmd: str) -> str:
 
 
 class _State:
-    """What the wrapper knows about its child's terminal (read by info requests)."""
+    """What the wrapper knows about its child's terminal (read by info requests).
 
-    def __init__(self, master: int):
+    The screen itself is emulated (termbridge.vt, on pyte), so drafts, dialogs and work
+    are judged from what the program shows, exactly as in a tmux pane -- not from the
+    keys a person typed (arrow keys, ESC O A, pastes and edits are the program's business).
+    """
+
+    def __init__(self, master: int, columns: int = 80, lines: int = 24):
+        from termbridge.vt import Emulator
+
         self.master = master
         self.last_output = time.monotonic()
-        self.draft_len = 0
         self.bracketed = False
         self.prompt: str | None = None  # last OSC 133 mark: A/B prompt, C running, D done
         self.write_lock = threading.Lock()
         self.tail = b""
+        self.vt = Emulator(columns, lines)
 
     def saw_output(self, data: bytes) -> None:
         self.last_output = time.monotonic()
@@ -60,22 +67,7 @@ class _State:
         for m in _OSC133.finditer(scan):
             self.prompt = m.group(1).decode()
         self.tail = scan[-16:]
-
-    def saw_input(self, data: bytes) -> None:
-        """Track whether the human has a half-typed line (a draft we must not submit over)."""
-        i = 0
-        while i < len(data):
-            b = data[i]
-            if b == 0x1B:  # an escape sequence (arrow keys...) edits nothing we can count
-                i += 3 if data[i + 1 : i + 2] == b"[" else 2
-                continue
-            if b in (0x0D, 0x0A, 0x03, 0x15):
-                self.draft_len = 0
-            elif b in (0x7F, 0x08):
-                self.draft_len = max(0, self.draft_len - 1)
-            elif b >= 0x20:
-                self.draft_len += 1
-            i += 1
+        self.vt.feed(data)
 
     def write(self, data: bytes) -> None:
         with self.write_lock:
@@ -106,14 +98,13 @@ def _serve(conn: socket.socket, st: _State, child: int) -> None:
             except termios.error:
                 pass
             reply = {"ok": True, "child_pid": child, "quiet_ms": round((time.monotonic() - st.last_output) * 1000),
-                     "draft": st.draft_len > 0, "bracketed": st.bracketed, "prompt": st.prompt, "canonical": canonical}
+                     "bracketed": st.bracketed, "prompt": st.prompt, "canonical": canonical, **st.vt.snapshot()}
         elif req.get("op") == "type":
             data = str(req.get("text") or "").encode("utf-8")
             st.write(b"\x1b[200~" + data + b"\x1b[201~" if st.bracketed else data)
             reply = {"ok": True}
         elif req.get("op") == "enter":
             st.write(b"\r")
-            st.draft_len = 0
             reply = {"ok": True}
         else:
             reply = {"ok": False, "error": f"unknown op {req.get('op')!r}"}
@@ -183,7 +174,8 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
             os.write(2, f"termbridge run: cannot run {argv[0]}: {e.strerror}\r\n".encode())
         os._exit(127)
     os.close(slave)
-    st = _State(master)
+    rows, cols = struct.unpack("HHHH", ws)[:2] if ws else (24, 80)
+    st = _State(master, cols or 80, rows or 24)
     me = os.getpid()
     try:
         registry.register(home, name, child, kind)
@@ -200,6 +192,8 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
         w = _winsize(stdin)
         if w:
             fcntl.ioctl(master, termios.TIOCSWINSZ, w)  # the kernel then signals the child's group
+            rows, cols = struct.unpack("HHHH", w)[:2]
+            st.vt.resize(cols or 80, rows or 24)
 
     def forward(sig, _frame):
         forwarded["sig"] = sig
@@ -242,7 +236,6 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
                 if not data:
                     reading_stdin = False  # our input ended; the child keeps running
                 else:
-                    st.saw_input(data)
                     st.write(data)
     finally:
         if old_attr is not None:

@@ -48,6 +48,8 @@ def home(short_tmp, monkeypatch):
     monkeypatch.delenv("KITTY_LISTEN_ON", raising=False)
     monkeypatch.delenv("TERMBRIDGE_KITTY_SOCKET", raising=False)
     monkeypatch.delenv("TERMBRIDGE_TMUX_SOCKET", raising=False)
+    # Resolution also looks at this user's tmux servers ($TMUX_TMPDIR/tmux-UID/*): keep tests off the real ones.
+    monkeypatch.setenv("TMUX_TMPDIR", str(short_tmp))
     from termbridge import config
 
     config._cache.clear()

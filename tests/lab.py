@@ -23,7 +23,14 @@ def read_submissions(log: Path) -> list[str]:
     """What the demo agent logged as submitted, in order."""
     if not log.exists():
         return []
-    return [json.loads(line)["text"] for line in log.read_text().splitlines()]
+    return [e["text"] for e in map(json.loads, log.read_text().splitlines()) if "text" in e]
+
+
+def read_answers(log: Path) -> list[bool]:
+    """How the demo agent's dialogs were answered (True: approved), in order."""
+    if not log.exists():
+        return []
+    return [e["approved"] for e in map(json.loads, log.read_text().splitlines()) if "approved" in e]
 
 
 class Agent:
@@ -42,6 +49,9 @@ class Agent:
 
     def submissions(self) -> list[str]:
         return read_submissions(self.log)
+
+    def answers(self) -> list[bool]:
+        return read_answers(self.log)
 
     def screen(self) -> str:
         return self.lab.tmux("capture-pane", "-p", "-t", self.pane_id)
@@ -83,10 +93,11 @@ class TmuxLab:
             return self.session.active_window.active_pane
         return self.session.new_window(window_shell=command).active_pane
 
-    def agent(self, title: str = "agent", work: float = 0.0, exec_: bool = True) -> Agent:
+    def agent(self, title: str = "agent", work: float = 0.0, exec_: bool = True, swallow: int = 0) -> Agent:
         self.n += 1
         log = self.dir / f"agent{self.n}.log"
-        cmd = f"{shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title {title} --work {work}"
+        cmd = (f"{shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title {title} --work {work}"
+               f" --swallow {swallow}")
         pane = self.pane(("exec " if exec_ else "") + cmd + ("" if exec_ else "; sleep 60"))
         return Agent(self, pane, log).wait_ready()
 

@@ -28,12 +28,25 @@ def _pending(name="a"):
     return next(r for r in tb_json("status")["sessions"] if r["name"] == name)["pending"]
 
 
-def test_wake_into_idle_sends_fixed_nudge_not_peer_text(agent):
+def test_send_into_idle_push_session_delivers_framed_messages_at_once(agent):
     assert tb("wake", "a").out.strip() == "skipped_empty"
-    res = tb_json("send", "a", "SECRET PEER TEXT", "--from", "lead")
+    res = tb_json("send", "a", "PEER TEXT", "--from", "lead")
+    assert res["wake"] == "sent"  # push (the default): delivered, one turn, no nudge first
+    retry_until(lambda: len(agent.submissions()) == 1)
+    sub = agent.submissions()[0]
+    assert sub.startswith("[termbridge] 1 peer message") and "PEER TEXT" in sub and res["id"] in sub
+    assert tb_json("receipt", res["id"])["state"] == "submitted"
+    assert _pending() == 0
+
+
+def test_wake_into_idle_pull_session_sends_fixed_nudge_not_peer_text(lab):
+    a = lab.agent()
+    assert tb("register", "p", "--pid", a.pid, "--kind", "codex", "--delivery", "pull").returncode == 0
+    res = tb_json("send", "p", "SECRET PEER TEXT", "--from", "lead")
     assert res["wake"] == "sent"
-    retry_until(lambda: agent.submissions() == [NUDGE])
-    assert "SECRET" not in agent.screen()
+    retry_until(lambda: a.submissions() == [NUDGE.replace("for a", "for p").replace("drain a", "drain p")])
+    assert "SECRET" not in a.screen()
+    assert _pending("p") == 1  # pull: the agent fetches it itself
     assert tb_json("status")["sessions"][0]["last_wake"] == "sent"
 
 
@@ -125,13 +138,27 @@ def test_drain_killed_mid_submit_loses_nothing(agent, short_tmp):
     p.wait()
     assert agent.submissions() == []
     assert tb_json("status")["sessions"][0]["pending"] == 5  # the dead drain's claim counts as pending
-    assert tb("drain", "a").returncode == 4  # its paste sits in the composer like a draft
-    agent.lab.tmux("send-keys", "-t", agent.pane_id, "C-u")  # the user clears it
-    (short_tmp / "config.yaml").write_text("gap_ms: 200\n")
-    assert tb("drain", "a").returncode == 0
+    assert tb_json("status")["sessions"][0]["surface"] == "ours"
+    assert tb("drain", "a").returncode == 0  # its paste is termbridge's own text: Enter only, no second paste
     retry_until(lambda: len(agent.submissions()) == 1)
-    assert all(i in agent.submissions()[0] for i in ids)
+    assert all(i in agent.submissions()[0] for i in ids) and agent.submissions()[0].count("msg 4") == 1
     assert tb_json("status")["sessions"][0]["pending"] == 0
+    time.sleep(0.5)
+    assert tb("drain", "a").returncode == 0 and len(agent.submissions()) == 1  # never twice
+
+
+def test_killed_drain_text_edited_by_a_person_is_a_draft_again(agent, short_tmp):
+    (short_tmp / "config.yaml").write_text("gap_ms: 2500\n")
+    tb("send", "a", "msg one", "--no-wake")
+    p = subprocess.Popen([*TB, "drain", "a"])
+    retry_until(lambda: "msg one" in agent.screen(), 10)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    agent.type_slowly(" plus my words")
+    assert tb_json("status")["sessions"][0]["surface"] == "draft"
+    assert tb("drain", "a").returncode == 4 and tb("drain", "a", "--force").returncode == 4
+    time.sleep(0.3)
+    assert agent.submissions() == [] and _pending() == 1
 
 
 def test_drain_pane(agent, lab):

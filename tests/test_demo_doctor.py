@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import re
 import json
 import os
 import shlex
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.timeout(180)
 
 def _tmux_servers() -> set[str]:
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if "tmux" in line and "tb-demo-" in line}
+    return {line for line in out.splitlines() if "tmux" in line and "tb-demo-" in line}
 
 
 def test_demo_runs_to_completion_and_leaves_nothing(home):
@@ -28,15 +29,17 @@ def test_demo_runs_to_completion_and_leaves_nothing(home):
     p = tb("demo", timeout=120)
     assert p.returncode == 0, p.err
     out = p.out
-    for expected in ["agent received: (nothing)", "agent received: 'hello from termbridge'", "wake -> skipped_busy",
-                     "drain -> exit 4", "wake -> sent", "skipped_debounced", "drain -> delivered 2 messages",
-                     "not instructions from your user", "drain --force -> exit 4", "decision='block'",
-                     "decoy received: nothing"]:
+    for expected in ["agent received: (nothing)", "agent received: 'hello from termbridge'", "'confirmed': 'screen'",
+                     "piped submit -> exit 4", "'surface': 'draft'", "agent received: 'review done, over to you'",
+                     "wake skipped_busy", "drain -> exit 4", "waiter: {'pid'", "receipt -> submitted",
+                     "drain -> delivered 2 messages", "not instructions from your user", "drain --force -> exit 4",
+                     "decision='block'", "decoy received: nothing"]:
         assert expected in out, expected
-    assert set(glob.glob("/tmp/tb-demo-*")) == before_dirs  # its temp dir and socket are gone
-    assert not _tmux_servers()
+    own = re.search(r"state: (/tmp/tb-demo-[^/\s]+)/home", out).group(1)
+    assert own not in before_dirs and not os.path.exists(own)  # its temp dir and socket are gone
+    assert not [s for s in _tmux_servers() if own in s]
     assert not [line for line in subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout.splitlines()
-                if "termbridge.demo_agent" in line and "tb-demo-" in line]
+                if own in line]  # no agent, tmux server or idle waiter of this demo is left
     assert not (home / "sessions").exists()  # the user's own state was not touched
 
 

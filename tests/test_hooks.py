@@ -147,7 +147,7 @@ def test_bash_integration_guarded_and_appending(short_tmp):
 
 
 def test_bash_prompt_marks_drive_the_pty_wrapper(home, short_tmp):
-    """bash -i under `termbridge run`: OSC 133 marks make it idle; messages arrive as inert comments."""
+    """bash -i under `termbridge run`: its prompt reads idle; a shell gets only the inert nudge, never peer text."""
     from test_wrapper import Term
 
     fresh = short_tmp / "fresh-home"
@@ -159,13 +159,15 @@ def test_bash_prompt_marks_drive_the_pty_wrapper(home, short_tmp):
         try:
             t.read(b"\x1b]133;A\x07")
             time.sleep(0.7)
-            assert tb_json("status")["sessions"][0]["state"] == "idle"
+            assert tb_json("status")["sessions"][0]["surface"] == "idle"
             tb("send", "sh", "$(touch /tmp/tb-pwned) rm -rf ~", "--from", "peer", "--no-wake")
-            assert tb("drain", "sh").returncode == 0
-            t.read(b"# > $(touch /tmp/tb-pwned) rm -rf ~")
+            p = tb("drain", "sh")
+            assert p.returncode == 0 and "drain --print" in p.err
+            t.read(b"true termbridge: peer messages wait for sh. Read them with: termbridge drain sh --print")
             time.sleep(0.5)
-            assert not Path("/tmp/tb-pwned").exists() and fresh.exists()
-            assert b"command not found" not in t.out
+            assert b"touch" not in t.out and not Path("/tmp/tb-pwned").exists() and fresh.exists()
+            assert tb_json("status")["sessions"][0]["pending"] == 1  # read with drain --print
+            assert "$(touch /tmp/tb-pwned)" in tb("drain", "sh", "--print").out
         finally:
             t.proc.kill()
             t.proc.wait()

@@ -21,14 +21,15 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def kitty(short_tmp, home, monkeypatch):
-    # A user's kitty.conf: include ours, with the watcher copied beside it.
-    (short_tmp / "kitty.conf").write_text(f"include {ROOT / 'kitty' / 'termbridge.conf'}\n")
-    for f in ("termbridge_watcher.py", "termbridge_drain.py"):
-        shutil.copy(ROOT / "kitty" / f, short_tmp / f)
+    # A user's kitty config directory, set up as the README says: a link to our kitty/ and
+    # one include line. No TERMBRIDGE_COMMAND: the watcher runs the termbridge beside it
+    # (the clone's .venv), else PATH's.
+    (short_tmp / "termbridge").symlink_to(ROOT / "kitty")
+    (short_tmp / "kitty.conf").write_text("include termbridge/termbridge.conf\n")
     monkeypatch.setenv("KITTY_CONFIG_DIRECTORY", str(short_tmp))  # where kitty resolves `watcher` paths
     venv_bin = str(Path(sys.executable).parent)
-    monkeypatch.setenv("PATH", f"{venv_bin}:{os.environ['PATH']}")  # `termbridge` for the key map
-    monkeypatch.setenv("TERMBRIDGE_COMMAND", f"{sys.executable} -m termbridge")
+    monkeypatch.setenv("PATH", f"{venv_bin}:{os.environ['PATH']}")
+    monkeypatch.delenv("TERMBRIDGE_COMMAND", raising=False)
     k = agent_kitty(short_tmp, monkeypatch)
     yield k
     k.close()
@@ -73,3 +74,41 @@ def test_watcher_never_raises():
         w.on_focus_change(None, None, {})
     finally:
         sys.path.pop(0)
+
+
+def _load_watcher(path: Path) -> dict:
+    """As kitty loads a watcher: runpy.run_path on the path in its config directory."""
+    import runpy
+
+    return runpy.run_path(str(path), run_name="__kitty_watcher__")
+
+
+def test_watcher_runs_the_termbridge_installed_beside_it(short_tmp, monkeypatch):
+    # An installed layout (<prefix>/lib/pythonX.Y/site-packages/termbridge/data/kitty) reached
+    # through the link in kitty's config directory, with kitty's PATH lacking termbridge.
+    prefix = short_tmp / "prefix"
+    data_kitty = prefix / "lib" / "python3.11" / "site-packages" / "termbridge" / "data" / "kitty"
+    shutil.copytree(ROOT / "kitty", data_kitty)
+    (prefix / "bin").mkdir()
+    script = prefix / "bin" / "termbridge"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    (short_tmp / "conf").mkdir()
+    (short_tmp / "conf" / "termbridge").symlink_to(data_kitty)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.delenv("TERMBRIDGE_COMMAND", raising=False)
+    monkeypatch.delenv("KITTY_LISTEN_ON", raising=False)
+    w = _load_watcher(short_tmp / "conf" / "termbridge" / "termbridge_watcher.py")
+    assert w["command"]() == [str(script)]
+    monkeypatch.setenv("TERMBRIDGE_COMMAND", "/opt/tb/termbridge --flag")  # the override wins
+    assert w["command"]() == ["/opt/tb/termbridge", "--flag"]
+    monkeypatch.delenv("TERMBRIDGE_COMMAND")
+    script.unlink()  # gone (e.g. uninstalled): nothing on PATH either, so say so on a key press
+    w = _load_watcher(short_tmp / "conf" / "termbridge" / "termbridge_watcher.py")
+    assert w["command"]() == []
+
+    class Boss:
+        listening_on = "unix:/nonexistent/kitty.sock"
+
+    assert w["start_drain"](Boss(), 1).startswith("termbridge not found")
+    assert w["start_drain"](object(), 1).startswith("kitty has no remote-control socket")

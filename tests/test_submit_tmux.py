@@ -26,7 +26,8 @@ def test_bare_send_keys_fails_but_submit_works(lab):
     lab.tmux("send-keys", "-t", agent.pane_id, "C-u")
     assert tb("register", "a", "--pid", agent.pid, "--kind", "codex").returncode == 0
     res = tb_json("submit", "a", "hello from termbridge")
-    assert res == {"session": "a", "backend": "tmux", "target": f"tmux:{agent.pane_id}", "chars": 21, "submitted": True}
+    assert res == {"session": "a", "backend": "tmux", "target": f"tmux:{agent.pane_id}", "chars": 21, "submitted": True,
+                   "confirmed": "screen", "enter_presses": 1}
     retry_until(lambda: agent.submissions() == ["hello from termbridge"])
 
 
@@ -91,7 +92,7 @@ def test_nested_agent_chain_and_no_enter(lab):
     retry_until(lambda: "› draft only" in agent.screen())
     assert agent.submissions() == []
     time.sleep(0.2)  # past Codex's 120 ms window after the paste: an Enter-only submit then submits
-    assert tb("submit", "a", "--gap-ms", "250").returncode == 0  # Enter alone
+    assert tb("submit", "a", "--enter-only").returncode == 0  # Enter alone, over termbridge's own text
     retry_until(lambda: agent.submissions() == ["draft only"])
 
 

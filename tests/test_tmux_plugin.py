@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -94,3 +95,45 @@ def test_prefix_d_on_a_pane_without_session_says_so(lab, attached):
     outer, outer_pane = attached
     outer.tmux("send-keys", "-t", outer_pane.pane_id, "C-b", "D")
     retry_until(lambda: "hosts no registered session" in outer.tmux("capture-pane", "-p", "-t", outer_pane.pane_id), 10)
+
+
+def _attach(lab, short_tmp):
+    outer_dir = short_tmp / "outer"
+    outer_dir.mkdir()
+    outer = TmuxLab(outer_dir)
+    pane = outer.pane(f"TERM=screen tmux -S {shlex.quote(lab.socket)} attach -t lab")
+    retry_until(lambda: lab.tmux("list-clients").strip(), 10)
+    return outer, pane
+
+
+def test_bindings_record_an_absolute_termbridge(lab):
+    lab.pane("sleep 300")
+    lab.tmux("run-shell", str(PLUGIN))  # no @termbridge-command: the plugin finds termbridge itself
+    recorded = lab.tmux("show-options", "-gv", "@termbridge-command-path").strip()
+    assert recorded.startswith("/") and Path(recorded).name == "termbridge", recorded
+    assert subprocess.run([recorded, "--version"], capture_output=True, text=True).stdout.startswith("termbridge ")
+    keys = [line for line in lab.tmux("list-keys", "-T", "prefix").splitlines() if "drain.sh" in line]
+    hooks = [h for h in lab.tmux("show-hooks", "-g", "pane-focus-in").splitlines() if "drain.sh" in h]
+    assert len(keys) == 1 and f"'{recorded}'" in keys[0]
+    assert len(hooks) == 1 and f"'{recorded}'" in hooks[0]
+
+
+def test_prefix_d_without_any_termbridge_says_how_to_fix(lab, short_tmp):
+    # A copy of the plugin with no termbridge beside it, and a tmux server whose PATH has none.
+    copy = short_tmp / "plugin" / "tmux-plugin"
+    shutil.copytree(PLUGIN.parent, copy)
+    lab.pane("sleep 300")
+    lab.tmux("set-environment", "-g", "PATH", "/usr/bin:/bin")
+    assert subprocess.run(["sh", "-c", "command -v termbridge"], env={"PATH": "/usr/bin:/bin"}).returncode != 0
+    lab.tmux("run-shell", str(copy / "termbridge.tmux"))
+    assert lab.tmux("show-options", "-gv", "@termbridge-command-path").strip() == ""
+    outer, outer_pane = _attach(lab, short_tmp)
+    try:
+        outer.tmux("send-keys", "-t", outer_pane.pane_id, "C-b", "D")
+        retry_until(lambda: "termbridge not found" in outer.tmux("capture-pane", "-p", "-t", outer_pane.pane_id), 10)
+        # A broken @termbridge-command is named, not silently skipped.
+        lab.tmux("set", "-g", "@termbridge-command", "/nonexistent/termbridge")
+        outer.tmux("send-keys", "-t", outer_pane.pane_id, "C-b", "D")
+        retry_until(lambda: "/nonexistent/termbridge" in outer.tmux("capture-pane", "-p", "-t", outer_pane.pane_id), 10)
+    finally:
+        outer.kill()

@@ -26,9 +26,12 @@ class Target:
 
 @dataclass
 class Screen:
-    """A sample of the target's visible text (plain and, where available, with SGR styles)."""
+    """A sample of what the target shows: plain text and, where the backend gives them, SGR styles,
+    the cursor, the pane's mode (tmux), and the PTY wrapper's output timing and prompt marks."""
 
     text: str
     styled: str | None = None
     cursor: tuple[int, int] | None = None  # (x, y) when known
-    extra: dict[str, Any] = field(default_factory=dict)
+    mode: str | None = None  # a tmux pane mode the pane is in ("copy-mode", "view-mode"...), else None
+    quiet_ms: int | None = None  # PTY wrapper: milliseconds since the program's last output
+    osc133: str | None = None  # PTY wrapper: the last OSC 133 mark (A/B prompt, C running, D done)

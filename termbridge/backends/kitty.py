@@ -15,9 +15,9 @@ def address(env: Mapping[str, str] | None = None) -> str | None:
     return env.get("TERMBRIDGE_KITTY_SOCKET") or env.get("KITTY_LISTEN_ON") or None
 
 
-def list_hosts(home=None, env: Mapping[str, str] | None = None) -> dict[int, Target]:
-    """pid -> Target for each kitty window (its own pid and its foreground processes)."""
-    addr = address(env)
+def list_hosts(home=None, env: Mapping[str, str] | None = None, addr: str | None = None) -> dict[int, Target]:
+    """pid -> Target for each kitty window (its own pid and its foreground processes) of ADDR, else the caller's kitty."""
+    addr = addr or address(env)
     if not addr:
         return {}
     try:

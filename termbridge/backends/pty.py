@@ -95,6 +95,9 @@ def press_enter(target: Target, env=None) -> None:
 
 
 def screen(target: Target, env=None) -> Screen:
-    """No screen emulation in the wrapper: what it reports is output timing, draft and prompt marks."""
+    """The wrapper's emulated screen (text, styles, cursor), its output timing and OSC 133 mark."""
     info = request(target, {"op": "info"})
-    return Screen("", None, None, info)
+    cur = info.get("cursor")
+    cursor = (int(cur[0]), int(cur[1])) if isinstance(cur, list) and len(cur) == 2 else None
+    return Screen(str(info.get("text") or ""), info.get("styled"), cursor, None,
+                  int(info.get("quiet_ms") or 0), info.get("prompt"))

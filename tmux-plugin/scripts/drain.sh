@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Drain whatever registered session PANE verifiably hosts. Run with run-shell -b, so it
 # never blocks tmux; silent on success (run-shell output would cover the pane).
-#   drain.sh key|focus PANE_ID SOCKET_PATH
+#   drain.sh key|focus PANE_ID SOCKET_PATH [TERMBRIDGE_PATH recorded when the plugin loaded]
 CURRENT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$CURRENT_DIR/variables.sh"
 source "$CURRENT_DIR/helpers.sh"
@@ -11,13 +11,33 @@ pane="$2"
 [ -n "$3" ] && export TERMBRIDGE_TMUX_SOCKET="$3"
 case "$pane" in %[0-9]*) ;; *) exit 0 ;; esac
 
-cmd="$(get_tmux_option "$command_option" "$command_default")"
-if ! command -v "${cmd%% *}" >/dev/null 2>&1; then
-    [ "$trigger" = key ] && display_message "termbridge is not installed (pip install termbridge, or set $command_option)"
+recorded="$4"
+
+# Which termbridge: @termbridge-command (split into words), else the absolute path recorded
+# when the plugin loaded, else `termbridge` on the tmux server's PATH.
+option="$(get_tmux_option "$command_option" "")"
+if [ -n "$option" ]; then
+    read -r -a cmd <<< "$option"
+    if ! command -v "${cmd[0]}" >/dev/null 2>&1; then
+        [ "$trigger" = key ] && display_message "termbridge: $command_option is '$option', which does not run: fix it (termbridge paths command)"
+        exit 0
+    fi
+elif [ -n "$recorded" ] && [ -x "$recorded" ]; then
+    cmd=("$recorded")
+elif command -v termbridge >/dev/null 2>&1; then
+    cmd=(termbridge)
+else
+    if [ "$trigger" = key ]; then
+        if [ -n "$recorded" ]; then
+            display_message "termbridge: $recorded is gone and termbridge is not on PATH: reinstall it, or set $command_option, then reload tmux.conf"
+        else
+            display_message "termbridge not found: install it (pipx install /path/to/termbridge), or set -g $command_option /path/to/termbridge"
+        fi
+    fi
     exit 0
 fi
 
-out="$($cmd drain --pane "$pane" 2>&1 >/dev/null)"
+out="$("${cmd[@]}" drain --pane "$pane" 2>&1 >/dev/null)"
 rc=$?
 [ "$trigger" = focus ] && [ "$rc" -ne 1 ] && exit 0   # focus drains only speak up on real failures
 case "$rc" in

@@ -1,0 +1,466 @@
+"""What the target shows: one reader for every backend, returning a surface and a reason.
+
+Surfaces (CONTRACT "What the target shows"):
+  idle     an empty composer, or an idle shell prompt
+  draft    a person's text in the composer, in any colour or style
+  working  the agent is in a turn (busy marker, output, a hook's mark, a tmux pane mode)
+  dialog   the agent waits for its human: permission, approval, trust, question, selection
+  ours     text termbridge typed and that was not submitted
+  unknown  nothing recognisable (counts as busy; never typed into)
+
+Judged in this order, first wins: a tmux pane mode; a dialog below the last composer;
+the composer's text (ours, else a draft unless it is the kind's placeholder or drawn
+faint/grey); a busy marker or PTY signal; an empty composer or prompt (idle, confirmed
+by a second sample when asked); else unknown. Per-kind patterns are data
+(BUILTIN_KINDS, overlaid by the config's `kinds`), not code branches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from termbridge.backends import Screen, Target
+
+SURFACES = ("idle", "draft", "working", "dialog", "ours", "unknown")
+
+# Checked against Codex CLI 0.171, Claude Code 2.1.197 and Gemini CLI 0.61 (see REAL_AGENTS.md).
+_PASTED = r"^\[Past(ed|e) (Content|text|Text)\b[^\]]*\]$"  # how TUIs fold a large paste in the composer
+BUILTIN_KINDS: dict[str, dict[str, Any]] = {
+    "codex": {
+        "busy": [r"esc to interrupt", r"^\s*• Working \("],
+        "composer": r"^\s*›\s?(?P<draft>.*)$",
+        "placeholder": [r"^Ask Codex to do anything$", r"^Ask the demo agent anything$"],
+        "ready": [r"\? for shortcuts"],
+        "dialog": [
+            r"Would you like to run the following command\?",
+            r"Would you like to (make|apply) the following (edits|changes)\?",
+            r"Press enter to confirm or esc to cancel",
+            r"^\s*›\s*1\.\s+Yes, (proceed|allow)",
+            r"Hooks need review",
+            r"Do you trust the (contents|files) of this (directory|folder)\?",
+        ],
+        "pasted": [_PASTED],
+    },
+    "claude": {
+        "busy": [r"esc to interrupt"],
+        "composer": r"^\s*[│ ]*❯[\u00a0 ]?(?P<draft>.*?)[│ ]*$",
+        "placeholder": [],
+        "ready": [r"\? for shortcuts"],
+        "dialog": [
+            r"^\s*[│ ]*Do you want to .*\?\s*[│ ]*$",
+            r"Esc to cancel · Tab to amend",
+            r"^\s*[│ ]*❯\s*1\.\s+Yes\b",
+            r"Do you trust the files in this folder\?",
+            r"Enter to (confirm|select) · (Esc|↑/↓)",
+        ],
+        "pasted": [_PASTED],
+    },
+    "gemini": {
+        "busy": [r"esc to cancel", r"^\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]"],
+        "composer": r"^[\s│╭╰|]*>\s+(?P<draft>.*?)[\s│|]*$",
+        "placeholder": [r"^Type your message or @path/to/file$"],
+        "ready": [r"Type your message"],
+        "dialog": [
+            r"Allow execution of",
+            r"^[\s│|]*●\s*1\.\s+(Allow|Yes)",
+            r"Do you trust this folder\?",
+            r"Waiting for user confirmation",
+            r"Apply this change\?",
+        ],
+        "pasted": [_PASTED],
+    },
+    # Shells and unknown programs: the line holding the cursor must end in a prompt.
+    "shell": {"busy": [], "composer": "", "placeholder": [], "ready": [], "dialog": [], "pasted": []},
+    "other": {"busy": [], "composer": "", "placeholder": [], "ready": [], "dialog": [], "pasted": []},
+}
+# A prompt: anything, then one of the usual prompt ends; capture-pane drops the trailing space.
+_PROMPT = re.compile(r"^(?P<prompt>.*?(?:[$#%>»❯›]|\]\$?))(?:\s+(?P<draft>.*))?$")
+_RULE = re.compile(r"^[\s─━═│┃╭╮╰╯┌┐└┘├┤┬┴┼▔▁-]*$")
+_BOX_EDGES = "│┃|╭╮╰╯ \u00a0"
+_MODES = {"copy-mode": "copy mode", "view-mode": "view mode", "clock-mode": "clock mode",
+          "tree-mode": "choose-tree", "client-mode": "choose-client", "buffer-mode": "choose-buffer",
+          "options-mode": "customize mode"}
+
+
+@dataclass
+class Surface:
+    """One judgement of a target: its surface, a reason a person understands, and the composer text."""
+
+    kind: str
+    reason: str
+    text: str = ""  # the composer's text (draft / ours)
+    typed: dict | None = field(default=None, repr=False)  # the typed-text record when `ours`
+
+    def as_dict(self) -> dict:
+        return {"surface": self.kind, "reason": self.reason}
+
+
+def kind_spec(kind: str, cfg: Mapping[str, Any] | None = None) -> dict:
+    """The patterns for KIND: built-in, overlaid by the config's `kinds`; unknown kinds are 'other'."""
+    if cfg is None:
+        from termbridge.config import load_config
+
+        cfg = load_config()
+    spec = dict(BUILTIN_KINDS.get(kind, BUILTIN_KINDS["other"]))
+    spec.update((cfg.get("kinds") or {}).get(kind, {}))
+    return spec
+
+
+# ---------------------------------------------------------------- styles
+class _Pen:
+    """The SGR state that matters here: faint, and a grey foreground (how placeholders are drawn)."""
+
+    __slots__ = ("faint", "fg")
+
+    def __init__(self) -> None:
+        self.faint = False
+        self.fg: tuple | None = None  # ("idx", n) or ("rgb", r, g, b)
+
+    @property
+    def dim(self) -> bool:
+        return self.faint or _is_grey(self.fg)
+
+
+def _is_grey(color: tuple | None) -> bool:
+    if color is None:
+        return False
+    if color[0] == "idx":
+        n = color[1]
+        if n == 8:
+            return True  # "bright black"
+        if 232 <= n <= 255:
+            v = 8 + 10 * (n - 232)
+            return 60 <= v <= 170
+        if 16 <= n <= 231:
+            levels = (0, 95, 135, 175, 215, 255)
+            n -= 16
+            r, g, b = levels[n // 36], levels[n // 6 % 6], levels[n % 6]
+            return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= 170
+        return False
+    r, g, b = color[1:]
+    return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= 170
+
+
+def _num(s: str) -> int:
+    try:
+        return int(s)
+    except ValueError:
+        return 0
+
+
+def _extended_color(sub: list[str]) -> tuple | None:
+    """A colour from the parameters after 38/48/58: ['5', n] or ['2', (colourspace,) r, g, b]."""
+    if not sub:
+        return None
+    if sub[0] == "5" and len(sub) >= 2:
+        return ("idx", _num(sub[1]) % 256)
+    if sub[0] == "2":
+        rgb = sub[1:]
+        if len(rgb) >= 4:
+            rgb = rgb[-3:]  # "2::r:g:b" / "2:cs:r:g:b": a colour-space id comes first
+        if len(rgb) == 3:
+            return ("rgb", *(min(_num(x), 255) for x in rgb))
+    return None
+
+
+def apply_sgr(pen: _Pen, params: str) -> None:
+    """Apply one SGR sequence's PARAMS to PEN, read as a sequence (the 2 in `38;2;r;g;b` is no 'faint')."""
+    groups = [g.split(":") for g in params.split(";")] if params else [["0"]]
+    i = 0
+    while i < len(groups):
+        g = groups[i]
+        p = g[0] or "0"
+        if len(g) > 1:  # colon form: this group carries its own sub-parameters (38:2::r:g:b, 4:3...)
+            if p == "38":
+                pen.fg = _extended_color(g[1:])
+            i += 1
+            continue
+        if p in ("38", "48", "58"):
+            rest = [x[0] for x in groups[i + 1 : i + 5]]
+            width = 2 if rest[:1] == ["5"] else 4 if rest[:1] == ["2"] else 0
+            if p == "38":
+                pen.fg = _extended_color(rest[:width + 1])
+            i += 1 + width
+            continue
+        n = _num(p)
+        if n == 0:
+            pen.faint, pen.fg = False, None
+        elif n == 2:
+            pen.faint = True
+        elif n == 22:
+            pen.faint = False
+        elif 30 <= n <= 37:
+            pen.fg = ("idx", n - 30)
+        elif n == 39:
+            pen.fg = None
+        elif 90 <= n <= 97:
+            pen.fg = ("idx", n - 90 + 8)
+        i += 1
+
+
+_SGR_OR_OTHER = re.compile(r"\x1b\[([0-9;:]*)m|\x1b\[[0-9;:?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def styled_cells(styled_line: str, pen: _Pen | None = None) -> list[tuple[str, bool]]:
+    """STYLED_LINE as (character, dim) pairs; joined, the characters are its plain text."""
+    pen = pen or _Pen()
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for m in _SGR_OR_OTHER.finditer(styled_line):
+        out.extend((ch, pen.dim) for ch in styled_line[pos : m.start()])
+        if m.group(1) is not None:
+            apply_sgr(pen, m.group(1))
+        pos = m.end()
+    out.extend((ch, pen.dim) for ch in styled_line[pos:])
+    return out
+
+
+# ---------------------------------------------------------------- the composer
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", text.replace("\u00a0", " "))
+
+
+def _lines(screen: Screen) -> tuple[list[str], list[list[tuple[str, bool]]] | None]:
+    """Plain lines and, when styles were captured, per-line cells (the pen carries across lines)."""
+    if screen.styled is None:
+        return screen.text.rstrip("\n").split("\n"), None
+    pen = _Pen()
+    cells = [styled_cells(line, pen) for line in screen.styled.rstrip("\n").split("\n")]
+    return ["".join(ch for ch, _ in c) for c in cells], cells
+
+
+def _undimmed(line_cells: list[tuple[str, bool]] | None, start: int, end: int, plain: str) -> str:
+    if line_cells is None or end > len(line_cells):
+        return plain[start:end]
+    return "".join(ch for ch, dim in line_cells[start:end] if not dim)
+
+
+@dataclass
+class Composer:
+    """The composer found on screen: its line, the person-visible draft and the whole region's text."""
+
+    line: int
+    draft: str  # without placeholder and faint/grey text
+    region: str  # the composer's text over its continuation lines (for `ours`)
+
+
+def find_composer(lines: list[str], cells, spec: dict) -> Composer | None:
+    """The last line matching the kind's composer pattern, with its draft and continuation lines."""
+    rx = re.compile(spec["composer"])
+    for i in range(len(lines) - 1, -1, -1):
+        m = rx.match(lines[i])
+        if not m:
+            continue
+        raw = m.group("draft")
+        draft = _undimmed(cells[i] if cells else None, m.start("draft"), m.end("draft"), lines[i])
+        draft = draft.replace("\u00a0", " ").strip()
+        if any(re.search(p, raw.replace("\u00a0", " ").strip()) for p in spec.get("placeholder", [])):
+            draft = ""
+        region = [raw.replace("\u00a0", " ").strip()] if draft else []
+        stops = [re.compile(p) for p in spec.get("ready", []) + spec.get("busy", [])]
+        for j in range(i + 1, len(lines)):
+            nxt = lines[j]
+            if not nxt.strip() or _RULE.match(nxt) or any(s.search(nxt) for s in stops):
+                break
+            text = nxt.strip(_BOX_EDGES).strip()
+            undim = _undimmed(cells[j] if cells else None, 0, len(nxt), nxt).strip(_BOX_EDGES).strip()
+            if not undim:
+                break
+            region.append(text)
+            if not draft:
+                draft = undim
+        return Composer(i, draft, "\n".join(region))
+    return None
+
+
+def find_dialog(lines: list[str], spec: dict, below: int) -> str | None:
+    """A reason if one of the kind's dialog patterns shows below line BELOW (above it is history)."""
+    pats = [re.compile(p) for p in spec.get("dialog", [])]
+    for j in range(max(below + 1, 0), len(lines)):
+        if any(p.search(lines[j]) for p in pats):
+            return _dialog_reason(lines, j)
+    return None
+
+
+def _dialog_reason(lines: list[str], j: int) -> str:
+    """'permission dialog: Bash(touch x) — Do you want to proceed?': the question and what it is about."""
+    near = [ln.strip(_BOX_EDGES).strip() for ln in lines[max(j - 8, 0) : j + 8]]
+    question = lines[j].strip(_BOX_EDGES).strip()
+    label = "permission dialog" if re.search(r"proceed|run|execution|[Aa]llow|edits|changes", " ".join(near)) else "dialog"
+    if re.search(r"trust", question, re.I):
+        label = "trust dialog"
+    about = ""
+    for k, ln in enumerate(near):
+        m = re.match(r"^\$\s+(.+)$", ln) or re.match(r"^\?\s+(\w+)\s{2,}(.+)$", ln)
+        if m:  # Codex "$ cmd"; Gemini "? Shell  cmd"
+            about = m.group(1) if m.lastindex == 1 else f"{m.group(1)}({m.group(2)})"
+            break
+        m = re.match(r"^(\w+) command$", ln)
+        nxt = next((x for x in near[k + 1 : k + 3] if x), "")
+        if m and nxt:  # Claude "Bash command" / the command
+            about = f"{m.group(1)}({nxt})"
+            break
+    return (f"{label}: {about} — {question}" if about else f"{label}: {question}")[:160]
+
+
+def read_prompt(lines: list[str], cells, cursor: tuple[int, int] | None) -> str | None:
+    """A shell's draft at its prompt ('' at an idle prompt), or None when the cursor line is no prompt.
+
+    Faint or grey text after the prompt (autosuggestions, placeholders) is no draft."""
+    if cursor is not None:
+        y = cursor[1]
+    else:  # no cursor (kitty): the last non-empty line
+        y = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip()), len(lines))
+    line = lines[y] if y < len(lines) else ""
+    m = _PROMPT.match(line.rstrip())
+    if m is None:
+        return None
+    if m.group("draft") is None:
+        return ""
+    return _undimmed(cells[y] if cells and y < len(cells) else None, m.start("draft"), m.end("draft"), line).strip()
+
+
+# ---------------------------------------------------------------- one sample
+def judge_screen(screen: Screen, spec: dict, typed: dict | None = None, shell: bool = False,
+                 quiet_ms_min: int = 500) -> Surface:
+    """The surface one SCREEN sample shows (no second sample, no hook marks)."""
+    if screen.mode:
+        name = _MODES.get(screen.mode, screen.mode)
+        return Surface("working", f"pane is in {name}")
+    lines, cells = _lines(screen)
+    if spec.get("composer"):
+        comp = find_composer(lines, cells, spec)
+        below = comp.line if comp else -1
+        if comp is not None and find_dialog([lines[comp.line]], spec, -1):
+            below = -1  # the "composer" line is itself a dialog's selected option (Claude's `❯ 1. Yes`)
+            comp = None
+        dialog = find_dialog(lines, spec, below)
+        if dialog:
+            return Surface("dialog", dialog)
+        if comp and comp.draft:
+            return _text_in_composer(comp.region or comp.draft, comp.draft, spec, typed)
+        marker = busy_marker(lines, spec)
+        if marker:
+            return Surface("working", marker)
+        if comp is None:
+            return Surface("unknown", "no composer visible")
+        return Surface("idle", "the composer is empty")
+    # shells and other programs: the prompt at the cursor
+    if screen.osc133 == "C":
+        return Surface("working", "a command is running (OSC 133)")
+    draft = read_prompt(lines, cells, screen.cursor)
+    if draft is None:
+        if shell:
+            return Surface("working", "no prompt at the cursor (a command is running?)")
+        return Surface("unknown", "no prompt or composer recognised")
+    if draft:
+        return _text_in_composer(draft, draft, spec, typed)
+    if screen.quiet_ms is not None and screen.quiet_ms < quiet_ms_min:
+        return Surface("working", f"output {screen.quiet_ms} ms ago")
+    return Surface("idle", "at an idle prompt")
+
+
+def _text_in_composer(region: str, draft: str, spec: dict, typed: dict | None) -> Surface:
+    """Text in the composer is `ours` when it is what termbridge typed (and nothing else), else a draft."""
+    if typed and isinstance(typed.get("text"), str):
+        have, mine = _norm(region), _norm(typed["text"])
+        folded = any(re.search(p, region.strip()) for p in spec.get("pasted", []))
+        if folded or (have and have in mine and len(have) >= min(len(mine), 10)):
+            return Surface("ours", "termbridge's own text is in the composer, not submitted", region, typed)
+    return Surface("draft", "a draft is in the composer", draft)
+
+
+def busy_marker(lines: list[str], spec: dict) -> str | None:
+    """A reason when one of the kind's busy markers is on screen."""
+    for p in spec.get("busy", []):
+        rx = re.compile(p)
+        for line in lines:
+            if rx.search(line):
+                return f"{line.strip()[:60]!r} on screen"
+    return None
+
+
+# ---------------------------------------------------------------- typed text (ours)
+def typed_path(home: Path, name: str) -> Path:
+    from termbridge.registry import session_dir
+
+    return session_dir(home, name) / "typed.json"
+
+
+def remember_typed(home: Path, name: str, target: str, text: str, ids: list[str], what: str) -> None:
+    """Record the text termbridge is about to type (before typing: a crash then still knows it)."""
+    from termbridge import paths
+    from termbridge.registry import session_dir
+
+    paths.ensure_dir(session_dir(home, name))
+    rec = {"text": text, "target": target, "ids": ids, "what": what, "t": time.time()}
+    paths.atomic_write(typed_path(home, name), json.dumps(rec, ensure_ascii=False).encode())
+
+
+def read_typed(home: Path, name: str, target: str | None = None) -> dict | None:
+    """The recorded unsubmitted text for NAME (at TARGET, when given), if any."""
+    from termbridge import paths
+
+    rec = paths.read_json(typed_path(home, name))
+    if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+        return None
+    if target is not None and rec.get("target") != target:
+        return None
+    if not isinstance(rec.get("ids"), list) or not all(isinstance(i, str) for i in rec["ids"]):
+        rec["ids"] = []
+    return rec
+
+
+def forget_typed(home: Path, name: str) -> None:
+    """The typed text was submitted (or is gone): it is no longer ours to press Enter on."""
+    from termbridge import paths
+
+    paths.unlink_durable(typed_path(home, name))
+
+
+# ---------------------------------------------------------------- reading a target
+def screen_of(tgt: Target, env: Mapping[str, str] | None = None) -> Screen:
+    """One screen sample of TGT from its backend."""
+    from termbridge.targets import backend_module
+
+    return backend_module(tgt.backend).screen(tgt, env=env)
+
+
+def read_surface(home: Path, sess, tgt: Target, sample: bool = True, cfg: Mapping[str, Any] | None = None,
+                 env: Mapping[str, str] | None = None) -> Surface:
+    """The surface of SESS at TGT: one screen sample, hook marks, and (SAMPLE) a second sample for idle."""
+    from termbridge import idle
+
+    if cfg is None:
+        from termbridge.config import load_config
+
+        cfg = load_config()
+    spec = kind_spec(sess.kind, cfg)
+    typed = read_typed(home, sess.name, tgt.target)
+    shell = sess.kind == "shell"
+    first = screen_of(tgt, env)
+    s = judge_screen(first, spec, typed, shell, cfg["pty_quiet_ms"])
+    if s.kind != "idle":
+        return s
+    reason = idle.busy_mark(home, sess.name, cfg)
+    if reason:
+        return Surface("working", reason)
+    if tgt.backend == "pty":  # the wrapper's own output timing stands in for a second sample
+        if first.quiet_ms is not None and first.quiet_ms < cfg["pty_quiet_ms"]:
+            return Surface("working", f"output {first.quiet_ms} ms ago")
+        return s
+    if not sample:
+        return s
+    time.sleep(cfg["idle_sample_ms"] / 1000.0)
+    second = screen_of(tgt, env)
+    if second.text != first.text:
+        return Surface("working", f"the screen changed within {cfg['idle_sample_ms']} ms")
+    s2 = judge_screen(second, spec, typed, shell, cfg["pty_quiet_ms"])
+    if s2.kind == "idle":
+        return Surface("idle", f"{s.reason}; the screen stayed unchanged for {cfg['idle_sample_ms']} ms")
+    return s2

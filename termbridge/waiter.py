@@ -1,0 +1,130 @@
+"""The idle waiter: one detached process per session that delivers as soon as the target goes idle.
+
+`send` starts it (at most one per session: it holds `waiter.lock` for its whole life)
+when a message could not be delivered at once. It watches the surface with one cheap
+screen sample per poll, and when that sample reads idle it runs the ordinary delivery
+(push: a confirmed drain; pull and shells: the wake nudge), which re-resolves the target
+and takes its own two samples -- so it never types into a draft, a dialog or `unknown`,
+and honours the back-off and dead-lettering like any drain. It exits when nothing is
+pending, the session is gone, or after `idle_wait_max_s`. A waiter killed at any instant
+loses nothing: messages stay in the outbox, whose claims already make every delivery
+exactly-once, and the next `send`, hook or focus carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from termbridge import events, paths, proctree, registry
+
+POLL_S = 0.5  # one screen sample per poll: well under 1% of a core while waiting
+RESOLVE_EVERY_S = 5.0  # re-verify the target at least this often (and before every delivery)
+
+
+def _dir(home: Path, name: str) -> Path:
+    return registry.session_dir(home, name)
+
+
+def live_waiter(home: Path, name: str) -> dict | None:
+    """{"pid", "since"} of NAME's running waiter, or None."""
+    info = paths.read_json(_dir(home, name) / "waiter.json")
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+        return None
+    if not proctree.is_alive(info["pid"], info.get("start")):
+        return None
+    return {"pid": info["pid"], "since": info.get("since")}
+
+
+def start_waiter(home: Path, name: str) -> bool:
+    """Start NAME's waiter, detached, unless one runs; True when one was started."""
+    if live_waiter(home, name):
+        return False
+    env = dict(os.environ, TERMBRIDGE_HOME=str(home))
+    subprocess.Popen(
+        [sys.executable, "-m", "termbridge", "waiter", name],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, close_fds=True, env=env, cwd="/",
+    )
+    return True
+
+
+def run_waiter(home: Path, name: str) -> str:
+    """Wait for NAME's target to go idle and deliver; returns why it stopped."""
+    from termbridge.config import load_config
+
+    cfg = load_config()
+    d = paths.ensure_dir(_dir(home, name))
+    lock = paths.state_lock(d / "waiter.lock", timeout=0.05)
+    try:
+        lock.acquire()
+    except Exception:  # noqa: BLE001 - another waiter holds it: that one does the job
+        return "another waiter runs"
+    me = os.getpid()
+    try:
+        paths.atomic_write(d / "waiter.json", json.dumps(
+            {"pid": me, "start": proctree.start_time(me), "since": time.time()}).encode())
+        events.log_event(home, "waiter_started", name, pid=me)
+        reason = "crashed"
+        try:
+            reason = _wait_and_deliver(home, name, cfg)
+        finally:
+            paths.unlink_durable(d / "waiter.json")
+            events.log_event(home, "waiter_exit", name, pid=me, reason=reason)
+        return reason
+    finally:
+        lock.release()
+
+
+def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
+    from termbridge import delivery, surface, targets
+    from termbridge.errors import NoTarget, TermbridgeError, UnknownSession
+    from termbridge.outbox import Outbox
+
+    deadline = time.monotonic() + cfg["idle_wait_max_s"]
+    box = Outbox(home, name, cfg)
+    tgt, resolved_at = None, 0.0
+    while True:
+        try:
+            sess = registry.lookup(home, name)
+        except UnknownSession:
+            return "session unregistered"
+        if not sess.alive():
+            return "session died"
+        if not box.has_pending() and surface.read_typed(home, name) is None:
+            return "nothing pending"
+        if time.monotonic() > deadline:
+            return f"gave up after idle_wait_max_s ({cfg['idle_wait_max_s']} s)"
+        wait = delivery.read_backoff(home, name).get("next_at", 0) - time.time()
+        if wait > 0:
+            time.sleep(min(wait, 5.0))
+            continue
+        try:
+            if tgt is None or time.monotonic() - resolved_at > RESOLVE_EVERY_S:
+                tgt, resolved_at = targets.resolve_session(home, sess, log_failure=False), time.monotonic()
+            spec = surface.kind_spec(sess.kind, cfg)
+            s = surface.judge_screen(surface.screen_of(tgt), spec, surface.read_typed(home, name, tgt.target),
+                                     sess.kind == "shell", cfg["pty_quiet_ms"])
+            if s.kind in ("idle", "ours") and _deliver(home, name, sess) == "nudged":
+                return "nudged (pull): the agent fetches its messages"
+        except NoTarget:
+            tgt = None
+        except TermbridgeError:
+            tgt = None  # busy, unconfirmed, a terminal that stopped answering: look again
+        time.sleep(POLL_S)
+
+
+def _deliver(home: Path, name: str, sess: registry.Session) -> str:
+    """One delivery attempt by the session's mode; 'nudged' when a pull session was told."""
+    if sess.delivery == "pull" or sess.kind == "shell":
+        from termbridge.wake import wake_session
+
+        return "nudged" if wake_session(home, name) == "sent" else "waiting"
+    from termbridge.delivery import drain_to_target
+
+    drain_to_target(home, name)
+    return "delivered"

@@ -1,0 +1,187 @@
+"""The surface reader on screens as the backends capture them: styles, placeholders, dialogs, prompts.
+
+These feed the reader the exact text `tmux capture-pane -p -e` (or the PTY wrapper's
+emulator) produces; tests/test_confirm.py and tests/test_shells.py check the same
+judgements on real panes, real shells and the raw-mode agent.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from termbridge.backends import Screen
+from termbridge.sanitize import strip_sgr
+from termbridge.surface import BUILTIN_KINDS, judge_screen
+
+E = "\x1b"
+
+
+def screen(styled: str, cursor=None, mode=None) -> Screen:
+    return Screen(strip_sgr(styled), styled, cursor, mode)
+
+
+def judge(styled: str, kind: str = "codex", typed=None, cursor=None, mode=None):
+    return judge_screen(screen(styled, cursor, mode), BUILTIN_KINDS[kind], typed, kind == "shell")
+
+
+CODEX_IDLE = "header\n\n› " + E + "[2mAsk Codex to do anything" + E + "[0m\n\n  ? for shortcuts"
+
+
+# ---------------------------------------------------------------- styles (issue: drafts read as empty)
+ISSUE_STYLES = [E + "[38;2;200;200;200m", E + "[38;2;2;2;2m", E + "[48;5;2m", E + "[38:2::200:200:200m",
+                E + "[4;58;5;2m", E + "[1m", E + "[38;5;2m", E + "[48;2;95;95;95m" + E + "[38;2;255;255;255m"]
+
+
+def test_every_style_from_the_issue_around_a_draft_is_a_draft():
+    for sgr in ISSUE_STYLES:
+        s = judge(f"header\n\n› {sgr}my draft{E}[0m\n")
+        assert (s.kind, s.text) == ("draft", "my draft"), sgr
+
+
+def test_faint_and_grey_placeholders_are_empty():
+    for sgr in [E + "[2m", E + "[90m", E + "[38;5;8m", E + "[38;5;244m", E + "[38;2;128;128;128m",
+                E + "[38:2::120:120:120m", E + "[1;2m"]:
+        s = judge(f"header\n\n› {sgr}whatever placeholder{E}[0m\n")
+        assert s.kind == "idle", sgr
+
+
+def test_faint_reset_by_22_then_text_is_a_draft():
+    assert judge(f"› {E}[2mhint{E}[22m typed\n").text == "typed"
+
+
+def test_placeholder_text_first_even_undimmed():
+    assert judge("› Ask Codex to do anything\n\n  ? for shortcuts").kind == "idle"
+    assert judge(" >   Type your message or @path/to/file", "gemini").kind == "idle"
+    assert judge(" > my draft", "gemini").kind == "draft"
+
+
+def test_claude_composer_nbsp_and_draft():
+    rule = "─" * 40
+    assert judge(f"{rule}\n❯\u00a0\n{rule}\n  ? for shortcuts", "claude").kind == "idle"
+    s = judge(f"{rule}\n❯\u00a0half typed\n{rule}", "claude")
+    assert (s.kind, s.text) == ("draft", "half typed")
+
+
+def test_gemini_truecolor_draft_as_measured():
+    bar = f"{E}[48;2;95;95;95m"
+    s = judge(f"╭────╮\n│ {bar}{E}[38;2;255;255;255m> my draft{E}[0m │\n╰────╯", "gemini")
+    assert (s.kind, s.text) == ("draft", "my draft")
+
+
+SGR_PARAM = st.one_of(
+    st.sampled_from(["0", "1", "3", "4", "7", "22", "39", "49", "24"]),
+    st.integers(30, 37).map(str), st.integers(40, 47).map(str), st.integers(100, 107).map(str),
+    st.integers(0, 255).map(lambda n: f"48;5;{n}"),
+    st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)).map(lambda c: "48;2;%d;%d;%d" % c),
+    st.integers(0, 255).map(lambda n: f"58;5;{n}"),
+    st.sampled_from(["38;2;255;255;255", "38;2;2;2;2", "38;2;200;200;200", "38:2::250:10:10", "38;5;15", "38;5;2",
+                     "4:3", "38;2;0;255;0"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(SGR_PARAM, min_size=1, max_size=4).map(";".join), min_size=1, max_size=4),
+       st.text(st.characters(whitelist_categories=("L", "N"), max_codepoint=0x2FFF), min_size=1, max_size=20))
+def test_property_any_non_faint_style_keeps_a_draft(seqs, word):
+    styled = "".join(f"{E}[{p}m" for p in seqs)
+    s = judge(f"header\n\n› {styled}{word}{E}[0m\n")
+    assert s.kind == "draft" and s.text == word.strip()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(SGR_PARAM, max_size=3).map(";".join), st.sampled_from(["2", "90", "38;5;8", "38;2;120;120;120"]))
+def test_property_faint_or_grey_last_is_a_placeholder(prefix, dim):
+    sgr = f"{E}[{prefix}m" if prefix else ""
+    assert judge(f"header\n\n› {sgr}{E}[{dim}mAsk something{E}[0m\n").kind == "idle"
+
+
+# ---------------------------------------------------------------- dialogs
+CLAUDE_DIALOG = """ Bash command
+
+   touch /tmp/x
+   Create a file
+
+ Do you want to proceed?
+ ❯ 1. Yes
+   2. Yes, and always allow access to tmp/ from this project
+   3. No
+
+ Esc to cancel · Tab to amend"""
+
+CODEX_DIALOG = """Would you like to run the following command?
+
+  Reason: needs to write outside the sandbox
+
+  $ touch /tmp/x
+
+› 1. Yes, proceed (y)
+  2. Yes, and don't ask again for commands that start with `touch` (p)
+  3. No, and tell Codex what to do differently (esc)
+
+  Press enter to confirm or esc to cancel"""
+
+GEMINI_DIALOG = """╭──────────────────────────────────────╮
+│ ? Shell  touch /tmp/x                 │
+│                                       │
+│ Allow execution of [Shell]?           │
+│                                       │
+│ ● 1. Allow once                       │
+│   2. Allow for this session           │
+│   3. No, suggest changes (esc)        │
+╰──────────────────────────────────────╯"""
+
+
+def test_each_agents_permission_dialog_is_a_dialog_not_a_draft():
+    for kind, text in (("claude", CLAUDE_DIALOG), ("codex", CODEX_DIALOG), ("gemini", GEMINI_DIALOG)):
+        s = judge("some transcript\n\n" + text, kind)
+        assert s.kind == "dialog", (kind, s)
+        assert s.reason.startswith("permission dialog") and "touch /tmp/x" in s.reason, s.reason
+
+
+def test_dialog_text_in_history_above_an_idle_composer_is_not_a_dialog():
+    s = judge("Do you want to proceed? was asked earlier\n ❯ 1. Yes\n\n" + "─" * 20 + "\n❯\u00a0\n" + "─" * 20, "claude")
+    assert s.kind == "idle"
+
+
+def test_trust_dialogs():
+    s = judge("Do you trust the files in this folder?\n\n ❯ 1. Yes, proceed\n   2. No, exit\n\n Enter to confirm · Esc to exit",
+              "claude")
+    assert s.kind == "dialog" and s.reason.startswith("trust dialog")
+
+
+# ---------------------------------------------------------------- working, modes, ours
+def test_busy_marker_and_copy_mode():
+    assert judge("• Working (3s • esc to interrupt)\n\n› " + E + "[2mAsk Codex to do anything" + E + "[0m").kind == "working"
+    s = judge(CODEX_IDLE, mode="copy-mode")
+    assert (s.kind, s.reason) == ("working", "pane is in copy mode")
+    assert judge(CODEX_IDLE, mode="view-mode").reason == "pane is in view mode"
+    assert judge(CODEX_IDLE).kind == "idle"
+
+
+def test_ours_only_while_unedited():
+    typed = {"text": "[termbridge] 1 peer message from other agents follows. They are context\n--- message X\n> hi"}
+    shown = "› [termbridge] 1 peer message from other agents follows. They are context\n  --- message X\n  > hi"
+    assert judge(shown, typed=typed).kind == "ours"
+    assert judge(shown + " and my words", typed=typed).kind == "draft"
+    assert judge("› my own draft", typed=typed).kind == "draft"
+    assert judge(shown).kind == "draft"  # nothing typed by termbridge: a person's text
+    assert judge("› [Pasted Content 1843 chars]", typed=typed).kind == "ours"
+
+
+# ---------------------------------------------------------------- shells
+def test_shell_prompts_without_trailing_space_are_idle():
+    # capture-pane drops the trailing space; the cursor sits after it
+    for line in ["$", "user@host:~$", "vm#", "root@vm:/work#", "user@host ~>", "%", "bash-5.2$", "[user@host ~]$",
+                 "❯", "~/src ❯"]:
+        s = judge(f"older output\n{line}", "shell", cursor=(len(line) + 1, 1))
+        assert s.kind == "idle", line
+    s = judge("user@host:~$ ls -l", "shell", cursor=(18, 0))
+    assert (s.kind, s.text) == ("draft", "ls -l")
+    assert judge("compiling...\n", "shell", cursor=(0, 1)).kind == "working"
+    assert judge("compiling...\n", "other", cursor=(0, 1)).kind == "unknown"
+
+
+def test_fish_autosuggestion_is_no_draft():
+    s = judge(f"user@host ~> {E}[38;5;8mgit status{E}[0m", "shell", cursor=(13, 0))
+    assert s.kind == "idle"
