@@ -114,11 +114,10 @@ def require_alive(sess: Session) -> Session:
 def all_sessions(home: Path) -> list[Session]:
     """Every registered session, by name."""
     d = sessions_dir(home)
-    if not d.is_dir():
-        return []
     out = []
-    for name in sorted(os.listdir(d)):
+    for name in paths.list_dir(d):  # a symlinked or foreign sessions/ is refused, not listed
         if paths.NAME_RE.fullmatch(name) and os.path.lexists(d / name / "session.json"):
+            paths.check_levels(d / name)  # an unsafe directory is refused, not skipped
             try:
                 out.append(lookup(home, name))
             except (UnknownSession, StateError):
