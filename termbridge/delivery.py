@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -50,7 +51,10 @@ def read_backoff(home: Path, name: str) -> dict:
     """The session's delivery back-off state ({} when none)."""
     from termbridge import paths
 
-    return paths.read_json(_backoff_path(home, name), {})
+    state = paths.read_json(_backoff_path(home, name), {})
+    ok = (isinstance(state.get("failures", 0), int) and not isinstance(state.get("failures", 0), bool)
+          and isinstance(state.get("next_at", 0), (int, float)) and math.isfinite(state.get("next_at", 0)))
+    return state if ok else {}  # a damaged back-off file means no back-off, never a crash
 
 
 def _record_outcome(home: Path, name: str, ok: bool, error: str = "") -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -24,7 +25,11 @@ def _state_path(home: Path, name: str) -> Path:
 
 def read_state(home: Path, name: str) -> dict:
     """The shared wake state: last nudge time, last outcome, when it was evaluated."""
-    return paths.read_json(_state_path(home, name), {})
+    state = paths.read_json(_state_path(home, name), {})
+    # A damaged stamp must never break `wake` (which always exits 0): keep only well-typed fields.
+    return {k: v for k, v in state.items()
+            if (k in ("last_sent", "last_eval_end") and isinstance(v, (int, float)) and not isinstance(v, bool)
+                and math.isfinite(v)) or (k == "last_outcome" and isinstance(v, str))}
 
 
 SHELL_NUDGE = "termbridge: peer messages wait for {session}. Read them with: termbridge drain {session} --print"

@@ -31,11 +31,7 @@ def list_hosts(home: Path, env=None) -> dict[int, Target]:
     """child_pid -> Target for every live wrapper whose child is really its child."""
     hosts: dict[int, Target] = {}
     d = pty_dir(home)
-    try:
-        names = os.listdir(d)
-    except FileNotFoundError:
-        return hosts
-    for fn in names:
+    for fn in paths.list_dir(d):
         if not fn.endswith(".json"):
             continue
         try:
