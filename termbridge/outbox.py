@@ -16,14 +16,12 @@ the ledger are dropped then, so a completed delivery is never repeated.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,19 +96,25 @@ def _deliverable(records: list[dict], now: float) -> tuple[list[dict], list[dict
     return take, expired, superseded
 
 
+def _sha256(data: bytes) -> str:
+    import hashlib  # only for dead-lettering garbage: not on the send path
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def _unique(records: list[dict]) -> list[dict]:
     """RECORDS with each id once (the first wins): a replayed move can leave a record twice."""
     seen: set[str] = set()
     return [r for r in records if not (r["id"] in seen or seen.add(r["id"]))]
 
 
-@dataclass
 class Claim:
     """Records taken out of the queue by one drain, awaiting commit or release."""
 
-    id: str
-    path: Path
-    records: list[dict] = field(default_factory=list)
+    __slots__ = ("id", "path", "records")
+
+    def __init__(self, id: str, path: Path, records: list[dict] | None = None):
+        self.id, self.path, self.records = id, path, records if records is not None else []
 
     @property
     def ids(self) -> list[str]:
@@ -325,7 +329,7 @@ class Outbox:
         self._dead_append(
             [
                 {
-                    "id": "raw-" + hashlib.sha256(raw).hexdigest()[:20],
+                    "id": "raw-" + _sha256(raw)[:20],
                     "reason": reason,
                     "dead_at": now,
                     "record": None,

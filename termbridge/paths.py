@@ -8,6 +8,7 @@ fstat, so a planted link can neither redirect a write nor feed us a forged queue
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import stat
@@ -286,10 +287,19 @@ def unlink_durable(path: Path) -> None:
     fsync_dir(Path(path).parent)
 
 
+def _flock(fd: int) -> bool:
+    """Take the exclusive flock on FD without blocking; False when another holder has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 class StateLock:
     """An exclusive, process- and thread-safe lock on a state lock file.
 
-    The kernel lock is filelock's own primitive (flock) on a descriptor we open with
+    The kernel lock is flock(2) (what filelock's lock_descriptor wraps) on a descriptor we open with
     O_NOFOLLOW and keep, so a planted symlink is refused and each acquire costs a
     syscall, not an object set-up. flock dies with its holder: a SIGKILLed process never
     leaves a stale lock. Lock files are never deleted: unlinking one lets two processes
@@ -304,8 +314,6 @@ class StateLock:
         self._mutex = threading.Lock()  # flock does not exclude threads sharing one descriptor
 
     def acquire(self) -> "StateLock":
-        from filelock import lock_descriptor
-
         t0 = time.monotonic()
         if not self._mutex.acquire(timeout=self.timeout):
             raise StateError(f"timed out after {self.timeout}s waiting for lock {self.path}")
@@ -313,7 +321,7 @@ class StateLock:
             if self._fd is None:
                 self._fd = open_state(self.path, os.O_RDWR, create=True)
             delay = 0.001
-            while not lock_descriptor(self._fd, blocking=False):
+            while not _flock(self._fd):
                 if time.monotonic() - t0 > self.timeout:
                     raise StateError(f"timed out after {self.timeout}s waiting for lock {self.path}")
                 time.sleep(delay)
@@ -326,10 +334,8 @@ class StateLock:
         return self
 
     def release(self) -> None:
-        from filelock import unlock_descriptor
-
         try:
-            unlock_descriptor(self._fd)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._mutex.release()
 

@@ -5,7 +5,6 @@ print with `report`, so they behave identically."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -13,16 +12,16 @@ UNTIL = ("submitted", "received")
 _RANK = {"queued": 0, "submitted": 1, "received": 2}
 
 
-@dataclass
 class Sent:
     """What `send` did: the message id, the delivery attempt's outcome, and the waited-for state."""
 
-    id: str
-    session: str
-    wake: str | None
-    state: str | None = None  # set when waited
-    note: str | None = None  # one line for stderr when the wait ran out
-    exit_code: int = 0
+    __slots__ = ("id", "session", "wake", "state", "note", "exit_code")
+
+    def __init__(self, id: str, session: str, wake: str | None):
+        self.id, self.session, self.wake = id, session, wake
+        self.state: str | None = None  # set when waited
+        self.note: str | None = None  # one line for stderr when the wait ran out
+        self.exit_code = 0
 
 
 def send_message(home: Path, name: str, message: str | bytes, sender: str | None = None,
