@@ -20,24 +20,19 @@ def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bo
     dies after writing but before committing, the next drain delivers the messages again
     (at-least-once at that one instant, exactly-once once a drain completes).
     """
-    box = Outbox(home, name)
-    claim = box.claim()
-    if claim is None:
-        return 0
-    try:
+    with Outbox(home, name).delivering() as d:
+        if d is None:
+            return 0
         if as_json:
-            for r in claim.records:
+            for r in d.records:
                 write(json.dumps(framing.message_json(r), ensure_ascii=False) + "\n")
         else:
-            for line in framing.iter_lines(claim.records):  # streamed: no copy of the whole text
+            for line in framing.iter_lines(d.records):  # streamed: no copy of the whole text
                 write(line + "\n")
         if flush:
             flush()  # out of our buffers before the commit, or a crash could lose committed output
-    except BaseException:
-        box.release(claim, "output failed", count_attempt=False)
-        raise
-    box.commit(claim, via=via)
-    return len(claim.records)
+        d.commit(via)
+        return len(d.records)
 
 
 # ---------------------------------------------------------------- into the target
@@ -167,32 +162,29 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
         how = "drain --print" if sess.kind == "shell" else "MCP inbox or drain --print"
         return Drained(0, f"{name} is a {'shell' if sess.kind == 'shell' else 'pull session'}: "
                           f"nudged; its messages stay queued for {how}")
-    claim = box.claim()
-    if claim is None:
-        return Drained(0)
-    text = framing.render_messages(claim.records)
-    try:
-        submit.check_canonical(sess, tgt, text)
-    except Exception:
-        box.release(claim, "refused by the target's terminal mode", count_attempt=False)
-        raise
-    try:
-        out = submit.type_and_confirm(home, sess, tgt, text, claim.ids, "messages", cfg["gap_ms"], cfg)
-    except Exception as e:
-        dead = box.release(claim, str(e))
-        _note_failure(home, name, tgt.target, e, dead_lettered=dead)
-        fate = f"{len(dead)} dead-lettered after repeated failures, the rest stay queued" if dead else "messages stay queued"
-        raise BackendError(f"delivery to {tgt.target} failed ({e}); {fate}") from None
-    if not out.confirmed:
-        box.release(claim, "typed but not submitted", count_attempt=False)
-        raise submit.Unconfirmed(submit.not_submitted(name) + "; its messages stay queued "
-                                 "(the next drain presses Enter only)")
-    box.commit(claim, via=out.confirmed)
+    with box.delivering() as d:
+        if d is None:
+            return Drained(0)
+        text = framing.render_messages(d.records)
+        submit.check_canonical(sess, tgt, text)  # refused: released untouched, no attempt counted
+        try:
+            out = submit.type_and_confirm(home, sess, tgt, text, d.ids, "messages", cfg["gap_ms"], cfg)
+        except Exception as e:
+            dead = d.release(str(e))
+            _note_failure(home, name, tgt.target, e, dead_lettered=dead)
+            fate = f"{len(dead)} dead-lettered after repeated failures, the rest stay queued" if dead else "messages stay queued"
+            raise BackendError(f"delivery to {tgt.target} failed ({e}); {fate}") from None
+        if not out.confirmed:
+            d.release("typed but not submitted", count_attempt=False)
+            raise submit.Unconfirmed(submit.not_submitted(name) + "; its messages stay queued "
+                                     "(the next drain presses Enter only)")
+        d.commit(out.confirmed)
+        count = len(d.records)
     if backoff:
         _record_outcome(home, name, ok=True)
     events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(text),
-                     messages=len(claim.records), confirmed=out.confirmed, enter_presses=out.enter_presses)
-    return Drained(len(claim.records))
+                     messages=count, confirmed=out.confirmed, enter_presses=out.enter_presses)
+    return Drained(count)
 
 
 def _settle_vanished(home: Path, name: str, typed: dict, box: Outbox) -> None:
@@ -204,9 +196,9 @@ def _settle_vanished(home: Path, name: str, typed: dict, box: Outbox) -> None:
     ids = [i for i in typed.get("ids") or [] if isinstance(i, str)]
     got = receipts.received_ids(home, name, ids, since=float(typed.get("t") or 0)) if ids else set()
     if got:
-        claim = box.claim(only=got)
-        if claim is not None:
-            box.commit(claim, via="transcript")
+        with box.delivering(only=got) as d:
+            if d is not None:
+                d.commit("transcript")
     surface.forget_typed(home, name)
 
 

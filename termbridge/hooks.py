@@ -23,6 +23,7 @@ Protocols (input JSON on stdin, output JSON on stdout; exit 0):
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 import os
 import re
 from pathlib import Path
@@ -306,26 +307,23 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
     blocks = 0 if fresh_turn else _blocks(home, name)
     box = Outbox(home, name, cfg)
-    claim = box.claim() if blocks < budget and _maybe_pending(box) else None
-    if claim is None:
-        if fresh_turn:
-            _set_blocks(home, name, 0)
-        set_mark(home, name, "idle")
-        events.log_event(home, "hook_stop", name, agent=agent, blocked=False, consecutive_blocks=blocks,
-                         budget_spent=blocks >= budget)
-        return False
-    # One transaction: the claim is committed only once the decision is written, and
-    # released (messages back at the head of the queue) on any failure before that.
-    try:
-        out = json.dumps({"decision": _BLOCK[agent], "reason": framing.render_messages(claim.records)},
+    # One transaction: the messages count as delivered only once the decision is written, and
+    # are released (back at the head of the queue) on any failure before that.
+    with box.delivering() if blocks < budget and _maybe_pending(box) else nullcontext() as d:
+        if d is None:
+            if fresh_turn:
+                _set_blocks(home, name, 0)
+            set_mark(home, name, "idle")
+            events.log_event(home, "hook_stop", name, agent=agent, blocked=False, consecutive_blocks=blocks,
+                             budget_spent=blocks >= budget)
+            return False
+        out = json.dumps({"decision": _BLOCK[agent], "reason": framing.render_messages(d.records)},
                          ensure_ascii=False)
         write(out + "\n")
-        box.commit(claim, via="hook")
-    except BaseException:
-        box.release(claim, "hook output failed", count_attempt=False)
-        raise
+        d.commit("hook")
+        handed = len(d.records)
     _set_blocks(home, name, blocks + 1)
     set_mark(home, name, "busy")  # the agent goes on working on the delivered messages
-    events.log_event(home, "hook_stop", name, agent=agent, blocked=True, messages=len(claim.records),
+    events.log_event(home, "hook_stop", name, agent=agent, blocked=True, messages=handed,
                      consecutive_blocks=blocks + 1)
     return True

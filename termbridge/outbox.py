@@ -23,7 +23,8 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from termbridge import events, paths, proctree
 from termbridge.config import load_config
@@ -119,6 +120,35 @@ class Claim:
     @property
     def ids(self) -> list[str]:
         return [r["id"] for r in self.records]
+
+
+class Delivery:
+    """One open delivery transaction (see Outbox.delivering): its records, and how it ends."""
+
+    __slots__ = ("box", "claim", "settled")
+
+    def __init__(self, box: "Outbox", claim: Claim):
+        self.box, self.claim, self.settled = box, claim, False
+
+    @property
+    def records(self) -> list[dict]:
+        return self.claim.records
+
+    @property
+    def ids(self) -> list[str]:
+        return self.claim.ids
+
+    def commit(self, via: str) -> None:
+        """The hand-over is proven (VIA: screen, hook, print, mcp...): count the records delivered."""
+        # Settled first: if the commit itself fails half-way, the claim is recovered by the next
+        # access (the ledger drops what was committed) rather than released now and sent twice.
+        self.settled = True
+        self.box.commit(self.claim, via=via)
+
+    def release(self, reason: str, count_attempt: bool = True) -> list[str]:
+        """Not delivered: back at the head of the queue; returns ids dead-lettered for too many attempts."""
+        self.settled = True
+        return self.box.release(self.claim, reason, count_attempt=count_attempt)
 
 
 class Outbox:
@@ -438,6 +468,28 @@ class Outbox:
         batch += [("superseded", {"id": r["id"], "by": by, "key": r["key"]}) for r, by in superseded]
         events.log_events(self.home, self.name, batch)
         return claim
+
+    @contextmanager
+    def delivering(self, only: set[str] | list[str] | None = None) -> Iterator[Delivery | None]:
+        """One delivery transaction: claim (None when there is nothing to deliver), yield, settle.
+
+        The body commits (`d.commit(via)`) once the hand-over is proven, or releases with its
+        reason; a transaction left open, or any exception, releases the records untouched
+        (no attempt counted), so nothing is ever lost. Every drain path and hook uses it.
+        """
+        claim = self.claim(only)
+        if claim is None:
+            yield None
+            return
+        tx = Delivery(self, claim)
+        try:
+            yield tx
+        except BaseException:
+            if not tx.settled:
+                tx.release("delivery interrupted", count_attempt=False)
+            raise
+        if not tx.settled:
+            tx.release("not delivered", count_attempt=False)
 
     def commit(self, claim: Claim, via: str = "drain") -> None:
         """Record CLAIM's ids as delivered (fsync'd ledger and `submitted` receipts) and drop the claim.

@@ -8,6 +8,7 @@ import os
 import struct
 import termios
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -191,27 +192,21 @@ def enter_over_ours(home: Path, sess: registry.Session, tgt: Target, typed: dict
     from termbridge.outbox import Outbox
 
     ids = typed.get("ids") or []
-    box, claim = Outbox(home, sess.name, dict(cfg)), None
-    if ids:
-        claim = box.claim(only=ids)
-        if claim is None:
+    box = Outbox(home, sess.name, dict(cfg))
+    with box.delivering(only=ids) if ids else nullcontext() as d:
+        if ids and d is None:
             raise TargetBusy(f"{sess.name}: termbridge's earlier text is in the composer, but its messages were "
                              "delivered another way meanwhile; submit or clear it yourself. Nothing typed")
-    enter_at = time.time()
-    try:
+        enter_at = time.time()
         targets.backend_module(tgt.backend).press_enter(tgt, env=env)
         out = finish(home, sess, tgt, typed, cfg, enter_at, 1, env)
-    except BaseException:
-        if claim is not None:
-            box.release(claim, "Enter over the composer failed", count_attempt=False)
-        raise
-    if claim is None:
-        return out, 0
-    if out.confirmed:
-        box.commit(claim, via=out.confirmed)
-        return out, len(claim.records)
-    box.release(claim, "typed but not submitted", count_attempt=False)
-    return out, 0
+        if d is None:
+            return out, 0
+        if not out.confirmed:
+            d.release("typed but not submitted", count_attempt=False)
+            return out, 0
+        d.commit(out.confirmed)
+        return out, len(d.records)
 
 
 def not_submitted(name: str) -> str:
