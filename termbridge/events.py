@@ -21,6 +21,7 @@ _appends = [0]
 # outbox itself is fsync'd per message. A second fsync per message would halve enqueues.
 SYNC_INTERVAL = 1.0
 _last_sync: dict[str, float] = {}
+_files: dict[str, paths.KeptFile] = {}  # events.log kept open per home
 
 
 def log_path(home: Path) -> Path:
@@ -36,9 +37,17 @@ def _append(home: Path, data: bytes) -> None:
     path = log_path(home)
     now = time.monotonic()
     sync = now - _last_sync.get(key, -SYNC_INTERVAL) >= SYNC_INTERVAL
-    paths.append_durable(path, data, sync=sync)
-    if sync:
+    kept = _files.get(key)
+    if kept is None:
+        kept = _files[key] = paths.KeptFile(path, os.O_WRONLY | os.O_APPEND)
+    fd = kept.fd()  # reopened after a rotation renamed the file away
+    created = os.fstat(fd).st_size == 0
+    paths.write_all(fd, data)  # one O_APPEND write: whole even when processes interleave
+    if sync or created:
+        paths.sync_data(fd)
         _last_sync[key] = now
+    if created:
+        paths.fsync_dir(os.path.dirname(path) or ".")
     _appends[0] += 1
     if _appends[0] % _ROTATE_EVERY == 1:
         _maybe_rotate(Path(home), path)

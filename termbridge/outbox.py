@@ -165,6 +165,7 @@ class Outbox:
         self.ledger_path = self.dir / "ledger.log"
         self.dead_path = self.dir / "dead.log"
         self._lock_obj: _TimedLock | None = None
+        self._pending_file: paths.KeptFile | None = None  # pending.log kept open across appends
 
     # ------------------------------------------------------------------ locking
     def _lock(self):
@@ -204,14 +205,13 @@ class Outbox:
         }
         line = _dumps(rec) + b"\n"
         with self._lock():
-            fd = paths.open_state(self.pending_path, os.O_RDWR | os.O_APPEND, create=True)
-            try:
-                created = os.fstat(fd).st_size == 0
-                self._heal_tail(fd)
-                paths.write_all(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if self._pending_file is None:
+                self._pending_file = paths.KeptFile(self.pending_path)
+            fd = self._pending_file.fd()  # rewrites rename a new file in under this same lock
+            created = os.fstat(fd).st_size == 0
+            self._heal_tail(fd)
+            paths.write_all(fd, line)
+            paths.sync_data(fd)  # durable before the id is returned (the directory too, if new)
             if created:
                 paths.fsync_dir(self.dir)  # a new (or emptied) file: make its directory entry durable too
         events.log_event(self.home, "enqueued", self.name, id=rec["id"], key=key, chars=len(body))

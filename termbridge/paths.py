@@ -263,6 +263,49 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
     fsync_dir(path.parent)
 
 
+class KeptFile:
+    """A state file kept open for appends across calls (an open, a check and a close saved per
+    append); reopened -- through open_state, with all its checks -- whenever the file at PATH is
+    no longer the one we hold: replaced by a rewrite or rotation, removed, or swapped for a link.
+    One lstat per use. Callers that rewrite the file hold the same lock as its appenders."""
+
+    def __init__(self, path: Path, flags: int = os.O_RDWR | os.O_APPEND):
+        self.path, self.flags = Path(path), flags
+        self._fd: int | None = None
+        self._id: tuple[int, int] | None = None
+
+    def fd(self) -> int:
+        try:
+            st = os.lstat(self.path)
+            now = (st.st_ino, st.st_dev)
+        except FileNotFoundError:
+            now = None
+        if self._fd is not None and now is not None and now == self._id:
+            return self._fd
+        self.close()
+        fd = open_state(self.path, self.flags, create=True)
+        st = os.fstat(fd)
+        self._fd, self._id = fd, (st.st_ino, st.st_dev)
+        return fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def sync_data(fd: int) -> None:
+    """Make an append durable: fdatasync, which also flushes the size an append changed (what a
+    later read needs) but skips the timestamps; fsync where there is no fdatasync (macOS)."""
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+
 def append_durable(path: Path, data: bytes, sync: bool = True) -> None:
     """Append DATA to PATH with one O_APPEND write; fsync it (and the directory on creation) when SYNC."""
     fd = open_state(path, os.O_WRONLY | os.O_APPEND, create=True)
@@ -270,7 +313,7 @@ def append_durable(path: Path, data: bytes, sync: bool = True) -> None:
         created = os.fstat(fd).st_size == 0
         write_all(fd, data)
         if sync or created:
-            os.fsync(fd)
+            sync_data(fd)
     finally:
         os.close(fd)
     if created:

@@ -220,3 +220,28 @@ def test_last_wins_key(home, session):
     assert tb_json("status")["sessions"][0]["pending"] == 2
     msgs = _drain_all(home)
     assert [m["id"] for m in msgs] == [keep["id"], v3["id"]]
+
+
+def test_kept_open_pending_log_follows_rewrites_and_refuses_a_swapped_link(home, sleeper, short_tmp):
+    """One Outbox appends through a descriptor it keeps; a drain's rewrite (a rename) or a
+    planted symlink must make it reopen, never write into the old or a foreign file."""
+    from termbridge import registry
+    from termbridge.errors import StateError
+    from termbridge.outbox import Outbox
+
+    registry.register(home, "k", sleeper().pid)
+    box, other = Outbox(home, "k"), Outbox(home, "k")
+    a = box.append("before the rewrite")["id"]
+    claim = other.claim()  # rewrites pending.log (temp + rename) under the lock
+    assert claim.ids == [a]
+    other.commit(claim)
+    b = box.append("after the rewrite")["id"]
+    assert [r["id"] for r in other.pending_records()] == [b]
+    victim = short_tmp / "victim.log"
+    victim.write_text("")
+    pending = home / "sessions" / "k" / "pending.log"
+    pending.unlink()
+    pending.symlink_to(victim)
+    with pytest.raises(StateError):
+        box.append("must not land in the link's target")
+    assert victim.read_text() == ""
