@@ -46,7 +46,7 @@ def _target_state(home: Path, sess) -> dict:
         tgt = targets.resolve_session(home, sess, log_failure=False)
         sf = surface.read_surface(home, sess, tgt, sample=False)
         return {"backend": tgt.backend, "target": tgt.target, "state": "idle" if sf.kind == "idle" else "busy",
-                "surface": sf.kind, "reason": sf.reason, "tmux_socket": tgt.info.get("socket")}
+                "surface": sf.kind, "reason": sf.reason, "tmux_socket": tgt.info.get("socket") if tgt.backend == "tmux" else None}
     except Exception as e:  # noqa: BLE001 - status reports, it does not fail on one session
         return {"backend": None, "target": None, "state": None, "surface": None, "reason": str(e),
                 "target_error": str(e)}

@@ -235,4 +235,4 @@ def normalize_target(spec: str, env: Mapping[str, str] | None = None) -> str:
 
 def target_json(sess: registry.Session, tgt: Target) -> dict:
     return {"session": sess.name, "backend": tgt.backend, "target": tgt.target, "pid": sess.pid, "chain": tgt.chain,
-            "tmux_socket": tgt.info.get("socket")}
+            "tmux_socket": tgt.info.get("socket") if tgt.backend == "tmux" else None}
