@@ -1,3 +1,3 @@
-from termbridge.cli import main
+from termbridge.fastpath import main
 
 main()

@@ -199,47 +199,14 @@ def run(name, kind, cmd):
 @click.option("json_", "--json", is_flag=True)
 def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json_):
     """Queue MESSAGE (or - for stdin) durably for NAME and print its id."""
-    from termbridge import paths, registry, validate
+    from termbridge import sending
     from termbridge.config import load_config
-    from termbridge.errors import BadInput
-    from termbridge.outbox import Outbox
 
-    home = _home()
-    cfg = load_config()
-    paths.validate_name(name)
-    validate.token(sender, "--from")
-    validate.token(reply_to, "--reply-to")
-    validate.token(key, "--key")
-    if ttl is not None and not (0 < ttl < 10 ** 9):
-        raise BadInput("--ttl must be a positive number of seconds")
-    if wait_s is not None and not (0 <= wait_s <= 86400):
-        raise BadInput("--wait must be from 0 to 86400 seconds")
-    raw = sys.stdin.buffer.read(cfg["max_body_bytes"] + 1) if message == "-" else message
-    body = validate.body_text(raw, cfg["max_body_bytes"])
-    registry.lookup(home, name)
-    rec = Outbox(home, name, cfg).append(body, sender, reply_to, key, ttl)
-    outcome = None
-    if not no_wake:
-        from termbridge.delivery import attempt_after_send
-
-        outcome = attempt_after_send(home, name)
-    state = None
-    if wait_s is not None:
-        from termbridge.receipts import wait_for_state
-
-        state = wait_for_state(home, rec["id"], until, wait_s)
-    if json_:
-        row = {"id": rec["id"], "session": name, "wake": outcome}
-        if wait_s is not None:
-            row["state"] = state
-        _out_json(row)
-    else:
-        click.echo(rec["id"])
-        if outcome:
-            click.echo(f"termbridge: wake: {outcome}", err=True)
-    if wait_s is not None and state != until and not (until == "submitted" and state == "received"):
-        click.echo(f"termbridge: {rec['id']} is {state} after {wait_s:g}s, not {until}; it stays queued", err=True)
-        sys.exit(4)
+    raw = sending.read_body(sys.stdin.buffer, load_config()["max_body_bytes"]) if message == "-" else message
+    sent = sending.send_message(_home(), name, raw, sender, reply_to, key, ttl, not no_wake, wait_s, until)
+    code = sending.report(sent, json_, click.echo, lambda s: click.echo(s, err=True))
+    if code:
+        sys.exit(code)
 
 
 @cli.command()
@@ -366,27 +333,183 @@ def mark(name, state):
     idle.set_mark(home, name, state)
 
 
-@cli.group()
-def hook():
-    """Agent hook entry points (always exit 0)."""
+class _HookGroup(click.Group):
+    """Agent hooks exit 0 on any input or flag: an unknown hook or option is logged, never an error."""
+
+    def resolve_command(self, ctx, args):
+        cmd_name = args[0] if args else ""
+        if cmd_name in self.commands:
+            return super().resolve_command(ctx, args)
+        return cmd_name, _hook_unknown, args[1:]
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.Exit:
+            ctx.exit(0)  # --help, or a hook that finished
+        except Exception as e:  # noqa: BLE001 - usage errors included: never fail the agent
+            _hook_log_error("hook", f"{type(e).__name__}: {e}")
+            ctx.exit(0)
 
 
-@hook.command("claude-stop")
-@click.option("--session", "session", help="Session name (default: $TERMBRIDGE_SESSION).")
-def hook_claude_stop(session):
-    """Claude Code Stop hook: reads its JSON on stdin; blocks with pending messages while the budget lasts."""
+_HOOK_CTX = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": ["-h", "--help"]}
+
+
+def _hook_log_error(hook: str, error: str) -> None:
+    try:
+        from termbridge.events import log_event
+
+        log_event(_home(), "hook_error", None, hook=hook, error=error)
+    except Exception:  # noqa: BLE001 - not even a broken state dir may fail the agent
+        pass
+
+
+def _hook_opts(args) -> dict:
+    """--agent/--session from the raw hook arguments (`--x V` or `--x=V`); anything else is ignored."""
+    out: dict = {}
+    args = list(args)
+    for i, a in enumerate(args):
+        for opt in ("agent", "session"):
+            if a == f"--{opt}" and i + 1 < len(args):
+                out.setdefault(opt, args[i + 1])
+            elif a.startswith(f"--{opt}="):
+                out.setdefault(opt, a.split("=", 1)[1])
+    return out
+
+
+def _run_hook(event: str, agent: str | None, args) -> None:
     from termbridge import hooks
 
+    opts = _hook_opts(args)
+    agent = agent or opts.get("agent") or ""
+    known = {"--agent", "--session"}
+    extra = [a for a in args if a.startswith("-") and a.split("=", 1)[0] not in known]
+    if extra:
+        _hook_log_error(f"{event}:{agent}", f"ignored unknown option(s): {' '.join(extra)}")
     try:
-        stdin = sys.stdin.buffer.read(1 << 20)
+        stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read(16 << 20)
     except Exception:  # noqa: BLE001 - an unreadable stdin is malformed input, not a crash
         stdin = b""
 
     def write(s: str) -> None:
-        sys.stdout.write(s)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(s)
+            sys.stdout.flush()
+        except BaseException:
+            # Whatever was buffered must not reach the agent later (or fail the exit flush).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise
 
-    hooks.claude_stop(_home(), session or os.environ.get("TERMBRIDGE_SESSION") or None, stdin, write)
+    hooks.run_hook(_home(), event, agent, opts.get("session") or None, stdin, write)
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001 - the agent closed our stdout; do not let the exit flush fail (exit 120)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+@cli.group(cls=_HookGroup, context_settings=_HOOK_CTX, invoke_without_command=True)
+@click.pass_context
+def hook(ctx):
+    """Agent hook entry points: read the agent's hook JSON on stdin, answer in its protocol (always exit 0).
+
+    \b
+    termbridge hook session-start|prompt-submit|stop --agent claude|codex|gemini [--session NAME]
+    Session: --session, else $TERMBRIDGE_SESSION, else the agent kind.
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help(), err=True)
+
+
+@click.command(context_settings=_HOOK_CTX, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def _hook_unknown(args):
+    _hook_log_error("hook", "unknown hook; use session-start, prompt-submit, stop or claude-stop")
+
+
+def _hook_command(event: str, doc: str):
+    @hook.command(event, context_settings=_HOOK_CTX)
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="--agent claude|codex|gemini [--session NAME]")
+    def run(args):
+        _run_hook(event, None, args)
+
+    run.__doc__ = doc
+    run.help = doc
+    return run
+
+
+_hook_command("session-start", "SessionStart: register the agent's own PID (found in the hook's parent chain), "
+                               "its kind and where it lives; remember its transcript.")
+_hook_command("prompt-submit", "UserPromptSubmit / Gemini BeforeAgent: mark busy; message ids in the prompt "
+                               "become `received`.")
+_hook_command("stop", "Stop / Gemini AfterAgent: hand pending messages over within the block budget; "
+                      "otherwise mark idle.")
+
+
+@hook.command("claude-stop", context_settings=_HOOK_CTX)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[--session NAME]")
+def hook_claude_stop(args):
+    """Claude Code Stop hook (alias of `hook stop --agent claude`)."""
+    _run_hook("stop", "claude", args)
+
+
+@cli.group("hooks")
+def hooks_group():
+    """Install termbridge's hooks into an agent's own settings, or remove them."""
+
+
+def _hooks_change(action, agent, project, dry_run, command):
+    from termbridge import hooks_install as hi
+
+    p = hi.plan(agent, action, project=project, command=command)
+    changed = [f for f in p.files if f.changed]
+    if dry_run:
+        for f in changed:
+            click.echo(f.diff(), nl=False)
+        if not changed:
+            click.echo(f"{agent}: nothing to change")
+    else:
+        written = hi.apply(p)
+        for f in p.files:
+            if f.path in written:
+                backup = f" (backup: {f.path}.termbridge-backup)" if f.before is not None else " (new file)"
+                click.echo(f"updated {f.path}{backup}")
+            else:
+                click.echo(f"{f.path}: already up to date")
+        if not p.files:
+            click.echo(f"{agent}: no termbridge hooks found; nothing to do")
+    if action == "install":
+        for line in p.summary:
+            click.echo(f"  {line}")
+    for note in p.notes:
+        click.echo(f"note: {note}")
+
+
+_AGENT_OPT = click.option("--agent", type=click.Choice(["claude", "codex", "gemini"]), required=True)
+_PROJECT_OPT = click.option("--project", is_flag=True, help="The project's settings in the current directory, not the user's.")
+_DRY_OPT = click.option("--dry-run", is_flag=True, help="Print the unified diff; write nothing.")
+_CMD_OPT = click.option("--command", "command", metavar="PATH",
+                        help="The termbridge command the agent runs (default: this termbridge's absolute path).")
+
+
+@hooks_group.command("install")
+@_AGENT_OPT
+@_PROJECT_OPT
+@_DRY_OPT
+@_CMD_OPT
+def hooks_install(agent, project, dry_run, command):
+    """Merge termbridge's session-start, prompt-submit and stop hooks into AGENT's settings (idempotent, backed up)."""
+    _hooks_change("install", agent, project, dry_run, command)
+
+
+@hooks_group.command("uninstall")
+@_AGENT_OPT
+@_PROJECT_OPT
+@_DRY_OPT
+@_CMD_OPT
+def hooks_uninstall(agent, project, dry_run, command):
+    """Remove termbridge's hooks from AGENT's settings, keeping everything else (backed up)."""
+    _hooks_change("uninstall", agent, project, dry_run, command)
 
 
 # ---------------------------------------------------------------- observing
@@ -486,6 +609,20 @@ def demo(keep):
     from termbridge.demo import run_demo
 
     run_demo(click.echo, keep=keep)
+
+
+@cli.command()
+@click.option("--name", help="Session name to register (default: $TERMBRIDGE_SESSION, else the agent's kind).")
+def mcp(name):
+    """MCP server on stdio for the agent that starts it: tools send, inbox, peers, receipt."""
+    from termbridge import mcp_server
+
+    try:
+        mcp_server.load_sdk()
+    except mcp_server.SdkMissing as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    mcp_server.serve(name)  # the state home may come from the agent's environment
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 from termbridge.errors import ConfigError
 
+PULL_NUDGE_TEXT = ("[termbridge] New peer messages are waiting for {session}: fetch them with the termbridge inbox tool "
+                   "(or run: termbridge drain {session} --print).")
 NUDGE_TEXT = "[termbridge] New peer messages are waiting for {session}; they arrive when you are idle (or run: termbridge drain {session} --print)."
 
 # key: (default, type check, description) -- the README's config table mirrors this.
@@ -51,7 +53,9 @@ _INT_KEYS = {
     "confirm_retries": 0,
     "confirm_wait_ms": 50,
 }
-_KIND_KEYS = {"busy": list, "composer": str, "placeholder": list, "ready": list}
+# Upper bounds where a huge value would overflow (a sleep) or hang a caller.
+_INT_MAX = {"gap_ms": 10000, "confirm_retries": 10, "confirm_wait_ms": 10000}
+_KIND_KEYS = {"busy": list, "composer": str, "placeholder": list, "ready": list, "dialog": list, "pasted": list}
 
 _cache: dict[str, dict[str, Any]] = {}
 
@@ -107,8 +111,10 @@ def validate(data: dict, path: Path | str = "config") -> dict:
         if key not in DEFAULTS:
             raise ConfigError(f"config {path}: unknown key {key!r}")
         if key in _INT_KEYS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < _INT_KEYS[key]:
-                raise ConfigError(f"config {path}: key {key!r} must be an integer >= {_INT_KEYS[key]}")
+            lo, hi = _INT_KEYS[key], _INT_MAX.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+                want = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+                raise ConfigError(f"config {path}: key {key!r} must be an integer {want}")
         elif key == "default_ttl":
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise ConfigError(f"config {path}: key 'default_ttl' must be a positive number of seconds or null")
@@ -128,10 +134,14 @@ def validate(data: dict, path: Path | str = "config") -> dict:
 def _validate_kinds(value: Any, path: Path | str) -> None:
     import re
 
+    from termbridge.kinds import KINDS
+
     if not isinstance(value, dict):
         raise ConfigError(f"config {path}: key 'kinds' must be a mapping of kind name to patterns")
     for kind, spec in value.items():
         where = f"kinds.{kind}"
+        if kind not in KINDS:
+            raise ConfigError(f"config {path}: key {where!r} names an unknown kind: use one of {', '.join(KINDS)}")
         if not isinstance(spec, dict):
             raise ConfigError(f"config {path}: key {where!r} must be a mapping")
         for k, v in spec.items():
@@ -142,6 +152,9 @@ def _validate_kinds(value: Any, path: Path | str) -> None:
                 raise ConfigError(f"config {path}: key '{where}.{k}' must be {'a list of regexes' if _KIND_KEYS[k] is list else 'a regex'}")
             for p in items:
                 try:
-                    re.compile(p)
-                except re.error as e:
+                    rx = re.compile(p)
+                except (re.error, RecursionError, OverflowError) as e:
                     raise ConfigError(f"config {path}: key '{where}.{k}' has a bad regex {p!r}: {e}") from None
+                # The composer pattern must say where the draft is ('' means: this kind has none).
+                if k == "composer" and p and "draft" not in rx.groupindex:
+                    raise ConfigError(f"config {path}: key '{where}.{k}' must have a (?P<draft>...) group: {p!r}")

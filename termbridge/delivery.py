@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,7 +13,7 @@ from termbridge.outbox import Outbox
 
 
 def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bool = False,
-                flush: Callable[[], None] | None = None) -> int:
+                flush: Callable[[], None] | None = None, via: str = "print") -> int:
     """Claim every pending message, write it framed (or as JSON lines), then commit; returns the count.
 
     If WRITE fails the claim is released untouched, so nothing is lost; if the process
@@ -35,7 +36,7 @@ def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bo
     except BaseException:
         box.release(claim, "output failed", count_attempt=False)
         raise
-    box.commit(claim, via="print")
+    box.commit(claim, via=via)
     return len(claim.records)
 
 
@@ -50,7 +51,10 @@ def read_backoff(home: Path, name: str) -> dict:
     """The session's delivery back-off state ({} when none)."""
     from termbridge import paths
 
-    return paths.read_json(_backoff_path(home, name), {})
+    state = paths.read_json(_backoff_path(home, name), {})
+    ok = (isinstance(state.get("failures", 0), int) and not isinstance(state.get("failures", 0), bool)
+          and isinstance(state.get("next_at", 0), (int, float)) and math.isfinite(state.get("next_at", 0)))
+    return state if ok else {}  # a damaged back-off file means no back-off, never a crash
 
 
 def _record_outcome(home: Path, name: str, ok: bool, error: str = "") -> dict:

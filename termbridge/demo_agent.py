@@ -48,6 +48,16 @@ class Agent:
         buf = self.pending + data
         self.pending = b""
         i = 0
+        # A read can end inside a multi-byte character (a PTY hands over ~4 KiB at a time):
+        # keep those bytes for the next read instead of dropping the character.
+        cut = len(buf)
+        for back in range(1, min(4, len(buf)) + 1):
+            b = buf[-back]
+            if b & 0xC0 != 0x80:  # the lead byte of the last character
+                need = 4 if b >= 0xF0 else 3 if b >= 0xE0 else 2 if b >= 0xC0 else 1
+                cut = len(buf) - back if need > back else len(buf)
+                break
+        buf, tail = buf[:cut], buf[cut:]
         text = buf.decode("utf-8", "ignore")
         while i < len(text):
             if text.startswith("\x1b[200~", i):
@@ -106,6 +116,7 @@ class Agent:
                 self.times = (self.times + [t])[-BURST_CHARS:]
                 if len(self.times) == BURST_CHARS and self.times[-1] - self.times[0] <= BURST_WINDOW:
                     self.last_burst = t
+        self.pending += tail
         return True
 
     def answer(self, approved: bool, t: float) -> None:

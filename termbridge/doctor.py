@@ -108,18 +108,101 @@ def _config_check() -> Check:
 
 
 def _hook_checks() -> list[Check]:
-    home = Path(os.path.expanduser("~"))
+    """Per agent on PATH: termbridge's hooks installed (user or project settings), enabled, trusted (Codex)."""
+    from termbridge import hooks_install as hi
+    from termbridge.errors import BadInput
+    from termbridge.hooks import AGENT_EVENTS
+
     out = []
-    claude = home / ".claude" / "settings.json"
-    found = claude.exists() and "termbridge hook claude-stop" in claude.read_text(errors="replace")
-    out.append(Check("claude hooks", OK if found else SKIP,
-                     f"Stop hook in {claude}" if found else "Claude Code hooks not installed",
-                     "" if found else "merge shell/claude/settings.json into ~/.claude/settings.json"))
-    codex = Path(os.environ.get("CODEX_HOME") or home / ".codex") / "config.toml"
-    found = codex.exists() and "termbridge" in codex.read_text(errors="replace")
-    out.append(Check("codex notify", OK if found else SKIP,
-                     f"notify in {codex}" if found else "Codex notify not installed",
-                     "" if found else 'add notify = ["bash", "/path/to/termbridge/shell/codex/notify.sh"] to ~/.codex/config.toml'))
+    for agent in ("claude", "codex", "gemini"):
+        if shutil.which(agent) is None:
+            continue
+        name = f"{agent} hooks"
+        fix = f"termbridge hooks install --agent {agent}"
+        found, problems, where = [], [], []
+        user, proj = hi.settings_path(agent, False), hi.settings_path(agent, True)
+        for path in [user] + ([proj] if os.path.realpath(proj) != os.path.realpath(user) else []):
+            try:
+                data = hi.read_settings(path)
+            except BadInput as e:
+                problems.append((FAIL, str(e), f"fix {path}"))
+                continue
+            mine = hi.installed_handlers(agent, data or {})
+            if mine:
+                where.append(str(path))
+                found += [(path, data, m) for m in mine]
+        events = {ev for _, _, (ev, _, _, _) in found}
+        wanted = set(AGENT_EVENTS[agent].values())
+        if not found:
+            out += [Check(name, s, d, f) for s, d, f in problems] or [
+                Check(name, SKIP, f"{agent} is on PATH; termbridge's hooks are not installed", fix)]
+            continue
+        for _, _, (_, _, _, h) in found:
+            prog = hi._split1(h.get("command", ""))[:1]
+            if prog and os.path.isabs(prog[0]) and not os.path.exists(prog[0]):
+                problems.append((WARN, f"the hook command {prog[0]} no longer exists", f"{fix} (rewrites the path)"))
+                break
+        if any(" hook " not in h.get("command", "") for _, _, (_, _, _, h) in found) or wanted - events:
+            problems.append((WARN, f"old or partial termbridge hooks ({', '.join(sorted(events))})", fix))
+        if agent == "codex":
+            problems += _codex_hook_state(found)
+        if agent == "gemini":
+            problems += _gemini_hook_state(found)
+        for status, detail, f in problems:
+            out.append(Check(name, status, detail, f))
+        if not any(s in (FAIL, WARN) for s, _, _ in problems):
+            out.append(Check(name, OK, f"{', '.join(sorted(events))} in {', '.join(where)}"))
+    return out
+
+
+def _codex_hook_state(found) -> list[tuple[str, str, str]]:
+    """Codex: the feature flag, and each termbridge hook's trust state in config.toml (hooks.state)."""
+    import tomllib
+
+    from termbridge import hooks_install as hi
+
+    path = hi.codex_home() / "config.toml"
+    try:
+        cfg = tomllib.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError) as e:
+        return [(FAIL, f"cannot parse {path}: {e}", f"fix {path}")]
+    out = []
+    features = cfg.get("features") if isinstance(cfg.get("features"), dict) else {}
+    if features.get("hooks") is False or features.get("codex_hooks") is False:
+        out.append((FAIL, f"hooks are turned off in {path} [features]", "set [features] codex_hooks = true"))
+    elif features.get("codex_hooks") is not True and features.get("hooks") is not True:
+        out.append((WARN, f"[features] codex_hooks is not set in {path} (Codex 0.171 needs it)",
+                    "termbridge hooks install --agent codex"))
+    states = (cfg.get("hooks") or {}).get("state") if isinstance(cfg.get("hooks"), dict) else None
+    states = states if isinstance(states, dict) else {}
+    untrusted, disabled = [], []
+    for src, _, (event, gi, hi_, _) in found:
+        snake = "".join("_" + c.lower() if c.isupper() else c for c in event).lstrip("_")
+        st = states.get(f"{os.path.realpath(src)}:{snake}:{gi}:{hi_}") or states.get(f"{src}:{snake}:{gi}:{hi_}") or {}
+        if st.get("enabled") is False:
+            disabled.append(event)
+        elif not st.get("trusted_hash"):
+            untrusted.append(event)
+    if disabled:
+        out.append((WARN, f"disabled in Codex: {', '.join(disabled)}", "enable them in codex's /hooks"))
+    if untrusted:
+        out.append((WARN, f"not trusted yet in Codex: {', '.join(untrusted)}",
+                    "start codex and pick \"Trust all and continue\" in its \"Hooks need review\" screen"))
+    return out
+
+
+def _gemini_hook_state(found) -> list[tuple[str, str, str]]:
+    """Gemini CLI: hooksConfig.enabled (default true) and hooksConfig.disabled (hook names or commands)."""
+    out = []
+    for path, data, (event, _, _, h) in found:
+        hc = data.get("hooksConfig") if isinstance(data.get("hooksConfig"), dict) else {}
+        if hc.get("enabled") is False:
+            out.append((FAIL, f"hooksConfig.enabled is false in {path}: Gemini CLI runs no hooks",
+                        f"set hooksConfig.enabled to true in {path}"))
+            break
+        off = hc.get("disabled") if isinstance(hc.get("disabled"), list) else []
+        if h.get("name") in off or h.get("command") in off:
+            out.append((WARN, f"{event} hook is in hooksConfig.disabled in {path}", "remove it from hooksConfig.disabled"))
     return out
 
 

@@ -30,6 +30,7 @@ def log_path(home: Path) -> Path:
 def _append(home: Path, data: bytes) -> None:
     key = str(home)
     if key not in _ready:
+        paths.add_root(home)
         paths.ensure_dir(Path(home))
         _ready.add(key)
     path = log_path(home)
@@ -89,6 +90,28 @@ def _maybe_rotate(home: Path, path: Path) -> None:
         paths.fsync_dir(home)
 
 
+def parse_event(line: bytes) -> dict | None:
+    """The event on LINE, or None when it is not one: torn, not an object, no finite `t`,
+    no string `event`, a `session` that is neither a string nor null, or unprintable."""
+    try:
+        e = json.loads(line)
+    except (ValueError, RecursionError):
+        return None  # a torn last line from a crash mid-append, or garbage
+    if not isinstance(e, dict):
+        return None
+    t = e.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 <= t <= 4102444800):  # NaN/inf fail
+        return None
+    if not isinstance(e.get("event"), str) or not isinstance(e.get("session"), (str, type(None))):
+        return None
+    if b"\\u" in line:  # an escaped lone surrogate would break printing it as UTF-8
+        try:
+            json.dumps(e, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError):
+            return None
+    return e
+
+
 def read_events(home: Path, live: bool = True) -> Iterator[dict]:
     """Every event still on disk, oldest first (the rotated file, then -- if LIVE -- the live one)."""
     for p in (log_path(home).with_name("events.log.1"), log_path(home))[: 2 if live else 1]:
@@ -96,10 +119,9 @@ def read_events(home: Path, live: bool = True) -> Iterator[dict]:
         if not data:
             continue
         for line in data.splitlines():
-            try:
-                yield json.loads(line)
-            except ValueError:
-                continue  # a torn last line from a crash mid-append
+            e = parse_event(line)
+            if e is not None:
+                yield e
 
 
 def follow_events(home: Path, poll: float = 0.2) -> Iterator[dict]:
@@ -126,9 +148,8 @@ def follow_events(home: Path, poll: float = 0.2) -> Iterator[dict]:
             buf += chunk
             *lines, buf = buf.split(b"\n")
             for line in lines:
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    continue
+                e = parse_event(line)
+                if e is not None:
+                    yield e
         else:
             time.sleep(poll)

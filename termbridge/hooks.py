@@ -1,13 +1,54 @@
-"""Agent hook entry points. They never raise: a hook must not break the agent that calls it."""
+"""Agent hook entry points: thin adapters between each agent's hook protocol and termbridge.
+
+They never raise and never fail the agent: malformed input, an unknown session or a
+bad config is logged as a `hook_error` event, nothing is printed that the agent would
+take as a decision, and the command exits 0.
+
+Protocols (input JSON on stdin, output JSON on stdout; exit 0):
+
+  event          claude              codex               gemini
+  session-start  SessionStart        SessionStart        SessionStart
+  prompt-submit  UserPromptSubmit    UserPromptSubmit    BeforeAgent
+  stop           Stop                Stop                AfterAgent
+
+  stop, with messages handed over:
+    claude, codex  {"decision": "block", "reason": TEXT}  -- the turn goes on with TEXT
+    gemini         {"decision": "deny", "reason": TEXT}   -- AfterAgent "deny" rejects the
+                   final answer and sends TEXT to the model as a new prompt (Gemini CLI
+                   hooks reference, AfterAgent; "block" is an alias of "deny")
+  otherwise: claude and codex get nothing on stdout (their "carry on"); gemini gets `{}`
+  (its hooks must print only JSON on stdout).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from termbridge import events, framing, paths, registry
 from termbridge.config import DEFAULTS
+
+AGENTS = ("claude", "codex", "gemini")
+EVENTS = ("session-start", "prompt-submit", "stop")
+# Each agent's name for each termbridge hook event (what `hooks install` writes).
+AGENT_EVENTS = {
+    "claude": {"session-start": "SessionStart", "prompt-submit": "UserPromptSubmit", "stop": "Stop"},
+    "codex": {"session-start": "SessionStart", "prompt-submit": "UserPromptSubmit", "stop": "Stop"},
+    "gemini": {"session-start": "SessionStart", "prompt-submit": "BeforeAgent", "stop": "AfterAgent"},
+}
+_BLOCK = {"claude": "block", "codex": "block", "gemini": "deny"}
+_QUIET = {"claude": "", "codex": "", "gemini": "{}"}
+
+# A framed message line (framing.iter_lines): "--- message <ID> from <sender> (reply_to: …) at …"
+_FRAMED_ID = re.compile(r"^--- message ([0-9A-HJKMNP-TV-Z]{26}) from ", re.M)
+_BARE_ID = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Z]{26}(?![0-9A-Za-z])")
+_HEADER_START = framing.HEADER.split("{n}")[0]  # "[termbridge] "
+_HEADER_MARK = " peer message"
+_SHELLS = re.compile(r"^(sh|bash|dash|zsh|ksh|fish)$")
+_RUNTIMES = re.compile(r"^(node(js)?|bun|deno|python[0-9.]*)$")
 
 
 def _budget_path(home: Path, name: str) -> Path:
@@ -26,60 +67,265 @@ def _set_blocks(home: Path, name: str, n: int) -> None:
     paths.atomic_write(_budget_path(home, name), json.dumps({"consecutive_blocks": n}).encode())
 
 
+def session_name(session: str | None, agent: str, env: Mapping[str, str] | None = None) -> str:
+    """The session a hook acts for: --session, else $TERMBRIDGE_SESSION, else the agent kind."""
+    env = os.environ if env is None else env
+    return session or env.get("TERMBRIDGE_SESSION") or agent
+
+
+# ---------------------------------------------------------------- the agent's own process
+def _argv(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        import subprocess
+
+        try:
+            out = subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return []
+        return out.split()
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+
+
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
+def _names_agent(path: str, agent: str) -> bool:
+    """PATH names AGENT: a component `claude`, `claude-code`, `@google/gemini-cli`, `codex.js`…"""
+    for part in path.split("/"):
+        if part == agent or part.startswith((agent + "-", agent + ".")):
+            return True
+    return False
+
+
+def is_agent_process(pid: int, agent: str) -> bool:
+    """Whether PID runs AGENT: its executable or argv[0] is the agent, or an interpreter runs its script.
+
+    A shell that runs the hook (`sh -c "… --agent claude"`) is not the agent: only
+    argv[0], the executable, and an interpreter's first non-option argument count.
+    """
+    argv = _argv(pid)
+    exe = _exe(pid)
+    if argv and _names_agent(os.path.basename(argv[0]), agent):
+        return True
+    if exe and _names_agent(os.path.basename(exe).removesuffix(" (deleted)"), agent):
+        return True
+    prog = os.path.basename(argv[0]) if argv else ""
+    if len(argv) > 1 and (_SHELLS.match(prog) or _SHELLS.match(os.path.basename(exe))):
+        # A shell runs a script only as its first argument: `sh -c CMD` (the hook's own
+        # shell, CMD naming the agent) is never taken for the agent.
+        return not argv[1].startswith("-") and _names_agent(argv[1], agent)
+    if _RUNTIMES.match(prog) or _RUNTIMES.match(os.path.basename(exe)):
+        # node [--flags…] /…/gemini-cli/dist/index.js (Gemini relaunches node with memory flags)
+        script = next((a for a in argv[1:] if not a.startswith("-")), None)
+        return script is not None and _names_agent(script, agent)
+    return False
+
+
+def find_agent_pid(agent: str, start: int | None = None) -> int | None:
+    """The nearest ancestor of START (default: this process) that is AGENT, or None."""
+    from termbridge import proctree
+
+    chain = proctree.ancestor_chain(os.getpid() if start is None else start)
+    for pid in chain[1:]:
+        if pid > 1 and is_agent_process(pid, agent):
+            return pid
+    return None
+
+
+# ---------------------------------------------------------------- helpers
+class _Skip(Exception):
+    """Nothing to do for this hook call (already logged)."""
+
+
+def _load(home: Path, hook: str, name: str | None, stdin: bytes) -> dict:
+    try:
+        data = json.loads(stdin.decode("utf-8") or "null")
+    except ValueError as e:
+        events.log_event(home, "hook_error", name, hook=hook, error=f"malformed hook JSON: {e}")
+        raise _Skip from None
+    if not isinstance(data, dict):
+        events.log_event(home, "hook_error", name, hook=hook, error="hook input is not a JSON object")
+        raise _Skip
+    return data
+
+
+def _config(home: Path, hook: str, name: str) -> dict:
+    from termbridge.config import load_config
+
+    try:
+        return load_config()
+    except Exception as e:  # noqa: BLE001 - a bad config must not break the agent: use the defaults
+        events.log_event(home, "hook_error", name, hook=hook, error=f"config: {e}")
+        return dict(DEFAULTS)
+
+
+def run_hook(home: Path, event: str, agent: str, session: str | None, stdin: bytes,
+             write: Callable[[str], None], env: Mapping[str, str] | None = None) -> None:
+    """Run hook EVENT for AGENT on the hook JSON STDIN, writing the agent's answer with WRITE. Never raises."""
+    hook = f"{event}:{agent}"
+    name: str | None = None
+    quiet = _QUIET.get(agent, "")
+    wrote = []
+
+    def emit(text: str) -> None:
+        wrote.append(text)
+        write(text)
+    try:
+        if agent not in AGENTS:
+            events.log_event(home, "hook_error", None, hook=hook,
+                             error=f"unknown --agent {agent!r}: one of {', '.join(AGENTS)}")
+            return
+        if event not in EVENTS:
+            events.log_event(home, "hook_error", None, hook=hook,
+                             error=f"unknown hook {event!r}: one of {', '.join(EVENTS)}")
+            quiet and emit(quiet + "\n")
+            return
+        name = session_name(session, agent, env)
+        data = _load(home, hook, name, stdin)
+        paths.validate_name(name)
+        if event == "session-start":
+            _session_start(home, agent, name, data, env)
+        elif event == "prompt-submit":
+            _prompt_submit(home, agent, name, data)
+        else:
+            _stop(home, agent, name, data, emit)
+    except _Skip:
+        pass
+    except Exception as e:  # noqa: BLE001 - never break the agent: log and carry on
+        try:
+            events.log_event(home, "hook_error", name, hook=hook, error=f"{type(e).__name__}: {e}")
+        except Exception:  # noqa: BLE001 - not even a broken state dir may fail the agent
+            pass
+    try:
+        if quiet and not wrote:  # exactly one JSON answer, or none
+            write(quiet + "\n")
+    except Exception:  # noqa: BLE001 - the agent closed our stdout: nothing to tell it
+        pass
+
+
 def claude_stop(home: Path, session: str | None, stdin: bytes, write: Callable[[str], None]) -> None:
-    """Claude Code's Stop hook: block with the framed messages while the budget lasts, else let it stop.
+    """Claude Code's Stop hook (`hook claude-stop`, an alias of `hook stop --agent claude`)."""
+    run_hook(home, "stop", "claude", session, stdin, write)
+
+
+# ---------------------------------------------------------------- session-start
+def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[str, str] | None) -> None:
+    from termbridge.backends.kitty import address
+    from termbridge.errors import StateError, UnknownSession
+    from termbridge.tmux_cmd import socket_path
+
+    env = os.environ if env is None else env
+    pid = find_agent_pid(agent)
+    if pid is None:
+        events.log_event(home, "hook_error", name, hook=f"session-start:{agent}",
+                         error=f"no {agent} process among the hook's ancestors; not registered")
+        return
+    delivery = "push"
+    try:
+        delivery = registry.lookup(home, name).delivery  # re-registering keeps the chosen delivery mode
+    except (UnknownSession, StateError):
+        pass
+    sess = registry.register(home, name, pid, agent, delivery, tmux_socket=socket_path(env), kitty_socket=address(env))
+    _set_blocks(home, name, 0)
+    tp = data.get("transcript_path")
+    if isinstance(tp, str) and tp:
+        paths.atomic_write(registry.session_dir(home, name) / "transcript.json", json.dumps({"path": tp}).encode())
+    events.log_event(home, "registered", name, pid=pid, kind=agent, delivery=sess.delivery, via=f"hook:{agent}",
+                     tmux_socket=sess.tmux_socket, kitty_socket=sess.kitty_socket)
+
+
+# ---------------------------------------------------------------- prompt-submit
+def prompt_ids(prompt: str, known: set[str]) -> list[str]:
+    """termbridge message ids in PROMPT: every framed `--- message ID from` line, and bare ids in KNOWN."""
+    found = dict.fromkeys(m for m in _FRAMED_ID.findall(prompt) if m in known)
+    for m in _BARE_ID.findall(prompt):
+        if m in known:
+            found.setdefault(m)
+    return list(found)
+
+
+def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
+    from termbridge import receipts
+    from termbridge.idle import set_mark
+    from termbridge.outbox import Outbox
+
+    registry.lookup(home, name)
+    set_mark(home, name, "busy")
+    prompt = data.get("prompt")
+    prompt = prompt if isinstance(prompt, str) else ""
+    if not (prompt.startswith(_HEADER_START) and _HEADER_MARK in prompt.split("\n", 1)[0]):
+        _set_blocks(home, name, 0)  # a person's prompt is a fresh turn: the Stop budget starts over
+    if not _BARE_ID.search(prompt):
+        return
+    box = Outbox(home, name, _config(home, f"prompt-submit:{agent}", name))
+    known = box.delivered_ids() | {r["id"] for r in box.queued_records() if isinstance(r.get("id"), str)}
+    ids = prompt_ids(prompt, known)
+    if ids:
+        receipts.record(home, name, ids, "received", via=f"hook:{agent}")
+        events.log_event(home, "received", name, ids=ids, via=f"hook:{agent}")
+
+
+# ---------------------------------------------------------------- stop
+def _maybe_pending(box) -> bool:
+    """A cheap look before claiming: an empty queue with no claims needs no lock (the hot path of most Stops)."""
+    try:
+        if os.lstat(box.pending_path).st_size > 0:
+            return True
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return True  # let claim() judge (and refuse) it
+    try:
+        return any(not n.startswith(".") for n in os.listdir(box.claims_dir))
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], None]) -> bool:
+    """Hand pending messages over while the block budget lasts; True if a decision was written.
 
     The consecutive-block budget is durable per session and resets when
     stop_hook_active is false (a fresh user turn); an absent or malformed flag counts
     as true, so a confused hook can never loop forever.
     """
-    name = session
-    try:
-        try:
-            data = json.loads(stdin.decode("utf-8") or "null")
-        except ValueError as e:
-            events.log_event(home, "hook_error", name, hook="claude-stop", error=f"malformed hook JSON: {e}")
-            return
-        if not isinstance(data, dict):
-            events.log_event(home, "hook_error", name, hook="claude-stop", error="hook input is not a JSON object")
-            return
-        if not name:
-            events.log_event(home, "hook_error", None, hook="claude-stop",
-                             error="no session: pass --session NAME or set TERMBRIDGE_SESSION")
-            return
-        paths.validate_name(name)
-        registry.lookup(home, name)
-        from termbridge.config import load_config
-        from termbridge.idle import set_mark
-        from termbridge.outbox import Outbox
+    from termbridge.idle import set_mark
+    from termbridge.outbox import Outbox
 
-        try:
-            cfg = load_config()
-        except Exception as e:  # noqa: BLE001 - a bad config must not break the agent: use the defaults
-            events.log_event(home, "hook_error", name, hook="claude-stop", error=f"config: {e}")
-            cfg = dict(DEFAULTS)
-        budget = cfg["block_budget"]
-        active = data.get("stop_hook_active")
-        fresh_turn = active is False  # absent or malformed counts as true (fail safe)
-        blocks = 0 if fresh_turn else _blocks(home, name)
-        box = Outbox(home, name, cfg)
-        claim = box.claim() if blocks < budget else None
-        if claim is None:
-            if fresh_turn:
-                _set_blocks(home, name, 0)
-            set_mark(home, name, "idle")
-            events.log_event(home, "hook_stop", name, blocked=False, consecutive_blocks=blocks,
-                             budget_spent=blocks >= budget)
-            return
-        out = json.dumps({"decision": "block", "reason": framing.render_messages(claim.records)}, ensure_ascii=False)
-        try:
-            write(out + "\n")
-        except BaseException:
-            box.release(claim, "hook output failed", count_attempt=False)
-            raise
+    registry.lookup(home, name)
+    cfg = _config(home, f"stop:{agent}", name)
+    budget = cfg["block_budget"]
+    fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
+    blocks = 0 if fresh_turn else _blocks(home, name)
+    box = Outbox(home, name, cfg)
+    claim = box.claim() if blocks < budget and _maybe_pending(box) else None
+    if claim is None:
+        if fresh_turn:
+            _set_blocks(home, name, 0)
+        set_mark(home, name, "idle")
+        events.log_event(home, "hook_stop", name, agent=agent, blocked=False, consecutive_blocks=blocks,
+                         budget_spent=blocks >= budget)
+        return False
+    # One transaction: the claim is committed only once the decision is written, and
+    # released (messages back at the head of the queue) on any failure before that.
+    try:
+        out = json.dumps({"decision": _BLOCK[agent], "reason": framing.render_messages(claim.records)},
+                         ensure_ascii=False)
+        write(out + "\n")
         box.commit(claim, via="hook")
-        _set_blocks(home, name, blocks + 1)
-        set_mark(home, name, "busy")  # Claude goes on working on the delivered messages
-        events.log_event(home, "hook_stop", name, blocked=True, messages=len(claim.records), consecutive_blocks=blocks + 1)
-    except Exception as e:  # noqa: BLE001 - never break the agent: log and let it stop
-        events.log_event(home, "hook_error", name, hook="claude-stop", error=f"{type(e).__name__}: {e}")
+    except BaseException:
+        box.release(claim, "hook output failed", count_attempt=False)
+        raise
+    _set_blocks(home, name, blocks + 1)
+    set_mark(home, name, "busy")  # the agent goes on working on the delivered messages
+    events.log_event(home, "hook_stop", name, agent=agent, blocked=True, messages=len(claim.records),
+                     consecutive_blocks=blocks + 1)
+    return True

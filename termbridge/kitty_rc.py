@@ -63,6 +63,34 @@ def encode_request(cmd: str, payload: dict | None = None, no_response: bool = Fa
     return b"\x1bP@kitty-cmd" + json.dumps(body, ensure_ascii=True).encode("ascii") + b"\x1b\\"
 
 
+def _escaped_len(ch: str) -> int:
+    """Bytes CH takes inside ASCII-escaped JSON: 1, 2 (\\n), 6 (\\u00e9) or 12 (a surrogate pair)."""
+    o = ord(ch)
+    if 0x20 <= o < 0x7F:
+        return 2 if ch in '"\\' else 1
+    if ch in "\b\f\n\r\t":
+        return 2
+    return 12 if o > 0xFFFF else 6
+
+
+def chunk_text(text: str, budget: int) -> list[str]:
+    """TEXT cut into pieces whose JSON-escaped size is at most BUDGET bytes each (never
+    splitting a character); by encoded size, not characters, since escaping grows a
+    character from 1 up to 12 bytes."""
+    if budget < 12:
+        raise ValueError("frame budget too small")
+    out, start, size = [], 0, 0
+    for i, ch in enumerate(text):
+        n = _escaped_len(ch)
+        if size + n > budget:
+            out.append(text[start:i])
+            start, size = i, 0
+        size += n
+    if start < len(text) or not out:
+        out.append(text[start:])
+    return out
+
+
 def decode_reply(data: bytes) -> dict:
     """The JSON reply inside a frame; KittyError if there is none."""
     m = _REPLY.search(data)
@@ -144,13 +172,11 @@ class KittyClient:
         send-text always succeeds, even when no window matched, so callers verify the
         window with ls() first. ``bracketed_paste`` (kitty >= 0.35) is ignored by older kitty.
         """
-        step = MAX_FRAME // 8  # JSON escaping can grow text up to 6x
-        for start in range(0, len(text), step):
-            payload = {"match": f"id:{window_id}", "data": "text:" + text[start : start + step],
-                       "match_tab": None, "all": False, "exclude_active": False}
-            if bracketed:
-                payload["bracketed_paste"] = "auto"
-            self.command("send-text", payload, no_response=True)
+        base = {"match": f"id:{window_id}", "data": "text:", "match_tab": None, "all": False, "exclude_active": False}
+        if bracketed:
+            base["bracketed_paste"] = "auto"
+        for chunk in chunk_text(text, MAX_FRAME - len(encode_request("send-text", base, no_response=True))):
+            self.command("send-text", dict(base, data="text:" + chunk), no_response=True)
 
     def press_enter(self, window_id: int) -> None:
         """Press Enter: `send-key enter` where kitty has it (0.32+), else send-text of CR."""

@@ -16,13 +16,12 @@ the ledger are dropped then, so a completed delivery is never repeated.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import json
 import os
+import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,50 @@ from termbridge.ids import new_id
 from termbridge.registry import session_dir
 
 _SEP = (",", ":")
+_ID_RE = re.compile(r"[A-Za-z0-9._:/@-]{1,128}")  # token-like, as validate.token
+# A sane time: after 1970, before 2100 (gmtime and the framing can format it; 1e400 is inf).
+_T_MIN, _T_MAX = 0.0, 4102444800.0
+_OPTIONAL_STR = ("from", "reply_to", "key")
 
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=_SEP).encode()
+
+
+def _is_time(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and _T_MIN <= v <= _T_MAX  # NaN/inf fail
+
+
+def check_record(rec: Any, session: str) -> str | None:
+    """Why REC is not a valid outbox record of SESSION (None: it is valid).
+
+    Every field must have its type: a wrongly typed one would crash a drain or `status`
+    later, or make a drain die after emitting earlier messages (which then arrive again).
+    A missing `session` is filled in (the file sits in SESSION's own directory); missing
+    optional fields get their defaults. REC is normalised in place.
+    """
+    if not isinstance(rec, dict):
+        return f"not a JSON object ({type(rec).__name__})"
+    rid = rec.get("id")
+    if not isinstance(rid, str) or not _ID_RE.fullmatch(rid):
+        return "field 'id' must be a token of 1-128 of A-Z a-z 0-9 . _ : / @ -"
+    sess = rec.setdefault("session", session)
+    if sess != session:
+        return f"field 'session' must be {session!r}" if isinstance(sess, str) else "field 'session' must be a string"
+    if not isinstance(rec.get("body"), str):
+        return "field 'body' must be a string"
+    if not _is_time(rec.get("created_at")):
+        return "field 'created_at' must be a finite time in seconds (1970-2100)"
+    exp = rec.setdefault("expires_at", None)
+    if exp is not None and not _is_time(exp):
+        return "field 'expires_at' must be null or a finite time in seconds (1970-2100)"
+    for k in _OPTIONAL_STR:
+        if not isinstance(rec.setdefault(k, None), (str, type(None))):
+            return f"field {k!r} must be null or a string"
+    att = rec.setdefault("attempts", 0)
+    if isinstance(att, bool) or not isinstance(att, int) or att < 0:
+        return "field 'attempts' must be an integer >= 0"
+    return None
 
 
 def _deliverable(records: list[dict], now: float) -> tuple[list[dict], list[dict], list[tuple[dict, str]]]:
@@ -57,13 +96,25 @@ def _deliverable(records: list[dict], now: float) -> tuple[list[dict], list[dict
     return take, expired, superseded
 
 
-@dataclass
+def _sha256(data: bytes) -> str:
+    import hashlib  # only for dead-lettering garbage: not on the send path
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _unique(records: list[dict]) -> list[dict]:
+    """RECORDS with each id once (the first wins): a replayed move can leave a record twice."""
+    seen: set[str] = set()
+    return [r for r in records if not (r["id"] in seen or seen.add(r["id"]))]
+
+
 class Claim:
     """Records taken out of the queue by one drain, awaiting commit or release."""
 
-    id: str
-    path: Path
-    records: list[dict] = field(default_factory=list)
+    __slots__ = ("id", "path", "records")
+
+    def __init__(self, id: str, path: Path, records: list[dict] | None = None):
+        self.id, self.path, self.records = id, path, records if records is not None else []
 
     @property
     def ids(self) -> list[str]:
@@ -77,6 +128,7 @@ class Outbox:
         self.home = Path(home)
         self.name = name
         self.dir = session_dir(home, name)
+        paths.add_root(self.home)
         self.cfg = config if config is not None else load_config()
         self.pending_path = self.dir / "pending.log"
         self.claims_dir = self.dir / "claims"
@@ -157,26 +209,29 @@ class Outbox:
 
     # ------------------------------------------------------------------ parsing
     def _parse(self, data: bytes) -> tuple[list[dict], list[tuple[bytes, str]]]:
+        """Valid records of DATA, and (raw line, reason) for every other non-blank line."""
         good: list[dict] = []
         bad: list[tuple[bytes, str]] = []
+        name = self.name
         for line in io.BytesIO(data):  # one line at a time: no list of every line in memory
             line = line.rstrip(b"\n")
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
-                if not (
-                    isinstance(rec, dict)
-                    and isinstance(rec.get("id"), str)
-                    and isinstance(rec.get("body"), str)
-                    and isinstance(rec.get("created_at"), (int, float))
-                ):
-                    raise ValueError("missing id, body or created_at")
-            except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError; deep nesting
                 bad.append((line, f"unparseable record: {str(e)[:120]}"))
                 continue
-            if rec.get("session") == self.name:
-                rec["session"] = self.name  # one shared string instead of one per record
+            why = check_record(rec, name)
+            if why is None and b"\\u" in line:  # an escaped lone surrogate cannot be written back as UTF-8
+                try:
+                    _dumps(rec)
+                except (ValueError, RecursionError):
+                    why = "a string holds a lone surrogate (not UTF-8)"
+            if why is not None:
+                bad.append((line, f"invalid record: {why}"))
+                continue
+            rec["session"] = name  # one shared string instead of one per record
             good.append(rec)
         return good, bad
 
@@ -202,7 +257,9 @@ class Outbox:
     # ------------------------------------------------------------------ ledger
     def _ledger_ids(self) -> set[str]:
         data = paths.read_bytes(self.ledger_path)
-        return set(data.decode("ascii", "replace").split()) if data else set()
+        if not data:
+            return set()
+        return {i for i in data.decode("ascii", "replace").split() if _ID_RE.fullmatch(i)}  # garbage is no id
 
     def _ledger_add(self, ids: list[str]) -> None:
         paths.append_durable(self.ledger_path, "".join(i + "\n" for i in ids).encode())
@@ -213,22 +270,43 @@ class Outbox:
             paths.atomic_write(self.ledger_path, b"\n".join(lines[-keep:]) + b"\n")
 
     # ------------------------------------------------------------------ dead letters
-    def _dead_entries(self) -> list[dict]:
+    def _dead_lines(self) -> list[tuple[bytes, dict | None]]:
+        """Every line of dead.log with its entry (None for a torn or invalid line, kept as is on rewrites)."""
         data = paths.read_bytes(self.dead_path)
-        out = []
+        out: list[tuple[bytes, dict | None]] = []
         for line in (data or b"").split(b"\n"):
             if line.strip():
                 try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue  # torn tail of dead.log itself; the next append heals it
+                    e = json.loads(line)
+                except (ValueError, RecursionError):
+                    e = None  # torn tail of dead.log itself; the next append heals it
+                out.append((line, e if self._valid_dead(e) else None))
         return out
+
+    def _valid_dead(self, e: Any) -> bool:
+        if not (isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("reason"), str)
+                and isinstance(e.get("raw", ""), str)):
+            return False
+        rec = e.get("record")
+        if rec is None:
+            return True
+        try:
+            return check_record(rec, self.name) is None and bool(_dumps(e))
+        except (ValueError, RecursionError):
+            return False
+
+    def _dead_entries(self) -> list[dict]:
+        return [e for _, e in self._dead_lines() if e is not None]
 
     def _dead_append(self, entries: list[dict]) -> None:
         if not entries:
             return
         known = {e.get("id") for e in self._dead_entries()}
-        fresh = [e for e in entries if e["id"] not in known]  # a crash may replay a move
+        fresh = []
+        for e in entries:  # a crash may replay a move; two identical garbage lines are one dead letter
+            if e["id"] not in known:
+                known.add(e["id"])
+                fresh.append(e)
         if not fresh:
             return
         fd = paths.open_state(self.dead_path, os.O_RDWR | os.O_APPEND, create=True)
@@ -251,7 +329,7 @@ class Outbox:
         self._dead_append(
             [
                 {
-                    "id": "raw-" + hashlib.sha256(raw).hexdigest()[:20],
+                    "id": "raw-" + _sha256(raw)[:20],
                     "reason": reason,
                     "dead_at": now,
                     "record": None,
@@ -263,30 +341,42 @@ class Outbox:
 
     # ------------------------------------------------------------------ claims
     def _claims(self) -> list[tuple[Path, dict]]:
-        try:
-            names = sorted(os.listdir(self.claims_dir))
-        except FileNotFoundError:
-            return []
+        """Every claim file as (path, {"owner_pid", "owner_start", "records", "bad"}).
+
+        Written with atomic_write, a claim is whole -- unless the disk or a person cut or
+        garbled it. Then what parses is kept and the rest is listed in "bad" (raw line,
+        reason); an unreadable head line leaves the owner unknown (None), which counts as
+        dead: no live drain can be proven to hold it.
+        """
+        names = paths.list_dir(self.claims_dir)  # a symlinked or foreign claims/ is refused
         out = []
         for n in names:
             if n.endswith(".json") and not n.startswith("."):
                 data = paths.read_bytes(self.claims_dir / n)
                 if data is None:
                     continue
+                head, _, rest = data.partition(b"\n")
                 try:
-                    head, *lines = data.split(b"\n")
-                    claim = json.loads(head)
-                    claim["records"] = [json.loads(line) for line in lines if line]
-                except ValueError:
-                    continue  # cannot happen with atomic_write; skip rather than crash
+                    owner = json.loads(head)
+                except (ValueError, RecursionError):
+                    owner = None
+                pid = owner.get("owner_pid") if isinstance(owner, dict) else None
+                start = owner.get("owner_start") if isinstance(owner, dict) else None
+                claim: dict[str, Any] = {"owner_pid": None, "owner_start": None, "records": [], "bad": []}
+                if isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 1 << 31 and isinstance(start, (str, type(None))):
+                    claim["owner_pid"], claim["owner_start"] = pid, start
+                elif head.strip():
+                    claim["bad"].append((head, "unreadable claim header"))
+                claim["records"], bad = self._parse(rest)
+                claim["bad"] += [(raw, f"in a damaged claim: {why}") for raw, why in bad]
                 out.append((self.claims_dir / n, claim))
         return out
 
     def _stale_claims(self, claims: list[tuple[Path, dict]] | None = None) -> list[tuple[Path, dict]]:
-        """Claims whose drain died (their owner PID is gone or was reused)."""
+        """Claims whose drain died (their owner PID is gone or was reused, or unknown)."""
         return [
             (p, c) for p, c in (self._claims() if claims is None else claims)
-            if not proctree.is_alive(int(c.get("owner_pid", 0)), c.get("owner_start"))
+            if c["owner_pid"] is None or not proctree.is_alive(c["owner_pid"], c["owner_start"])
         ]
 
     def claim(self, only: set[str] | list[str] | None = None) -> Claim | None:
@@ -300,8 +390,9 @@ class Outbox:
         """
         with self._lock():
             stale = self._stale_claims()
-            recovered = [r for _, c in stale for r in c.get("records", [])]
+            recovered = [r for _, c in stale for r in c["records"]]
             records, bad = self._read_pending(heal=True)
+            bad = [b for _, c in stale for b in c["bad"]] + bad
             if not (stale or records or bad):
                 return None
             delivered = self._ledger_ids() if (stale or records) else set()
@@ -380,19 +471,20 @@ class Outbox:
         return [r["id"] for r in dead]
 
     # ------------------------------------------------------------------ reading
-    def pending_records(self) -> list[dict]:
-        """Deliverable messages right now (after last-wins and TTL), oldest first; read-only."""
+    def pending_records(self, recovered: list[dict] | None = None) -> list[dict]:
+        """Deliverable messages right now (after last-wins and TTL, each id once), oldest first;
+        read-only. RECOVERED: records of dead drains' claims, which a claim would fold back first."""
         records, _ = self._read_pending(heal=False)
-        return _deliverable(records, time.time())[0]
+        return _deliverable(_unique((recovered or []) + records), time.time())[0]
 
     def stats(self) -> dict:
-        """Counts for status: pending, in_flight, dead_letters."""
+        """Counts for status: pending (with what dead drains held), in_flight, dead_letters."""
         claims = self._claims()
         stale = {p for p, _ in self._stale_claims(claims)}
-        in_flight = sum(len(c.get("records", [])) for p, c in claims if p not in stale)
-        orphaned = sum(len(c.get("records", [])) for p, c in claims if p in stale)
+        in_flight = sum(len(c["records"]) for p, c in claims if p not in stale)
+        orphaned = [r for p, c in claims if p in stale for r in c["records"]]
         return {
-            "pending": len(self.pending_records()) + orphaned,
+            "pending": len(self.pending_records(orphaned)),
             "in_flight": in_flight,
             "dead_letters": len(self._dead_entries()),
         }
@@ -400,7 +492,7 @@ class Outbox:
     def queued_records(self) -> list[dict]:
         """Every record still waiting (pending or claimed by a drain), read-only: for receipts."""
         records, _ = self._read_pending(heal=False)
-        return records + [r for _, c in self._claims() for r in c.get("records", []) if isinstance(r, dict)]
+        return records + [r for _, c in self._claims() for r in c["records"]]
 
     def delivered_ids(self) -> set[str]:
         """The ids whose delivery completed (the bounded ledger)."""
@@ -435,7 +527,8 @@ class Outbox:
             revived = [dict(e["record"], attempts=0, expires_at=None) for e in chosen if e["record"]["id"] not in have]
             self._write_pending(current + revived)  # queue first: a crash here duplicates, never loses
             moved = {e["id"] for e in chosen}
-            paths.atomic_write(self.dead_path, (_dumps(e) + b"\n" for e in entries if e["id"] not in moved))
+            keep = [line for line, e in self._dead_lines() if e is None or e["id"] not in moved]  # unreadable lines stay
+            paths.atomic_write(self.dead_path, (line + b"\n" for line in keep))
         events.log_events(self.home, self.name, [("dead_letter_retried", {"id": i}) for i in moved])
         return sorted(moved)
 

@@ -8,6 +8,7 @@ fstat, so a planted link can neither redirect a write nor feed us a forged queue
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import stat
@@ -30,13 +31,100 @@ def validate_name(name: str, what: str = "session name") -> str:
 
 
 def state_home(env: Mapping[str, str] | None = None) -> Path:
-    """The state root: $TERMBRIDGE_HOME, else $XDG_STATE_HOME/termbridge, else ~/.local/state/termbridge."""
+    """The state root: $TERMBRIDGE_HOME, else $XDG_STATE_HOME/termbridge, else ~/.local/state/termbridge.
+
+    A root that is itself a symlink (a person's choice: state on another disk) is resolved
+    here, once, and the real directory is used from then on; every level *below* it is
+    checked like a file (see check_levels).
+    """
     env = os.environ if env is None else env
     if env.get("TERMBRIDGE_HOME"):
-        return Path(env["TERMBRIDGE_HOME"]).expanduser()
-    if env.get("XDG_STATE_HOME"):
-        return Path(env["XDG_STATE_HOME"]).expanduser() / "termbridge"
-    return Path(env.get("HOME") or os.path.expanduser("~")) / ".local" / "state" / "termbridge"
+        home = Path(env["TERMBRIDGE_HOME"]).expanduser()
+    elif env.get("XDG_STATE_HOME"):
+        home = Path(env["XDG_STATE_HOME"]).expanduser() / "termbridge"
+    else:
+        home = Path(env.get("HOME") or os.path.expanduser("~")) / ".local" / "state" / "termbridge"
+    key = str(home)
+    real = _resolved.get(key)
+    if real is None:
+        real = Path(os.path.realpath(home)) if os.path.islink(home) else home
+        _resolved[key] = real
+        add_root(real)
+    return real
+
+
+# ------------------------------------------------------------------ directory levels
+# Every directory between a state root and a state file is checked like the file itself:
+# a symlinked level would redirect every write below it (O_NOFOLLOW guards only the last
+# component), and a level another user owns lets them swap what we read. One lstat per
+# level, once per process: `send` and the hooks are on agents' hot paths.
+_resolved: dict[str, Path] = {}
+_roots: set[str] = set()  # state roots this process uses
+_verified: set[str] = set()  # directories already checked in this process
+
+
+def add_root(home: Path | str) -> None:
+    """Declare HOME a state root: the levels below it are checked before use."""
+    _roots.add(os.path.normpath(str(home)))
+
+
+def _root_of(path: str) -> str | None:
+    best = None
+    for r in _roots:
+        if (path == r or path.startswith(r + os.sep) or r == os.sep) and (best is None or len(r) > len(best)):
+            best = r
+    return best
+
+
+def _check_level(d: str) -> bool:
+    """Check directory D (lstat: not a symlink, a directory, ours; tighten a loose mode).
+    False when it does not exist yet."""
+    try:
+        st = os.lstat(d)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        raise StateError(f"refusing symlinked state directory: {d}")
+    if not stat.S_ISDIR(st.st_mode):
+        raise StateError(f"state path is not a directory: {d}")
+    _check_owned(st, d)
+    if st.st_mode & 0o077:
+        os.chmod(d, 0o700)  # ours but too open: tighten rather than refuse
+    _verified.add(d)
+    return True
+
+
+def check_levels(directory: Path | str) -> None:
+    """Check DIRECTORY and every level above it up to its state root (cached per process);
+    StateError for a symlinked, foreign-owned or non-directory level. Paths outside any
+    state root are left alone."""
+    d = os.path.normpath(str(directory))
+    if d in _verified:
+        return
+    root = _root_of(d)
+    if root is None:
+        state_home()  # the environment's root (resolved once) may not be known yet
+        root = _root_of(d)
+        if root is None:
+            return
+    levels = [d]
+    while levels[-1] != root:
+        parent = os.path.dirname(levels[-1])
+        if parent == levels[-1]:
+            return
+        levels.append(parent)
+    for level in reversed(levels):  # from the root down: a missing level ends the walk
+        if level not in _verified and not _check_level(level):
+            return
+
+
+def list_dir(directory: Path | str) -> list[str]:
+    """The sorted entries of a state directory ([] when it does not exist), after check_levels."""
+    check_levels(directory)
+    try:
+        return sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _check_owned(st: os.stat_result, path: Path | str) -> None:
@@ -47,11 +135,12 @@ def _check_owned(st: os.stat_result, path: Path | str) -> None:
 def ensure_dir(path: Path) -> Path:
     """Create PATH (and parents) mode 0700; refuse a symlink or a foreign-owned directory."""
     path = Path(path)
+    check_levels(path.parent)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        if not path.parent.exists():
-            ensure_dir(path.parent)
+        if not os.path.lexists(path.parent) or os.path.islink(path.parent):
+            ensure_dir(path.parent)  # creates it, or refuses a symlinked parent
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:
@@ -64,6 +153,8 @@ def ensure_dir(path: Path) -> Path:
     _check_owned(st, path)
     if st.st_mode & 0o077:
         os.chmod(path, 0o700)  # ours but too open: tighten rather than refuse
+    if _root_of(os.path.normpath(str(path))) is not None:
+        _verified.add(os.path.normpath(str(path)))
     return path
 
 
@@ -71,6 +162,7 @@ def open_state(path: Path, flags: int = os.O_RDONLY, create: bool = False) -> in
     """Open a state file with O_NOFOLLOW, mode 0600, and check it is ours and regular."""
     if create:
         flags |= os.O_CREAT
+    check_levels(os.path.dirname(path) or ".")
     try:
         fd = os.open(path, flags | _OPEN_FLAGS, 0o600)
     except OSError as e:
@@ -82,6 +174,8 @@ def open_state(path: Path, flags: int = os.O_RDONLY, create: bool = False) -> in
         if not stat.S_ISREG(st.st_mode):
             raise StateError(f"state path is not a regular file: {path}")
         _check_owned(st, path)
+        if st.st_mode & 0o077:
+            os.fchmod(fd, 0o600)  # ours but readable by others (an old umask, a careless chmod): tighten
     except BaseException:
         os.close(fd)
         raise
@@ -113,9 +207,12 @@ def read_json(path: Path, default=None):
     if not data:
         return default
     try:
-        return json.loads(data)
-    except ValueError:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
         return default
+    if default is not None and not isinstance(value, type(default)):
+        return default  # e.g. a list where a mapping belongs: callers would crash on .get
+    return value
 
 
 def fsync_dir(path: Path | str) -> None:
@@ -138,6 +235,7 @@ def write_all(fd: int, data: bytes) -> None:
 def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Replace PATH with DATA (bytes, or chunks streamed without joining): temp file, fsync, rename, fsync dir."""
     path = Path(path)
+    check_levels(path.parent)
     try:
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
@@ -181,6 +279,7 @@ def append_durable(path: Path, data: bytes, sync: bool = True) -> None:
 
 def unlink_durable(path: Path) -> None:
     """Remove PATH (if present) and fsync its directory."""
+    check_levels(Path(path).parent)
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -188,10 +287,19 @@ def unlink_durable(path: Path) -> None:
     fsync_dir(Path(path).parent)
 
 
+def _flock(fd: int) -> bool:
+    """Take the exclusive flock on FD without blocking; False when another holder has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 class StateLock:
     """An exclusive, process- and thread-safe lock on a state lock file.
 
-    The kernel lock is filelock's own primitive (flock) on a descriptor we open with
+    The kernel lock is flock(2) (what filelock's lock_descriptor wraps) on a descriptor we open with
     O_NOFOLLOW and keep, so a planted symlink is refused and each acquire costs a
     syscall, not an object set-up. flock dies with its holder: a SIGKILLed process never
     leaves a stale lock. Lock files are never deleted: unlinking one lets two processes
@@ -206,8 +314,6 @@ class StateLock:
         self._mutex = threading.Lock()  # flock does not exclude threads sharing one descriptor
 
     def acquire(self) -> "StateLock":
-        from filelock import lock_descriptor
-
         t0 = time.monotonic()
         if not self._mutex.acquire(timeout=self.timeout):
             raise StateError(f"timed out after {self.timeout}s waiting for lock {self.path}")
@@ -215,7 +321,7 @@ class StateLock:
             if self._fd is None:
                 self._fd = open_state(self.path, os.O_RDWR, create=True)
             delay = 0.001
-            while not lock_descriptor(self._fd, blocking=False):
+            while not _flock(self._fd):
                 if time.monotonic() - t0 > self.timeout:
                     raise StateError(f"timed out after {self.timeout}s waiting for lock {self.path}")
                 time.sleep(delay)
@@ -228,10 +334,8 @@ class StateLock:
         return self
 
     def release(self) -> None:
-        from filelock import unlock_descriptor
-
         try:
-            unlock_descriptor(self._fd)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._mutex.release()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 _HAVE_PROC = os.path.isdir("/proc/self")
 
@@ -24,6 +23,8 @@ def _proc_stat(pid: int) -> tuple[int, str] | None:
 
 
 def _ps(args: list[str]) -> str:
+    import subprocess  # only where /proc is missing (macOS): not on every hook's start-up
+
     return subprocess.run(["ps", *args], capture_output=True, text=True, timeout=5).stdout
 
 

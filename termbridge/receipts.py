@@ -11,7 +11,7 @@ are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
 from __future__ import annotations
 
 import json
-import os
+import math
 import time
 from pathlib import Path
 from typing import Iterable
@@ -70,19 +70,21 @@ def _entries(home: Path, name: str) -> list[dict]:
         except ValueError:
             continue
         if (isinstance(e, dict) and isinstance(e.get("id"), str) and e.get("state") in STATES
-                and isinstance(e.get("t"), (int, float))):
+                and _finite(e.get("t")) and isinstance(e.get("via"), str)):
+            if "queued_at" in e and not _finite(e["queued_at"]):
+                del e["queued_at"]
             out.append(e)
     return out
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _session_names(home: Path) -> list[str]:
     from termbridge.registry import sessions_dir
 
-    try:
-        names = sorted(os.listdir(sessions_dir(home)))
-    except FileNotFoundError:
-        return []
-    return [n for n in names if paths.NAME_RE.fullmatch(n)]
+    return [n for n in paths.list_dir(sessions_dir(home)) if paths.NAME_RE.fullmatch(n)]
 
 
 def _outbox_state(home: Path, name: str, msg_id: str) -> dict | None:

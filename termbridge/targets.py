@@ -8,23 +8,18 @@ the PID chain is proven)."""
 from __future__ import annotations
 
 import copy
-import importlib
 import itertools
 import os
-import re
 from pathlib import Path
 from typing import Iterator, Mapping
 
 from termbridge import proctree, registry, tmux_cmd
-from termbridge.backends import Target
+from termbridge.backends import BACKENDS, Target, backend
 from termbridge.errors import BackendError, NoTarget
 
-BACKENDS = ("pty", "tmux", "kitty")  # order only breaks ties at the same pid
-TMUX_PANE_RE = re.compile(r"%\d+")
-
-
 def backend_module(name: str):
-    return importlib.import_module(f"termbridge.backends.{name}")
+    """The backend module NAME (see termbridge.backends.Backend)."""
+    return backend(name)
 
 
 class HostIndex:
@@ -202,9 +197,9 @@ def session_at(home: Path, spec: str, env: Mapping[str, str] | None = None) -> s
     errors: list[Exception] = []
     sources = list(idx.caller_sources())
     if want.startswith("kitty:"):
-        from termbridge.backends.kitty import parse_target
+        from termbridge.backends.kitty import split_target
 
-        sources.append(("kitty", parse_target(want)[0]))
+        sources.append(("kitty", split_target(want)[0]))
     for src in sources:
         idx.add(src, errors)
     # Only the caller's server is listed yet, so a bare %N means the pane there.
@@ -226,30 +221,16 @@ def session_at(home: Path, spec: str, env: Mapping[str, str] | None = None) -> s
     return None
 
 
-def normalize_target(spec: str) -> str:
-    """Accept '%3', 'tmux:%3', 'kitty:<addr>:<id>', 'pty:NAME' and return the contract form (BadInput otherwise)."""
-    from termbridge.backends.kitty import parse_target
+def normalize_target(spec: str, env: Mapping[str, str] | None = None) -> str:
+    """Accept '%3', 'tmux:%3', 'kitty:<addr>:<id>', a kitty window id, 'pty:NAME'; return the contract form
+    (each backend parses its own; BadInput when none claims SPEC)."""
     from termbridge.errors import BadInput
-    from termbridge.paths import NAME_RE
 
-    if spec.startswith("%"):
-        spec = "tmux:" + spec
-    bare = spec[6:] if spec.startswith("kitty:") else spec
-    if bare.isdigit():  # a kitty window id (kitty's @active-kitty-window-id) on the configured socket
-        from termbridge.backends.kitty import address
-
-        addr = address()
-        if not addr:
-            raise BadInput(f"pane {spec!r} is a kitty window id, but no kitty socket is set (TERMBRIDGE_KITTY_SOCKET or KITTY_LISTEN_ON)")
-        spec = f"kitty:{addr}:{bare}"
-    ok = (
-        (spec.startswith("tmux:") and TMUX_PANE_RE.fullmatch(spec[5:]))
-        or (spec.startswith("pty:") and NAME_RE.fullmatch(spec[4:]))
-        or parse_target(spec) is not None
-    )
-    if not ok:
-        raise BadInput(f"invalid pane {spec!r}: expected %N, tmux:%N, kitty:<address>:<window-id> or pty:NAME")
-    return spec
+    for name in BACKENDS:
+        found = backend(name).parse_target(spec, env)
+        if found:
+            return found
+    raise BadInput(f"invalid pane {spec!r}: expected %N, tmux:%N, kitty:<address>:<window-id> or pty:NAME")
 
 
 def target_json(sess: registry.Session, tgt: Target) -> dict:

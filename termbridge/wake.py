@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
 from termbridge import events, paths, registry
-from termbridge.config import load_config
+from termbridge.config import NUDGE_TEXT, PULL_NUDGE_TEXT, load_config
 from termbridge.errors import BackendError, NoTarget
 from termbridge.outbox import Outbox
 from termbridge.sanitize import sanitize_text
@@ -24,7 +25,11 @@ def _state_path(home: Path, name: str) -> Path:
 
 def read_state(home: Path, name: str) -> dict:
     """The shared wake state: last nudge time, last outcome, when it was evaluated."""
-    return paths.read_json(_state_path(home, name), {})
+    state = paths.read_json(_state_path(home, name), {})
+    # A damaged stamp must never break `wake` (which always exits 0): keep only well-typed fields.
+    return {k: v for k, v in state.items()
+            if (k in ("last_sent", "last_eval_end") and isinstance(v, (int, float)) and not isinstance(v, bool)
+                and math.isfinite(v)) or (k == "last_outcome" and isinstance(v, str))}
 
 
 SHELL_NUDGE = "termbridge: peer messages wait for {session}. Read them with: termbridge drain {session} --print"
@@ -41,6 +46,8 @@ def nudge_line(sess: registry.Session, cfg: dict) -> str:
 
     if sess.kind == "shell":  # a person at a prompt: say where the messages are, as an inert command
         return inert_for_shells(SHELL_NUDGE.format(session=sess.name))
+    if sess.delivery == "pull" and cfg["nudge_text"] == NUDGE_TEXT:  # the default says messages arrive by themselves
+        return sanitize_text(PULL_NUDGE_TEXT.format(session=sess.name))
     return nudge_text(sess.name, cfg)
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import TB, retry_until, tb, tb_json
-from termbridge.config import NUDGE_TEXT
+from termbridge.config import NUDGE_TEXT, PULL_NUDGE_TEXT
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -44,7 +44,7 @@ def test_wake_into_idle_pull_session_sends_fixed_nudge_not_peer_text(lab):
     assert tb("register", "p", "--pid", a.pid, "--kind", "codex", "--delivery", "pull").returncode == 0
     res = tb_json("send", "p", "SECRET PEER TEXT", "--from", "lead")
     assert res["wake"] == "sent"
-    retry_until(lambda: a.submissions() == [NUDGE.replace("for a", "for p").replace("drain a", "drain p")])
+    retry_until(lambda: a.submissions() == [PULL_NUDGE_TEXT.format(session="p")])
     assert "SECRET" not in a.screen()
     assert _pending("p") == 1  # pull: the agent fetches it itself
     assert tb_json("status")["sessions"][0]["last_wake"] == "sent"

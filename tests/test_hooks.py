@@ -101,12 +101,17 @@ def test_session_from_environment(claude):
     assert "via env" in json.loads(p.out)["reason"]
 
 
-def test_claude_settings_snippet_is_valid():
-    cfg = json.loads((ROOT / "shell" / "claude" / "settings.json").read_text())
+@pytest.mark.parametrize("agent,events", [
+    ("claude", {"SessionStart": "session-start", "UserPromptSubmit": "prompt-submit", "Stop": "stop"}),
+    ("codex", {"SessionStart": "session-start", "UserPromptSubmit": "prompt-submit", "Stop": "stop"}),
+    ("gemini", {"SessionStart": "session-start", "BeforeAgent": "prompt-submit", "AfterAgent": "stop"}),
+])
+def test_agent_settings_snippets_are_valid(agent, events):
+    """The ready-made snippets in shell/ are what `hooks install` writes, with a bare `termbridge`."""
+    name = {"claude": "claude/settings.json", "codex": "codex/hooks.json", "gemini": "gemini/settings.json"}[agent]
+    cfg = json.loads((ROOT / "shell" / name).read_text())
     cmds = {k: v[0]["hooks"][0]["command"] for k, v in cfg["hooks"].items()}
-    assert "register" in cmds["SessionStart"] and "$PPID" in cmds["SessionStart"]
-    assert "mark" in cmds["UserPromptSubmit"] and "busy" in cmds["UserPromptSubmit"]
-    assert "hook claude-stop" in cmds["Stop"]
+    assert cmds == {k: f"termbridge hook {e} --agent {agent}" for k, e in events.items()}
 
 
 def test_codex_notify_script(home, sleeper):

@@ -11,17 +11,30 @@ from termbridge import framing, ids, paths, sanitize, validate
 from termbridge.errors import BadInput
 
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+SEPARATORS = "\u2028\u2029"
+_HOSTILE = st.sampled_from(["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+                            "\u2069", "\u2028", "\u2029", "\r\n", "\x1b[201~", "\u200d", "\U0001F600"])
 
 
-@given(st.text())
+@given(st.lists(st.one_of(st.text(), _HOSTILE)).map("".join))
 def test_sanitized_text_has_no_controls(s):
     out = sanitize.sanitize_text(s)
     assert not CONTROL.search(out)
+    assert not BIDI.search(out) and not any(c in out for c in SEPARATORS)
+    # every separator became exactly one newline (nothing else adds or removes one)
+    assert out.count("\n") == s.count("\n") + s.count("\u2028") + s.count("\u2029")
     assert "\x1b" not in out and "\r" not in out
     assert sanitize.sanitize_text(out) == out  # idempotent
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cc",))))
+def test_bidi_and_separators_exact():
+    s = "ok\u202eevil\u202c \u2066x\u2069\u2028next\u2029para\u200dzwj"
+    assert sanitize.sanitize_text(s) == "okevil x\nnext\npara\u200dzwj"
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc",),
+                                      blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")))
 def test_sanitize_keeps_printable_text(s):
     assert sanitize.sanitize_text(s) == s
 

@@ -89,8 +89,8 @@ def test_atomic_write_refuses_symlink(short_tmp):
         ("default_ttl: 0\n", "default_ttl"),
         ("nudge_text: \"two\\nlines\"\n", "nudge_text"),
         ("nudge_text: 'hi {other}'\n", "nudge_text"),
-        ("kinds: {mine: {busy: ['(unclosed']}}\n", "kinds.mine.busy"),
-        ("kinds: {mine: {colour: red}}\n", "kinds.mine.colour"),
+        ("kinds: {other: {busy: ['(unclosed']}}\n", "kinds.other.busy"),
+        ("kinds: {other: {colour: red}}\n", "kinds.other.colour"),
         ("- a list\n", "top level"),
         ("gap_ms: [1, 2\n", "invalid YAML"),
     ],
@@ -104,7 +104,7 @@ def test_bad_config_exit_2_names_key(home, sleeper, short_tmp, text, key):
 
 def test_config_overrides(short_tmp):
     f = short_tmp / "c.yaml"
-    f.write_text("max_body_bytes: 10\ngap_ms: 50\nkinds:\n  mine:\n    busy: ['working']\n")
+    f.write_text("max_body_bytes: 10\ngap_ms: 50\nkinds:\n  other:\n    busy: ['working']\n")
     config._cache.clear()
     cfg = config.load_config({"TERMBRIDGE_CONFIG": str(f)})
     assert cfg["max_body_bytes"] == 10 and cfg["gap_ms"] == 50 and cfg["debounce_ms"] == 1000

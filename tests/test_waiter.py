@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import TB, retry_until, tb, tb_json
-from termbridge.config import NUDGE_TEXT
+from termbridge.config import PULL_NUDGE_TEXT
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -125,7 +125,7 @@ def test_pull_session_gets_only_the_nudge_when_idle(lab):
     assert tb("submit", "p", "/busy 2").returncode == 0
     retry_until(lambda: "esc to interrupt" in a.screen())
     assert tb_json("send", "p", "SECRET BODY")["wake"] == "skipped_busy"
-    nudge = NUDGE_TEXT.format(session="p")
+    nudge = PULL_NUDGE_TEXT.format(session="p")
     retry_until(lambda: a.submissions()[1:] == [nudge], 20)
     retry_until(lambda: any(e["event"] == "waiter_exit" for e in map(json.loads, tb("events", "--json").out.splitlines())), 10)
     time.sleep(1.0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Codex `notify` program for termbridge. In ~/.codex/config.toml:
+# Codex `notify` program for termbridge (the older way: prefer `termbridge hooks install --agent codex`,
+# which installs shell/codex/hooks.json-style lifecycle hooks). In ~/.codex/config.toml:
 #   notify = ["bash", "/path/to/termbridge/shell/codex/notify.sh"]
 # Codex runs it with one JSON argument after each turn; on agent-turn-complete this
 # (re)registers the session with Codex's PID (our parent), marks it idle and drains

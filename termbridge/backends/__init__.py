@@ -1,16 +1,17 @@
-"""Terminal backends (tmux, kitty, PTY wrapper) behind one small interface.
+"""Terminal backends (tmux, kitty, PTY wrapper) behind one small interface, `Backend`.
 
-Each backend module offers:
-  list_hosts(home, env) -> {host_pid: Target}   the processes at the root of each terminal
-  type_text(target, text)                        type TEXT at terminal level, as one paste
-  press_enter(target)                            press Enter as its own key event
-  screen(target) -> Screen | None                what the terminal shows now
+Each backend module implements it with the same signatures; each owns the parsing of
+its own target strings. Resolution (targets.py) lists hosts, the surface reader reads
+screens, submit types and presses Enter -- none of them branches on the backend.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+BACKENDS = ("pty", "tmux", "kitty")  # order only breaks ties at the same pid
 
 
 @dataclass
@@ -35,3 +36,32 @@ class Screen:
     mode: str | None = None  # a tmux pane mode the pane is in ("copy-mode", "view-mode"...), else None
     quiet_ms: int | None = None  # PTY wrapper: milliseconds since the program's last output
     osc133: str | None = None  # PTY wrapper: the last OSC 133 mark (A/B prompt, C running, D done)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend module offers (termbridge.backends.tmux, .kitty, .pty)."""
+
+    def list_hosts(self, home: Path, env: Mapping[str, str] | None = None, **where: Any) -> dict[int, Target]:
+        """host pid -> Target for every live terminal of one source (a tmux server, a kitty, the wrappers)."""
+
+    def type_text(self, target: Target, text: str, env: Mapping[str, str] | None = None) -> None:
+        """Type already-sanitized TEXT at terminal level, as one paste."""
+
+    def press_enter(self, target: Target, env: Mapping[str, str] | None = None) -> None:
+        """Press Enter as its own key event."""
+
+    def screen(self, target: Target, env: Mapping[str, str] | None = None) -> Screen:
+        """What the terminal shows now."""
+
+    def parse_target(self, spec: str, env: Mapping[str, str] | None = None) -> str | None:
+        """SPEC in the contract's form ('tmux:%3', 'kitty:<addr>:<id>', 'pty:NAME') if it is this backend's, else None."""
+
+
+def backend(name: str) -> Backend:
+    """The backend module NAME ('tmux', 'kitty', 'pty')."""
+    import importlib
+
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}")
+    return importlib.import_module(f"termbridge.backends.{name}")  # type: ignore[return-value]

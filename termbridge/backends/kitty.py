@@ -58,9 +58,24 @@ def screen(target: Target, env=None) -> Screen:
     return Screen(plain, styled)
 
 
-def parse_target(target: str) -> tuple[str, int] | None:
+def split_target(target: str) -> tuple[str, int] | None:
     """'kitty:<address>:<window-id>' -> (address, id)."""
     if not target.startswith("kitty:"):
         return None
     addr, _, wid = target[6:].rpartition(":")
     return (addr, int(wid)) if wid.isdigit() and addr else None
+
+
+def parse_target(spec: str, env: Mapping[str, str] | None = None) -> str | None:
+    """'kitty:<addr>:<id>' -> itself; a bare window id ('7', 'kitty:7', kitty's @active-kitty-window-id)
+    -> that window on the configured socket; None when SPEC is no kitty window."""
+    from termbridge.errors import BadInput
+
+    bare = spec[6:] if spec.startswith("kitty:") else spec
+    if bare.isdigit():
+        addr = address(env)
+        if not addr:
+            raise BadInput(f"pane {spec!r} is a kitty window id, but no kitty socket is set "
+                           "(TERMBRIDGE_KITTY_SOCKET or KITTY_LISTEN_ON)")
+        return f"kitty:{addr}:{bare}"
+    return spec if split_target(spec) is not None else None

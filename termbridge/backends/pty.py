@@ -31,11 +31,7 @@ def list_hosts(home: Path, env=None) -> dict[int, Target]:
     """child_pid -> Target for every live wrapper whose child is really its child."""
     hosts: dict[int, Target] = {}
     d = pty_dir(home)
-    try:
-        names = os.listdir(d)
-    except FileNotFoundError:
-        return hosts
-    for fn in names:
+    for fn in paths.list_dir(d):
         if not fn.endswith(".json"):
             continue
         try:
@@ -101,3 +97,10 @@ def screen(target: Target, env=None) -> Screen:
     cursor = (int(cur[0]), int(cur[1])) if isinstance(cur, list) and len(cur) == 2 else None
     return Screen(str(info.get("text") or ""), info.get("styled"), cursor, None,
                   int(info.get("quiet_ms") or 0), info.get("prompt"))
+
+
+def parse_target(spec: str, env=None) -> str | None:
+    """'pty:NAME' -> itself; None when SPEC is no PTY wrapper."""
+    from termbridge.paths import NAME_RE
+
+    return spec if spec.startswith("pty:") and NAME_RE.fullmatch(spec[4:]) and spec[4:] not in (".", "..") else None

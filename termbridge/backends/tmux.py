@@ -86,3 +86,9 @@ def screen(target: Target, env: Mapping[str, str] | None = None) -> Screen:
     from termbridge.sanitize import strip_sgr
 
     return Screen(strip_sgr(styled), styled, (int(x or 0), int(y or 0)), (mode or "copy-mode") if in_mode == "1" else None)
+
+
+def parse_target(spec: str, env: Mapping[str, str] | None = None) -> str | None:
+    """'%3' or 'tmux:%3' -> 'tmux:%3'; None when SPEC is no tmux pane."""
+    bare = spec[5:] if spec.startswith("tmux:") else spec
+    return f"tmux:{bare}" if PANE_ID.fullmatch(bare) else None

@@ -39,7 +39,11 @@ fi
 
 out="$("${cmd[@]}" drain --pane "$pane" 2>&1 >/dev/null)"
 rc=$?
-[ "$trigger" = focus ] && [ "$rc" -ne 1 ] && exit 0   # focus drains only speak up on real failures
+# Focus drains speak up on real failures, and when a person is why nothing was typed (a dialog
+# waiting for them, the pane in copy mode): one line; an agent that is merely working stays quiet.
+if [ "$trigger" = focus ] && [ "$rc" -ne 1 ]; then
+    case "$rc:$out" in 4:*"(dialog:"*|4:*"pane is in "*) ;; *) exit 0 ;; esac
+fi
 case "$rc" in
     0) [ -n "$out" ] && display_message "${out#termbridge: }" ;;   # e.g. the pane hosts no session
     4) display_message "termbridge: deferred, ${out#termbridge: }" ;;

@@ -1,0 +1,85 @@
+"""`send` as one library call: validate, commit durably, make the one delivery attempt, optionally
+wait for a receipt. The click command and the hot-path entry both call `send_message` and
+print with `report`, so they behave identically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+UNTIL = ("submitted", "received")
+_RANK = {"queued": 0, "submitted": 1, "received": 2}
+
+
+class Sent:
+    """What `send` did: the message id, the delivery attempt's outcome, and the waited-for state."""
+
+    __slots__ = ("id", "session", "wake", "state", "note", "exit_code")
+
+    def __init__(self, id: str, session: str, wake: str | None):
+        self.id, self.session, self.wake = id, session, wake
+        self.state: str | None = None  # set when waited
+        self.note: str | None = None  # one line for stderr when the wait ran out
+        self.exit_code = 0
+
+
+def send_message(home: Path, name: str, message: str | bytes, sender: str | None = None,
+                 reply_to: str | None = None, key: str | None = None, ttl: float | None = None,
+                 wake: bool = True, wait_s: float | None = None, until: str = "submitted") -> Sent:
+    """Validate everything first (BadInput, nothing written), append fsync'd, then one delivery
+    attempt (an outcome, never an error) and, with WAIT_S, wait for UNTIL."""
+    from termbridge import paths, registry, validate
+    from termbridge.config import load_config
+    from termbridge.errors import BadInput
+    from termbridge.outbox import Outbox
+
+    cfg = load_config()
+    paths.validate_name(name)
+    validate.token(sender, "--from")
+    validate.token(reply_to, "--reply-to")
+    validate.token(key, "--key")
+    if ttl is not None and not (0 < ttl < 10 ** 9):
+        raise BadInput("--ttl must be a positive number of seconds")
+    if wait_s is not None and not (0 <= wait_s <= 86400):
+        raise BadInput("--wait must be from 0 to 86400 seconds")
+    if until not in UNTIL:
+        raise BadInput(f"--until must be one of {', '.join(UNTIL)}")
+    body = validate.body_text(message, cfg["max_body_bytes"])
+    registry.lookup(home, name)
+    rec = Outbox(home, name, cfg).append(body, sender, reply_to, key, ttl)
+    sent = Sent(rec["id"], name, None)
+    if wake:
+        from termbridge.delivery import attempt_after_send
+
+        sent.wake = attempt_after_send(home, name)
+    if wait_s is not None:
+        from termbridge.receipts import wait_for_state
+
+        sent.state = wait_for_state(home, rec["id"], until, wait_s)
+        if _RANK.get(sent.state, -1) < _RANK[until]:
+            fate = "; it stays queued" if sent.state == "queued" else ""
+            sent.note = f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}"
+            sent.exit_code = 4
+    return sent
+
+
+def read_body(stream, limit: int) -> bytes:
+    """MESSAGE '-': at most LIMIT+1 bytes of stdin (one more than allowed, so oversize is seen)."""
+    return stream.read(limit + 1)
+
+
+def report(sent: Sent, as_json: bool, out: Callable[[str], None], err: Callable[[str], None]) -> int:
+    """Print SENT as the contract says (id, or JSON; the outcome and any note on stderr); the exit code."""
+    if as_json:
+        row: dict = {"id": sent.id, "session": sent.session, "wake": sent.wake}
+        if sent.state is not None:
+            row["state"] = sent.state
+        out(json.dumps(row, ensure_ascii=False))
+    else:
+        out(sent.id)
+        if sent.wake:
+            err(f"termbridge: wake: {sent.wake}")
+    if sent.note:
+        err(f"termbridge: {sent.note}")
+    return sent.exit_code

@@ -1,0 +1,65 @@
+"""`termbridge send`'s hot path (no click import) behaves exactly like the click command it stands in for."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import tb
+
+CLICK = [sys.executable, "-c", "import sys; from termbridge.cli import main; sys.argv[0] = 'termbridge'; main()"]
+ULID = re.compile(r"01[0-9A-Z]{24}")
+
+
+def _run(prefix, args, stdin=b""):
+    p = subprocess.run([*prefix, *args], input=stdin, capture_output=True, timeout=60, env=os.environ.copy())
+    mask = lambda b: ULID.sub("<id>", b.decode("utf-8", "replace"))  # noqa: E731
+    return p.returncode, mask(p.stdout), mask(p.stderr)
+
+
+CASES = [
+    ["send", "a", "hello", "--no-wake"],
+    ["send", "a", "hello", "--no-wake", "--json"],
+    ["send", "--no-wake", "a", "--from", "lead", "hello"],
+    ["send", "a", "x", "--no-wake", "--from=lead", "--key=k1", "--reply-to", "01ABC", "--ttl", "30"],
+    ["send", "a", "-", "--no-wake"],
+    ["send", "a", "x", "--no-wake", "--wait", "0.1", "--json"],
+    ["send", "a", "x", "--no-wake", "--until", "received", "--wait", "0"],
+    ["send", "nobody", "x"],
+    ["send", "bad name", "x"],
+    ["send", "a", "x", "--from", "not ok"],
+    ["send", "a", "x", "--ttl", "-5"],
+    ["send", "a", "x", "--ttl", "soon"],
+    ["send", "a", "x", "--until", "later"],
+    ["send", "a"],
+    ["send", "a", "x", "y"],
+    ["send", "a", "x", "--bogus"],
+    ["send", "a", "x", "--from"],
+    ["send", "--help"],
+    ["send", "a", "--", "--json"],
+    ["send", "a", " "],
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=[" ".join(c) for c in CASES])
+def test_fast_path_and_click_agree(home, sleeper, args):
+    tb("register", "a", "--pid", sleeper().pid)
+    stdin = "from stdin".encode() if "-" in args else b""
+    fast = _run([sys.executable, "-m", "termbridge"], args, stdin)
+    slow = _run(CLICK, args, stdin)
+    assert fast == slow
+
+
+def test_send_does_not_import_click(home, sleeper):
+    tb("register", "a", "--pid", sleeper().pid)
+    code = ("import sys, runpy; sys.argv = ['termbridge', 'send', 'a', 'x', '--no-wake', '--json']\n"
+            "try:\n    runpy.run_module('termbridge', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('CLICK' if 'click' in sys.modules else 'NOCLICK', file=sys.stderr)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert json.loads(p.stdout)["session"] == "a" and p.stderr.strip().endswith("NOCLICK")
