@@ -8,6 +8,7 @@ tests/agent_stub.py). Checked per agent:
   `status --json`, and nothing termbridge does approves it: `drain`, `drain --force`,
   `wake`, `submit x`, `submit --enter-only` exit 4 / skip, the command never runs and no
   tool result reaches the model;
+- a folder-trust dialog at start-up is `dialog` too, and never answered;
 - receipts: a message drained into the idle agent becomes `received` via the agent's
   own transcript (read from the agent process's HOME / CODEX_HOME).
 
@@ -18,6 +19,7 @@ tests/agent_stub.py). Checked per agent:
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -36,6 +38,8 @@ pytestmark = [
     pytest.mark.skipif(not BIN, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini"),
 ]
 KINDS = ["codex", "claude", "gemini"]
+TRUST_QUESTION = {"codex": "Trust this folder?", "claude": "Is this a project you created or one you trust?",
+                  "gemini": "Do you trust the files in this folder?"}
 WHERE = {  # where each agent records a submitted prompt (REAL_AGENTS.md)
     "claude": lambda f: f.parent.parent.name == "projects" and f.suffix == ".jsonl",
     "codex": lambda f: "sessions" in f.parts and f.name.startswith("rollout-") and f.suffix == ".jsonl",
@@ -45,16 +49,18 @@ DRAFT = "do not send this yet"
 
 
 class Agent:
-    def __init__(self, lab, short_tmp, kind):
+    def __init__(self, lab, short_tmp, kind, trusted=True):
         self.lab, self.kind = lab, kind
         self.stub = AgentStub()
-        self.home, self.work = short_tmp / f"{kind}-home", short_tmp / "work"
+        self.home, self.work = short_tmp / f"{kind}-home", short_tmp / ("work" if trusted else "untrusted")
         self.home.mkdir()
         self.work.mkdir(exist_ok=True)
-        cmd = agent_setup(kind, self.home, self.work, self.stub.port)
+        if not trusted:  # Codex asks about trust in a git repository
+            subprocess.run(["git", "init", "-q", str(self.work)], check=True)
+        cmd = agent_setup(kind, self.home, self.work, self.stub.port, trusted)
         self.pane = lab.pane(f"cd {self.work} && exec {TERMS['truecolor']} {cmd}")
         self.id = self.pane.pane_id
-        retry_until(lambda: READY[kind] in self.plain(), 90, 0.3)
+        retry_until(lambda: (READY[kind] if trusted else TRUST_QUESTION[kind]) in self.plain(), 90, 0.3)
         time.sleep(1.5)
         kids = proctree.descendants(int(self.pane.pane_pid))
         self.pid = kids[-1] if kids else int(self.pane.pane_pid)  # the TUI is the deepest descendant
@@ -137,6 +143,25 @@ def test_a_real_permission_dialog_is_reported_and_never_approved(agent, short_tm
     assert not marker.exists()  # nothing approved it
     assert len(agent.stub.main_requests()) == n  # no tool result went back to the model
     assert agent.status()["pending"] == 1  # the message waits, not lost
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_folder_trust_dialog_is_a_dialog_and_never_answered(lab, short_tmp, kind):
+    agent = Agent(lab, short_tmp, kind, trusted=False)
+    try:
+        tb("send", kind, "a peer message arrives before the user trusted the folder", "--from", "peer", "--no-wake")
+        row = agent.status()
+        assert row["surface"] == "dialog" and row["reason"].startswith("trust dialog"), row
+        for args in (["drain", kind], ["drain", kind, "--force"], ["submit", kind, "x"], ["submit", kind, "--enter-only"]):
+            p = tb(*args)
+            assert p.returncode == 4 and "dialog" in p.err, (args, p.returncode, p.err)
+        assert tb_json("wake", kind)["outcome"] == "skipped_busy"
+        time.sleep(2.0)
+        assert TRUST_QUESTION[kind] in agent.plain()  # still asking its human
+        assert READY[kind] not in agent.plain()
+        assert agent.stub.requests == [] and agent.status()["pending"] == 1
+    finally:
+        agent.stub.close()
 
 
 @pytest.mark.parametrize("agent", KINDS, indirect=True)
