@@ -65,3 +65,15 @@ def test_a_real_draft_typed_by_termbridge_is_ours(name):
     typed = {"text": meta["draft"], "target": "t", "ids": [], "what": "test"}
     s = judge_screen(screen, BUILTIN_KINDS[meta["kind"]], typed, False)
     assert s.kind == "ours", (name, s)
+
+
+@pytest.mark.parametrize("name", [n for n in FIXTURES if n.endswith("-idle") and not n.startswith("gemini")])
+def test_a_real_empty_composer_is_idle_by_style_alone(name):
+    """Without the placeholder text patterns, Codex's placeholder is still read as empty by its faint
+    style (Claude draws none). Gemini's is not: it draws its placeholder in colour 37 (TERM=screen)
+    or 38;2;175;175;175 (truecolor), neither faint nor in the grey range, so for Gemini the
+    placeholder text is what tells them apart (a new placeholder text would read as a draft:
+    delivery waits, nothing is typed over)."""
+    screen, meta = load(name)
+    spec = dict(BUILTIN_KINDS[meta["kind"]], placeholder=[])
+    assert judge_screen(screen, spec, None, False).kind == "idle"
