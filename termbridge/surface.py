@@ -32,7 +32,7 @@ SURFACES = ("idle", "draft", "working", "dialog", "ours", "unknown")
 _PASTED = r"^\[Past(ed|e) (Content|text|Text)\b[^\]]*\]$"  # how TUIs fold a large paste in the composer
 BUILTIN_KINDS: dict[str, dict[str, Any]] = {
     "codex": {
-        "busy": [r"esc to interrupt", r"^\s*• Working \("],
+        "busy": [r"esc to interrupt", r"^\s*[•◦] Working \("],  # the bullet blinks: • and ◦
         "composer": r"^\s*›\s?(?P<draft>.*)$",
         "placeholder": [r"^Ask Codex to do anything$", r"^Ask the demo agent anything$"],
         "ready": [r"\? for shortcuts"],
@@ -40,9 +40,10 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
             r"Would you like to run the following command\?",
             r"Would you like to (make|apply) the following (edits|changes)\?",
             r"Press enter to confirm or esc to cancel",
-            r"^\s*›\s*1\.\s+Yes, (proceed|allow)",
+            r"^\s*›\s*1\.\s+(Yes, (proceed|allow)|Trust and continue)",
             r"Hooks need review",
             r"Do you trust the (contents|files) of this (directory|folder)\?",
+            r"^\s*Trust this folder\? ",  # 0.171's folder-trust screen (a git repository not yet trusted)
         ],
         "pasted": [_PASTED],
     },
@@ -55,7 +56,8 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
             r"^\s*[│ ]*Do you want to .*\?\s*[│ ]*$",
             r"Esc to cancel · Tab to amend",
             r"^\s*[│ ]*❯\s*1\.\s+Yes\b",
-            r"Do you trust the files in this folder\?",
+            r"Do you trust the files in this folder\?",  # older releases
+            r"Is this a project you created or one you trust\?",  # its folder-trust dialog (2.1.197)
             r"Enter to (confirm|select) · (Esc|↑/↓)",
         ],
         "pasted": [_PASTED],
@@ -67,8 +69,8 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
         "ready": [r"Type your message"],
         "dialog": [
             r"Allow execution of",
-            r"^[\s│|]*●\s*1\.\s+(Allow|Yes)",
-            r"Do you trust this folder\?",
+            r"^[\s│|]*●\s*1\.\s+(Allow|Yes|Trust folder)",
+            r"Do you trust (the files in )?this folder\?",  # 0.61 asks "Do you trust the files in this folder?"
             r"Waiting for user confirmation",
             r"Apply this change\?",
         ],
