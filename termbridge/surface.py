@@ -128,6 +128,11 @@ class _Pen:
         return self.faint or _is_grey(self.fg)
 
 
+# Mid greys are how placeholders are drawn (Gemini CLI's truecolor placeholder is 175,175,175);
+# near-white (200 and up) and near-black are how drafts are drawn in some themes.
+_GREY_MAX = 180
+
+
 def _is_grey(color: tuple | None) -> bool:
     if color is None:
         return False
@@ -137,15 +142,15 @@ def _is_grey(color: tuple | None) -> bool:
             return True  # "bright black"
         if 232 <= n <= 255:
             v = 8 + 10 * (n - 232)
-            return 60 <= v <= 170
+            return 60 <= v <= _GREY_MAX
         if 16 <= n <= 231:
             levels = (0, 95, 135, 175, 215, 255)
             n -= 16
             r, g, b = levels[n // 36], levels[n // 6 % 6], levels[n % 6]
-            return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= 170
+            return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= _GREY_MAX
         return False
     r, g, b = color[1:]
-    return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= 170
+    return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= _GREY_MAX
 
 
 def _num(s: str) -> int:
@@ -383,7 +388,7 @@ def busy_marker(lines: list[str], spec: dict) -> str | None:
         rx = re.compile(p)
         for line in lines:
             if rx.search(line):
-                return f"{line.strip()[:60]!r} on screen"
+                return f"{' '.join(line.split())[:60]!r} on screen"
     return None
 
 
