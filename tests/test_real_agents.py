@@ -154,7 +154,7 @@ def test_busy_real_agent_gets_nothing(lab, short_tmp, kind):
         tb("send", kind, "must wait", "--no-wake")
         assert tb_json("wake", kind)["outcome"] == "skipped_busy"
         p = tb("drain", kind)
-        assert p.returncode == 4 and "busy marker" in p.err
+        assert p.returncode == 4 and "busy (working:" in p.err
         assert tb_json("status")["sessions"][0]["pending"] == 1
     finally:
         endpoint.close()
