@@ -90,7 +90,7 @@ def bench_submit(lab: Lab, runs: int) -> None:
         b.append((time.perf_counter() - t) * 1000)
         n += 1
         lab.settle(n)
-    ratios = sorted(x / y for x, y in zip(a, b))
+    ratios = sorted(x / y for x, y in zip(a, b, strict=True))
     print(f"submit one line, in-process, {runs} pairs (median / min / max ms):")
     print(f"  0.2 confirmed submit      {statistics.median(a):7.1f} {min(a):7.1f} {max(a):7.1f}")
     print(f"  0.1 paste+gap+Enter       {statistics.median(b):7.1f} {min(b):7.1f} {max(b):7.1f}")
@@ -119,10 +119,10 @@ def bench_idle_to_delivery(lab: Lab, runs: int) -> None:
     for i in range(runs):
         n = len(lab.entries())
         subprocess.run([*TB, "submit", "a", "/busy 2"], env=lab.env, check=True, capture_output=True)
-        wait(lambda: len(lab.entries()) > n)
+        wait(lambda n=n: len(lab.entries()) > n)
         busy_t = lab.entries()[n]["t"]
         subprocess.run([*TB, "send", "a", f"sent while busy {i}"], env=lab.env, check=True, capture_output=True)
-        wait(lambda: len(lab.entries()) > n + 1, 30)
+        wait(lambda n=n: len(lab.entries()) > n + 1, 30)
         lat.append((lab.entries()[n + 1]["t"] - (busy_t + 2.0)) * 1000)
         lab.settle(n + 2)
     print(f"\nidle -> delivered by the idle waiter, {runs} runs (median / min / max ms): "

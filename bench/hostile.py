@@ -9,7 +9,6 @@ and 1,000 `status` counts (Outbox.stats) over a 200-message queue.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -97,7 +97,7 @@ def main() -> None:
         print(f"  {'termbridge send --no-wake (installed, fsync)':48s} {send:8.1f} ms   = {ratio:.1f}x bare, "
               "paired median (target <= 4x)")
         print(f"  {'in-process enqueue, fsync each':48s} {enq:8.0f} msgs/s (target >= 2000)")
-        print(f"  {'drain of %d messages, CLI --print' % drained:48s} {drain_cli * 1000:8.0f} ms (target <= 1000)")
+        print(f"  {f'drain of {drained} messages, CLI --print':48s} {drain_cli * 1000:8.0f} ms (target <= 1000)")
         print(f"  {'drain of 10000 messages, in-process':48s} {drain_lib * 1000:8.0f} ms")
         print(f"  {'peak RSS of termbridge send':48s} {send_rss:8.1f} MB (target <= 40)")
         print(f"  {'peak RSS of the 10k drain':48s} {drain_rss:8.1f} MB")

@@ -82,10 +82,10 @@ def main() -> None:
 
             envs = [dict(caller, PYTHONPATH=str(code)) for _, code, _, caller in rows]
             ok = [subprocess.run([*tb_new, "resolve", r[2]], env=e, cwd=d, capture_output=True).returncode == 0
-                  for r, e in zip(rows, envs)]
+                  for r, e in zip(rows, envs, strict=True)]
             times: list[list[float]] = [[] for _ in rows]
             for _ in range(rounds):
-                for i, (r, e) in enumerate(zip(rows, envs)):
+                for i, (r, e) in enumerate(zip(rows, envs, strict=True)):
                     if ok[i]:
                         t = time.perf_counter()
                         run([*tb_new, "resolve", r[2]], env=e, cwd=d)
@@ -110,7 +110,7 @@ def main() -> None:
         print(f"termbridge resolve from anywhere ({machine()})")
         print(f"  agent among {PANES_A} panes on server A; 2 more servers of this user with {PANES_OTHER} panes each")
         print(f"  {'':48s} {'in-process':>12s} {'CLI':>10s} {'tmux procs':>11s}")
-        for (label, code, name, caller), cli in zip(rows, cli_all(rows)):
+        for (label, code, name, caller), cli in zip(rows, cli_all(rows), strict=True):
             print(f"  {label:48s} {lib(code, name, caller):>12s} {cli:>10s} "
                   f"{spawned(code, name, caller):>11d}")
         py = median_ms(lambda: run([PY, "-c", "pass"]), 10)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kittens.tui.handler import result_handler
-
 # kitty execs a custom kitten with its directory on sys.path (but no __file__): the
 # watcher beside it is importable now, not later when handle_result runs.
 import termbridge_watcher  # noqa: E402
+from kittens.tui.handler import result_handler
 
 
 def main(args: list[str]) -> None:

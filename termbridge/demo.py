@@ -10,8 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 _ENV_KEYS = ("TERMBRIDGE_HOME", "TERMBRIDGE_TMUX_SOCKET", "TERMBRIDGE_CONFIG", "TERMBRIDGE_KITTY_SOCKET",
              "KITTY_LISTEN_ON", "TMUX", "TMUX_PANE", "TERMBRIDGE_SESSION")
@@ -73,9 +73,9 @@ class Demo:
         from termbridge.config import _cache
         from termbridge.delivery import drain_to_target
         from termbridge.errors import TargetBusy
-        from termbridge.surface import read_surface
         from termbridge.outbox import Outbox
         from termbridge.status import collect_status
+        from termbridge.surface import read_surface
 
         for k in _ENV_KEYS:
             os.environ.pop(k, None)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from termbridge import paths
-
 
 _ready: set[str] = set()  # homes whose directory this process has already checked
 _ROTATE_EVERY = 64  # appends between size checks: rotation is approximate by design

@@ -146,7 +146,7 @@ class KittyClient:
             while True:
                 try:
                     chunk = s.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     raise KittyError(f"{cmd}: kitty did not answer within {self.timeout}s") from None
                 if not chunk:
                     break

@@ -5,8 +5,8 @@ print with `report`, so they behave identically."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 UNTIL = ("submitted", "received")
 _RANK = {"queued": 0, "submitted": 1, "received": 2}

@@ -81,7 +81,7 @@ class KittyLab:
                 self.xvfb.wait()
 
 
-def agent_kitty(directory: Path, monkeypatch) -> "KittyLab":
+def agent_kitty(directory: Path, monkeypatch) -> KittyLab:
     """A real kitty whose first window runs the demo agent (submissions logged to .log)."""
     from lab import PY
 

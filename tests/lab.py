@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import libtmux
-
 from conftest import retry_until
+
 from termbridge import proctree
 
 HERE = Path(__file__).parent
@@ -36,7 +36,7 @@ def read_answers(log: Path) -> list[bool]:
 class Agent:
     """The demo agent (a raw-mode TUI with Codex's Enter rule) running in a pane."""
 
-    def __init__(self, lab: "TmuxLab", pane, log: Path):
+    def __init__(self, lab: TmuxLab, pane, log: Path):
         self.lab, self.pane, self.log = lab, pane, log
         self.pane_id = pane.pane_id
 

@@ -82,7 +82,7 @@ async def main() -> None:
                 while not os.path.exists(step[1]):
                     await asyncio.sleep(0.05)
             elif op == "drain_until":
-                async def one(idx: int) -> bool:
+                async def one(idx: int, i: int = i) -> bool:
                     r = await clients[idx].call_tool("inbox", {})
                     emit(step=i, server=idx, tool="inbox", is_error=bool(r.is_error), text=text_of(r))
                     return "no pending messages" in text_of(r)

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import TB, retry_until, tb, tb_json
+
 from termbridge import proctree
 
 pytestmark = pytest.mark.timeout(120)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import tb, tb_json
 
 COMMANDS = ["register", "unregister", "sessions", "resolve", "submit", "send", "drain", "wake", "mark",

@@ -117,6 +117,7 @@ def test_every_backend_implements_the_one_interface():
 
     for name in BACKENDS:
         assert isinstance(backend(name), Backend), name
+    from termbridge.errors import BadInput
     from termbridge.targets import normalize_target
 
     assert normalize_target("%3") == "tmux:%3" and normalize_target("tmux:%12") == "tmux:%12"
@@ -124,5 +125,5 @@ def test_every_backend_implements_the_one_interface():
     assert normalize_target("kitty:unix:/tmp/k:7") == "kitty:unix:/tmp/k:7"
     assert normalize_target("7", {"KITTY_LISTEN_ON": "unix:/tmp/k"}) == "kitty:unix:/tmp/k:7"
     for bad in ("%x", "tmux:3", "pty:..", "kitty:7x", "bogus"):
-        with pytest.raises(Exception):
+        with pytest.raises(BadInput):
             normalize_target(bad, {})

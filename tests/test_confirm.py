@@ -9,7 +9,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import TB, retry_until, tb, tb_json
 
 pytestmark = pytest.mark.timeout(180)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import glob
-import re
 import json
 import os
-import shlex
+import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
 from conftest import tb
 from test_tmux_plugin import load_plugin
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import tb
 
 CLICK = [sys.executable, "-c", "import sys; from termbridge.cli import main; sys.argv[0] = 'termbridge'; main()"]
@@ -49,7 +48,7 @@ CASES = [
 @pytest.mark.parametrize("args", CASES, ids=[" ".join(c) for c in CASES])
 def test_fast_path_and_click_agree(home, sleeper, args):
     tb("register", "a", "--pid", sleeper().pid)
-    stdin = "from stdin".encode() if "-" in args else b""
+    stdin = b"from stdin" if "-" in args else b""
     fast = _run([sys.executable, "-m", "termbridge"], args, stdin)
     slow = _run(CLICK, args, stdin)
     assert fast == slow

@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import tb
 
 pytestmark = pytest.mark.timeout(120)

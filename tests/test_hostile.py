@@ -8,7 +8,6 @@ import os
 import stat
 
 import pytest
-
 from conftest import retry_until, tb, tb_json
 
 

@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import tb_json
 
 ROOT = Path(__file__).resolve().parent.parent

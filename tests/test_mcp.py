@@ -59,7 +59,7 @@ class McpAgent:
             return retry_until(done, seconds)
         except AssertionError:
             screen = self.lab.tmux('capture-pane', '-p', '-t', self.pane.pane_id)
-            raise AssertionError(f'agent did not finish; pane shows:\n{screen}')
+            raise AssertionError(f'agent did not finish; pane shows:\n{screen}') from None
 
     def calls(self) -> list[dict]:
         return [r for r in self.wait_done() if r["tool"] not in ("started", "done")]
@@ -315,7 +315,7 @@ def test_bad_input_gives_the_cli_error_line_and_writes_nothing(lab, home, short_
     agent = McpAgent(lab, short_tmp, "h", steps, name="hal")
     results = agent.calls()
     assert len(results) == len(steps)
-    for (args, argv), r in zip(BAD_SENDS, results):
+    for (args, argv), r in zip(BAD_SENDS, results[: len(BAD_SENDS)], strict=True):
         assert r["is_error"], (args, r["text"])
         cli = tb(*argv, "--no-wake")
         assert cli.returncode in (2, 3)

@@ -12,8 +12,8 @@ import textwrap
 import time
 
 import pytest
-
 from conftest import TB, tb, tb_json
+
 from termbridge.outbox import Outbox
 
 pytestmark = pytest.mark.timeout(240)

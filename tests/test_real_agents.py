@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import retry_until, tb, tb_json
+
 from termbridge import proctree
 
 BIN = os.environ.get("TERMBRIDGE_REAL_AGENTS", "")

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
+
 from termbridge import proctree
 
 BIN = os.environ.get("TERMBRIDGE_REAL_AGENTS", "")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import libtmux
 import pytest
-
 from conftest import retry_until, tb, tb_json
 from lab import PY, Agent, TmuxLab
+
 from termbridge import proctree
 
 pytestmark = pytest.mark.timeout(180)

@@ -9,7 +9,6 @@ import shutil
 import time
 
 import pytest
-
 from conftest import retry_until, tb, tb_json
 
 pytestmark = pytest.mark.timeout(120)

@@ -6,8 +6,8 @@ import os
 import stat
 
 import pytest
-
 from conftest import tb
+
 from termbridge import config, paths
 from termbridge.errors import ConfigError, StateError
 

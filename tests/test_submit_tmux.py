@@ -8,10 +8,9 @@ import shlex
 import time
 
 import pytest
+from conftest import retry_until, tb, tb_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import retry_until, tb, tb_json
 from lab import HERE, PY
 
 pytestmark = pytest.mark.timeout(120)

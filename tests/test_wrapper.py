@@ -13,7 +13,6 @@ import termios
 import time
 
 import pytest
-
 from conftest import TB, retry_until, tb, tb_json
 from lab import HERE, PY
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from termbridge.backends import Screen, Target
 from termbridge.kitty_rc import KittyClient, KittyError

@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 from termbridge.backends import Screen, Target
 from termbridge.tmux_cmd import SEP, TmuxError, answers, no_server, run_tmux, socket_path
