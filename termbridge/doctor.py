@@ -167,7 +167,9 @@ def _codex_hook_state(found) -> list[tuple[str, str, str]]:
     except (OSError, ValueError) as e:
         return [(FAIL, f"cannot parse {path}: {e}", f"fix {path}")]
     out = []
-    features = cfg.get("features") if isinstance(cfg.get("features"), dict) else {}
+    features = cfg.get("features")
+    if not isinstance(features, dict):
+        features = {}
     if features.get("hooks") is False or features.get("codex_hooks") is False:
         out.append((FAIL, f"hooks are turned off in {path} [features]", "set [features] codex_hooks = true"))
     elif features.get("codex_hooks") is not True and features.get("hooks") is not True:
@@ -195,12 +197,16 @@ def _gemini_hook_state(found) -> list[tuple[str, str, str]]:
     """Gemini CLI: hooksConfig.enabled (default true) and hooksConfig.disabled (hook names or commands)."""
     out = []
     for path, data, (event, _, _, h) in found:
-        hc = data.get("hooksConfig") if isinstance(data.get("hooksConfig"), dict) else {}
+        hc = data.get("hooksConfig")
+        if not isinstance(hc, dict):
+            hc = {}
         if hc.get("enabled") is False:
             out.append((FAIL, f"hooksConfig.enabled is false in {path}: Gemini CLI runs no hooks",
                         f"set hooksConfig.enabled to true in {path}"))
             break
-        off = hc.get("disabled") if isinstance(hc.get("disabled"), list) else []
+        off = hc.get("disabled")
+        if not isinstance(off, list):
+            off = []
         if h.get("name") in off or h.get("command") in off:
             out.append((WARN, f"{event} hook is in hooksConfig.disabled in {path}", "remove it from hooksConfig.disabled"))
     return out

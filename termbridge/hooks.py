@@ -23,11 +23,11 @@ Protocols (input JSON on stdin, output JSON on stdout; exit 0):
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 import os
 import re
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, Mapping
 
 from termbridge import events, framing, paths, registry
 from termbridge.config import DEFAULTS
@@ -186,7 +186,8 @@ def run_hook(home: Path, event: str, agent: str, session: str | None, stdin: byt
         if event not in EVENTS:
             events.log_event(home, "hook_error", None, hook=hook,
                              error=f"unknown hook {event!r}: one of {', '.join(EVENTS)}")
-            quiet and emit(quiet + "\n")
+            if quiet:
+                emit(quiet + "\n")
             return
         name = session_name(session, agent, env)
         data = _load(home, hook, name, stdin)

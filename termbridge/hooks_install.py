@@ -282,7 +282,7 @@ def _write_atomic(path: Path, data: bytes, mode: int, paths) -> None:
 # ---------------------------------------------------------------- reading back (doctor)
 def installed_handlers(agent: str, data: dict) -> list[tuple[str, int, int, dict]]:
     """termbridge's handlers in a parsed settings DATA: (agent event, group index, handler index, handler)."""
-    out = []
+    out: list[tuple[str, int, int, dict]] = []
     hooks = data.get("hooks") if isinstance(data, dict) else None
     if not isinstance(hooks, dict):
         return out

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from termbridge import paths
 from termbridge.errors import TermbridgeError
@@ -41,8 +42,9 @@ def load_sdk() -> tuple[type, type]:
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
         try:
-            from mcp.server.fastmcp import FastMCP as MCPServer  # mcp 1.x
-            from mcp.server.fastmcp.exceptions import ToolError
+            # mcp 1.x; mypy checks against the installed 2.x, where these modules are gone
+            from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[attr-defined,no-redef]
+            from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[import-not-found,no-redef]
         except ImportError:
             raise SdkMissing(SDK_MISSING) from None
     return MCPServer, ToolError

@@ -22,9 +22,10 @@ import json
 import os
 import re
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any
 
 from termbridge import events, paths, proctree
 from termbridge.config import load_config
@@ -106,7 +107,12 @@ def _sha256(data: bytes) -> str:
 def _unique(records: list[dict]) -> list[dict]:
     """RECORDS with each id once (the first wins): a replayed move can leave a record twice."""
     seen: set[str] = set()
-    return [r for r in records if not (r["id"] in seen or seen.add(r["id"]))]
+    out = []
+    for r in records:
+        if r["id"] not in seen:
+            seen.add(r["id"])
+            out.append(r)
+    return out
 
 
 class Claim:
@@ -127,7 +133,7 @@ class Delivery:
 
     __slots__ = ("box", "claim", "settled")
 
-    def __init__(self, box: "Outbox", claim: Claim):
+    def __init__(self, box: Outbox, claim: Claim):
         self.box, self.claim, self.settled = box, claim, False
 
     @property
@@ -461,7 +467,7 @@ class Outbox:
                 self._write_pending(keep)
             for p, _ in stale:
                 paths.unlink_durable(p)
-        batch = []
+        batch: list[tuple[str, dict[str, Any]]] = []
         if stale:
             batch.append(("claim_recovered", {"claims": len(stale), "records": len(recovered)}))
         batch += [("duplicate_skipped", {"id": i}) for i in skipped]
@@ -508,7 +514,8 @@ class Outbox:
         """Put CLAIM's records back at the head of the queue; returns ids dead-lettered for too many attempts."""
         limit = self.cfg["dead_letter_attempts"]
         with self._lock():
-            back, dead = [], []
+            back: list[dict] = []
+            dead: list[dict] = []
             for r in claim.records:
                 r = dict(r, attempts=int(r.get("attempts", 0)) + (1 if count_attempt else 0), last_error=reason)
                 (dead if r["attempts"] >= limit else back).append(r)

@@ -8,10 +8,11 @@ import os
 import struct
 import termios
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from termbridge import events, proctree, registry, targets
 from termbridge.backends import Target
@@ -271,7 +272,7 @@ def _submit_locked(home: Path, sess: registry.Session, tgt: Target, clean: str, 
         chars = len(clean)
     events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=chars, enter=True,
                      confirmed=out.confirmed, enter_presses=out.enter_presses)
-    res = {**row, "chars": chars, "submitted": bool(out.confirmed), "confirmed": out.confirmed,
+    res: dict[str, Any] = {**row, "chars": chars, "submitted": bool(out.confirmed), "confirmed": out.confirmed,
            "enter_presses": out.enter_presses}
     if not out.confirmed:  # for the CLI: one line, and exit 1 unless nothing could be observed
         res["_unconfirmed"] = (not_submitted(name), 1) if out.observable else (

@@ -10,12 +10,13 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 from termbridge import proctree, registry, tmux_cmd
 from termbridge.backends import BACKENDS, Target, backend
 from termbridge.errors import BackendError, NoTarget
+
 
 def backend_module(name: str):
     """The backend module NAME (see termbridge.backends.Backend)."""
@@ -115,7 +116,7 @@ class HostIndex:
         known = self.session_sources(sess)
         for i, src in enumerate(itertools.chain(known, self.other_servers())):
             tgt, proven = self.nearest(chain)
-            if proven:
+            if proven and tgt is not None:  # proven implies a target: the check is for the type
                 return tgt
             self.add(src, errors if i < len(known) else None)  # other servers: skipped quietly
         tgt, _ = self.nearest(chain)
@@ -199,7 +200,9 @@ def session_at(home: Path, spec: str, env: Mapping[str, str] | None = None) -> s
     if want.startswith("kitty:"):
         from termbridge.backends.kitty import split_target
 
-        sources.append(("kitty", split_target(want)[0]))
+        parts = split_target(want)
+        if parts:  # normalize_target only returns a well-formed kitty target: the check is for the type
+            sources.append(("kitty", parts[0]))
     for src in sources:
         idx.add(src, errors)
     # Only the caller's server is listed yet, so a bare %N means the pane there.

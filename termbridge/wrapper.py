@@ -214,7 +214,9 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
             tty.setraw(stdin, termios.TCSANOW)
         reading_stdin = True
         while True:
-            fds = [master, server] + ([stdin] if reading_stdin else [])
+            fds: list[int | socket.socket] = [master, server]
+            if reading_stdin:
+                fds.append(stdin)
             try:
                 ready, _, _ = select.select(fds, [], [], 0.5)
             except InterruptedError:

@@ -7,9 +7,10 @@ screens, submit types and presses Enter -- none of them branches on the backend.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 BACKENDS = ("pty", "tmux", "kitty")  # order only breaks ties at the same pid
 
@@ -64,4 +65,4 @@ def backend(name: str) -> Backend:
 
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}")
-    return importlib.import_module(f"termbridge.backends.{name}")  # type: ignore[return-value]
+    return importlib.import_module(f"termbridge.backends.{name}")
