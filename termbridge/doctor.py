@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +26,10 @@ def _tmux_checks() -> list[Check]:
 
     if shutil.which("tmux") is None:
         return [Check("tmux", FAIL, "tmux is not installed", "apt-get install tmux (or brew install tmux)")]
-    version = subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip()
+    try:
+        version = run_tmux("-V").strip()
+    except TmuxError as e:  # installed but not runnable (or hung): say so, as for the server below
+        return [Check("tmux", FAIL, str(e), "reinstall tmux")]
     m = re.search(r"(\d+)\.(\d+)", version)
     checks = []
     if m and (int(m.group(1)), int(m.group(2))) < (3, 2):
