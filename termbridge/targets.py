@@ -150,19 +150,6 @@ def all_hosts(home: Path, env: Mapping[str, str] | None = None) -> dict[int, Tar
     return idx.hosts
 
 
-def nearest_host(pid: int, hosts: dict[int, Target], label: str = "") -> Target:
-    """The host nearest to PID in its ancestor chain, with the chain that proves it."""
-    chain = proctree.ancestor_chain(pid)
-    if not chain:
-        raise NoTarget(f"{label or f'pid {pid}'}: process is not running")
-    for i, p in enumerate(chain):
-        if p in hosts:
-            tgt = copy.copy(hosts[p])
-            tgt.chain = chain[: i + 1]
-            return tgt
-    raise NoTarget(f"{label or f'pid {pid}'}: no tmux pane, kitty window or termbridge PTY hosts pid {pid}")
-
-
 def resolve_pid(home: Path, pid: int, env: Mapping[str, str] | None = None, label: str = "",
                 sess: registry.Session | None = None, index: HostIndex | None = None) -> Target:
     """The verified target hosting PID, nearest ancestor first; NoTarget (exit 3) if none."""

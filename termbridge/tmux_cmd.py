@@ -1,14 +1,14 @@
 """The one place that runs tmux on the hot paths (resolve, submit, screen samples).
 
-libtmux costs ~75-190 ms to import against ~3 ms for one tmux call, so `resolve`,
-`submit`, `wake` and `drain` run tmux through this runner; libtmux serves the demo
-and the tests, where its Server API earns its start-up cost.
+libtmux costs ~75-190 ms to import against ~3 ms for one tmux call, so termbridge
+itself (`resolve`, `submit`, `wake`, `drain`, `demo`, `doctor`) runs tmux through this
+runner, with its timeout; libtmux serves the tests, where its Server API earns its
+start-up cost.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping
 
@@ -96,14 +96,6 @@ def socket_key(path: str) -> tuple[int, int] | None:
 def tmux_argv(env: Mapping[str, str] | None = None) -> list[str]:
     sock = socket_path(env)
     return ["tmux", "-S", sock] if sock else ["tmux"]
-
-
-def available(env: Mapping[str, str] | None = None) -> bool:
-    """tmux is installed and (when a socket is named) the socket exists."""
-    if shutil.which("tmux") is None:
-        return False
-    sock = socket_path(env)
-    return sock is None or os.path.exists(sock)
 
 
 def run_tmux(*args: str, input: bytes | None = None, env: Mapping[str, str] | None = None, timeout: float = 5.0) -> str:
