@@ -64,8 +64,12 @@ def main() -> None:
     res = [(name, measure(tree)) for name, tree in cols]
     print(f"termbridge validation/dir-check benchmark ({machine()})")
     print(f"  {'':34s}" + "".join(f"{name:>14s}" for name, _ in res))
-    for key, label in (("send_ms", "termbridge send (CLI), ms"), ("enqueue_per_s", "in-process enqueues / s"),
-                       ("drain_10k_ms", "claim+commit 10,000, ms"), ("stats_us", "Outbox.stats (200 queued), us")):
+    for key, label in (
+        ("send_ms", "termbridge send (CLI), ms"),
+        ("enqueue_per_s", "in-process enqueues / s"),
+        ("drain_10k_ms", "claim+commit 10,000, ms"),
+        ("stats_us", "Outbox.stats (200 queued), us"),
+    ):
         print(f"  {label:34s}" + "".join(f"{r[key]:14.1f}" for _, r in res))
 
 

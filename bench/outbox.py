@@ -21,15 +21,21 @@ def installed_venv(d: Path) -> Path:
     """A fresh venv with termbridge installed from this checkout, not editable."""
     venv = d / "venv"
     subprocess.run([PY, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(Path(__file__).resolve().parent.parent)],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", str(Path(__file__).resolve().parent.parent)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return venv
 
 
 def peak_rss_of(argv: list[str], env: dict) -> float:
     """Peak RSS (MB) of one run of ARGV alone, measured by a fresh parent that runs only it."""
-    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     out = subprocess.run([PY, "-c", code, *argv], env=env, capture_output=True, text=True, check=True).stdout
     return int(out.strip()) / 1024
 
@@ -56,8 +62,9 @@ def main() -> None:
         venv = installed_venv(d)
         vpy, vtb = str(venv / "bin" / "python"), str(venv / "bin" / "termbridge")
         run([vtb, "register", "bench", "--pid", str(sleeper.pid)], env=env)
-        send, bare, ratio = paired_ms(lambda: run([vtb, "send", "bench", "hello", "--no-wake"], env=env),
-                                      lambda: run([vpy, "-c", "pass"]), 30)
+        send, bare, ratio = paired_ms(
+            lambda: run([vtb, "send", "bench", "hello", "--no-wake"], env=env), lambda: run([vpy, "-c", "pass"]), 30
+        )
         send_rss = peak_rss_of([vtb, "send", "bench", "hello", "--no-wake"], env)
 
         from termbridge.outbox import Outbox
@@ -94,8 +101,10 @@ def main() -> None:
 
         print(f"termbridge outbox benchmark ({machine()})")
         print(f"  {'bare interpreter start (python -c pass, venv)':48s} {bare:8.1f} ms")
-        print(f"  {'termbridge send --no-wake (installed, fsync)':48s} {send:8.1f} ms   = {ratio:.1f}x bare, "
-              "paired median (target <= 4x)")
+        print(
+            f"  {'termbridge send --no-wake (installed, fsync)':48s} {send:8.1f} ms   = {ratio:.1f}x bare, "
+            "paired median (target <= 4x)"
+        )
         print(f"  {'in-process enqueue, fsync each':48s} {enq:8.0f} msgs/s (target >= 2000)")
         print(f"  {f'drain of {drained} messages, CLI --print':48s} {drain_cli * 1000:8.0f} ms (target <= 1000)")
         print(f"  {'drain of 10000 messages, in-process':48s} {drain_lib * 1000:8.0f} ms")

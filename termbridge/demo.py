@@ -13,8 +13,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-_ENV_KEYS = ("TERMBRIDGE_HOME", "TERMBRIDGE_TMUX_SOCKET", "TERMBRIDGE_CONFIG", "TERMBRIDGE_KITTY_SOCKET",
-             "KITTY_LISTEN_ON", "TMUX", "TMUX_PANE", "TERMBRIDGE_SESSION")
+_ENV_KEYS = (
+    "TERMBRIDGE_HOME",
+    "TERMBRIDGE_TMUX_SOCKET",
+    "TERMBRIDGE_CONFIG",
+    "TERMBRIDGE_KITTY_SOCKET",
+    "KITTY_LISTEN_ON",
+    "TMUX",
+    "TMUX_PANE",
+    "TERMBRIDGE_SESSION",
+)
 
 
 class Demo:
@@ -59,8 +67,14 @@ class Demo:
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         """The real `termbridge` command (as a hook would run it), on the demo's state and server."""
-        return subprocess.run([sys.executable, "-m", "termbridge", *args], input=stdin if stdin is not None else "",
-                              capture_output=True, text=True, timeout=60, env=dict(os.environ))
+        return subprocess.run(
+            [sys.executable, "-m", "termbridge", *args],
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ),
+        )
 
     def tmux(self, *args: str, check: bool = False) -> str:
         """One tmux command on the demo's server through termbridge's runner; "" on failure unless CHECK."""
@@ -85,8 +99,11 @@ class Demo:
 
         for k in _ENV_KEYS:
             os.environ.pop(k, None)
-        os.environ.update(TERMBRIDGE_HOME=str(self.home), TERMBRIDGE_TMUX_SOCKET=self.socket,
-                          TERMBRIDGE_CONFIG=str(self.dir / "no-config.yaml"))
+        os.environ.update(
+            TERMBRIDGE_HOME=str(self.home),
+            TERMBRIDGE_TMUX_SOCKET=self.socket,
+            TERMBRIDGE_CONFIG=str(self.dir / "no-config.yaml"),
+        )
         _cache.clear()
         paths.ensure_dir(self.home)
         py = shlex.quote(sys.executable)
@@ -101,11 +118,30 @@ class Demo:
         self.step(1, "start an isolated tmux server with the agent and a decoy pane")
         self.started = True
         # -f /dev/null: the user's tmux.conf (and any termbridge plugin in it) stays out of the demo.
-        agent, pid_s = self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "demo", "-x", "160", "-y", "40",
-                                 "-P", "-F", "#{pane_id} #{pane_pid}", agent_cmd, check=True).split()
+        agent, pid_s = self.tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "demo",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            "-P",
+            "-F",
+            "#{pane_id} #{pane_pid}",
+            agent_cmd,
+            check=True,
+        ).split()
         decoy = self.tmux("split-window", "-t", agent, "-P", "-F", "#{pane_id}", decoy_cmd, check=True).strip()
-        self.wait_for(lambda: "›" in self.tmux("capture-pane", "-p", "-t", agent)
-                      and "›" in self.tmux("capture-pane", "-p", "-t", decoy))
+        self.wait_for(
+            lambda: (
+                "›" in self.tmux("capture-pane", "-p", "-t", agent)
+                and "›" in self.tmux("capture-pane", "-p", "-t", decoy)
+            )
+        )
         pid = int(pid_s)
         self.say(f"    agent in pane {agent} (pid {pid}); decoy in pane {decoy}")
 
@@ -163,12 +199,15 @@ class Demo:
             self.say(f"    drain -> exit {e.exit_code}: {e}")
         self.say(f"    wake -> {wake.wake_session(self.home, 'coder')}")
         self.wait_for(lambda: waiter.live_waiter(self.home, "coder") or len(self.received(log)) > n, 5)
-        self.say(f"    waiter: {waiter.live_waiter(self.home, 'coder')}; receipt: {receipts.lookup(self.home, sent['id'])['state']}")
+        self.say(
+            f"    waiter: {waiter.live_waiter(self.home, 'coder')}; receipt: {receipts.lookup(self.home, sent['id'])['state']}"
+        )
         self.wait_for(lambda: len(self.received(log)) > n, 20)
         self.show_received(log, n)
         self.wait_for(lambda: receipts.lookup(self.home, sent["id"])["state"] == "submitted", 10)
-        self.say(f"    receipt -> {receipts.lookup(self.home, sent['id'])['state']} "
-                 f"(confirmed: the text left the composer)")
+        self.say(
+            f"    receipt -> {receipts.lookup(self.home, sent['id'])['state']} (confirmed: the text left the composer)"
+        )
         self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 20)
 
         self.step(7, "drain: every pending message, framed as peer context, in one confirmed submission")
@@ -192,7 +231,9 @@ class Demo:
         except TargetBusy as e:
             self.say(f"    drain --force -> exit {e.exit_code}: {e}")
         screen = self.tmux("capture-pane", "-p", "-t", agent)
-        self.say(f"    the composer still shows: {next(line for line in screen.splitlines() if line.startswith('›'))!r}")
+        self.say(
+            f"    the composer still shows: {next(line for line in screen.splitlines() if line.startswith('›'))!r}"
+        )
         self.tmux("send-keys", "-t", agent, "C-u")
 
         self.step(9, "Claude Code's Stop hook: block with the messages while the budget lasts")
@@ -201,16 +242,20 @@ class Demo:
             hooks.claude_stop(self.home, "coder", json.dumps({"stop_hook_active": active}).encode(), out.append)
             if out:
                 reply = json.loads(out[0])
-                self.say(f"    stop_hook_active={active} -> decision={reply['decision']!r}, reason starts "
-                         f"{reply['reason'][:60]!r}...")
+                self.say(
+                    f"    stop_hook_active={active} -> decision={reply['decision']!r}, reason starts "
+                    f"{reply['reason'][:60]!r}..."
+                )
             else:
                 self.say(f"    stop_hook_active={active} -> (no output: nothing pending, Claude may stop)")
 
         self.step(10, "status and the decoy")
         for row in collect_status(self.home):
-            self.say(f"    {row['name']}: pid {row['pid']} alive={row['alive']} target={row['target']} "
-                     f"surface={row['surface']} pending={row['pending']} in_flight={row['in_flight']} "
-                     f"dead_letters={row['dead_letters']} last_wake={row['last_wake']}")
+            self.say(
+                f"    {row['name']}: pid {row['pid']} alive={row['alive']} target={row['target']} "
+                f"surface={row['surface']} pending={row['pending']} in_flight={row['in_flight']} "
+                f"dead_letters={row['dead_letters']} last_wake={row['last_wake']}"
+            )
         self.say(f"    decoy received: {self.received(decoy_log) or 'nothing'} -- nothing was ever typed there")
         events = (self.home / "events.log").read_text().splitlines()
         kinds = sorted({json.loads(e)["event"] for e in events})

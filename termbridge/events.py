@@ -70,7 +70,12 @@ def log_events(home: Path, session: str | None, batch: list[tuple[str, dict]]) -
         return
     now = round(time.time(), 6)
     data = b"".join(
-        (json.dumps({"t": now, "event": ev, "session": session, **f}, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+        (
+            json.dumps(
+                {"t": now, "event": ev, "session": session, **f}, ensure_ascii=False, separators=(",", ":"), default=str
+            )
+            + "\n"
+        ).encode()
         for ev, f in batch
     )
     try:

@@ -26,8 +26,29 @@ SDK_MISSING = "termbridge mcp needs the MCP SDK: pip install 'termbridge[mcp]'"
 
 # Processes that stand between an agent and the server it starts (`sh -c …`, `env VAR=…
 # termbridge mcp`, `npx …`, `uvx …`): the registration walks up past them.
-WRAPPERS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "env", "npx", "npm", "pnpm", "bunx", "uv", "uvx",
-                      "pipx", "nohup", "setsid", "stdbuf", "timeout", "nice"})
+WRAPPERS = frozenset(
+    {
+        "sh",
+        "bash",
+        "dash",
+        "zsh",
+        "fish",
+        "ksh",
+        "env",
+        "npx",
+        "npm",
+        "pnpm",
+        "bunx",
+        "uv",
+        "uvx",
+        "pipx",
+        "nohup",
+        "setsid",
+        "stdbuf",
+        "timeout",
+        "nice",
+    }
+)
 _MAX_WALK = 8  # ancestors looked at for an agent before settling for the direct parent
 
 
@@ -94,8 +115,11 @@ def agent_kind(pid: int) -> str | None:
     if argv and (names & {"node", "nodejs", "bun"}):
         # An npm install runs as `node …/bin/gemini` or `node …/@google/gemini-cli/…`.
         script = " ".join(argv[1:3]).lower()
-        for kind, marks in (("gemini", ("gemini",)), ("claude", ("claude-code", "/claude")),
-                            ("codex", ("@openai/codex", "/codex"))):
+        for kind, marks in (
+            ("gemini", ("gemini",)),
+            ("claude", ("claude-code", "/claude")),
+            ("codex", ("@openai/codex", "/codex")),
+        ):
             if any(m in script for m in marks):
                 return kind
     return None
@@ -136,8 +160,17 @@ def find_agent(start_pid: int) -> tuple[int, str]:
 # Variables the server needs from the agent's world. Some agents start MCP servers with a
 # scrubbed environment (Codex keeps only HOME, PATH and a few more unless `env_vars` lists
 # them); the agent's own environment, read from /proc, fills in the ones we were not given.
-AGENT_ENV_KEYS = ("TERMBRIDGE_HOME", "TERMBRIDGE_CONFIG", "TERMBRIDGE_SESSION", "TERMBRIDGE_TMUX_SOCKET",
-                  "TERMBRIDGE_KITTY_SOCKET", "TMUX", "KITTY_LISTEN_ON", "XDG_STATE_HOME", "XDG_CONFIG_HOME")
+AGENT_ENV_KEYS = (
+    "TERMBRIDGE_HOME",
+    "TERMBRIDGE_CONFIG",
+    "TERMBRIDGE_SESSION",
+    "TERMBRIDGE_TMUX_SOCKET",
+    "TERMBRIDGE_KITTY_SOCKET",
+    "TMUX",
+    "KITTY_LISTEN_ON",
+    "XDG_STATE_HOME",
+    "XDG_CONFIG_HOME",
+)
 
 
 def agent_environ(pid: int) -> dict[str, str]:
@@ -217,7 +250,8 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
                 raise TermbridgeError(
                     f"session name {name!r} belongs to another live process (pid {old.pid}, {old.kind}); "
                     f"this server (for pid {pid}) did not take it over: start it with --name OTHER "
-                    f"or set TERMBRIDGE_SESSION")
+                    f"or set TERMBRIDGE_SESSION"
+                )
             registry.register(home, name, pid, kind, "pull", env=env)  # sockets: the agent's tmux/kitty
         log_event(home, "registered", name, pid=pid, kind=kind, delivery="pull", via="mcp")
     except TermbridgeError as e:
@@ -233,8 +267,9 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
 
 
 # ---------------------------------------------------------------- the tools (plain functions)
-def tool_send(bridge: Bridge, to: str, message: str, reply_to: str | None = None, key: str | None = None,
-              ttl: float | None = None) -> dict:
+def tool_send(
+    bridge: Bridge, to: str, message: str, reply_to: str | None = None, key: str | None = None, ttl: float | None = None
+) -> dict:
     """Queue MESSAGE durably for session TO, from this agent; then one delivery attempt (never an error)."""
     from termbridge import registry, validate
     from termbridge.config import load_config
@@ -275,8 +310,25 @@ def tool_inbox(bridge: Bridge) -> str:
     return framing.render_messages(records)
 
 
-_PEER_KEYS = ("name", "pid", "kind", "delivery", "alive", "liveness", "backend", "target", "surface", "reason", "state",
-              "pending", "in_flight", "dead_letters", "receipts", "last_wake", "last_activity")
+_PEER_KEYS = (
+    "name",
+    "pid",
+    "kind",
+    "delivery",
+    "alive",
+    "liveness",
+    "backend",
+    "target",
+    "surface",
+    "reason",
+    "state",
+    "pending",
+    "in_flight",
+    "dead_letters",
+    "receipts",
+    "last_wake",
+    "last_activity",
+)
 
 
 def tool_peers(bridge: Bridge) -> dict:
@@ -348,11 +400,13 @@ def build_server(bridge: Bridge):
                 raise
             except Exception as e:  # noqa: BLE001 - one line for the agent, never a bare "Error executing tool"
                 raise ToolError(f"termbridge: error: {type(e).__name__}: {e}") from None
+
         return call
 
     @server.tool()
-    def send(to: str, message: str, reply_to: str | None = None, key: str | None = None,
-             ttl: float | None = None) -> dict:
+    def send(
+        to: str, message: str, reply_to: str | None = None, key: str | None = None, ttl: float | None = None
+    ) -> dict:
         """Send MESSAGE to the agent session TO. It is stored durably and the peer is woken when idle.
 
         reply_to: the id of the message this answers. key: a newer message with the same key replaces

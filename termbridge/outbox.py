@@ -179,7 +179,9 @@ class Outbox:
         # call. Each Outbox has its own descriptor (and a thread mutex), so two still exclude.
         if self._lock_obj is None:
             paths.ensure_dir(self.dir)
-            self._lock_obj = _TimedLock(paths.state_lock(self.dir / "outbox.lock", timeout=self.cfg["lock_timeout_s"]), self)
+            self._lock_obj = _TimedLock(
+                paths.state_lock(self.dir / "outbox.lock", timeout=self.cfg["lock_timeout_s"]), self
+            )
         return self._lock_obj
 
     # ------------------------------------------------------------------ append
@@ -320,8 +322,12 @@ class Outbox:
         return out
 
     def _valid_dead(self, e: Any) -> bool:
-        if not (isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("reason"), str)
-                and isinstance(e.get("raw", ""), str)):
+        if not (
+            isinstance(e, dict)
+            and isinstance(e.get("id"), str)
+            and isinstance(e.get("reason"), str)
+            and isinstance(e.get("raw", ""), str)
+        ):
             return False
         rec = e.get("record")
         if rec is None:
@@ -399,7 +405,12 @@ class Outbox:
                 pid = owner.get("owner_pid") if isinstance(owner, dict) else None
                 start = owner.get("owner_start") if isinstance(owner, dict) else None
                 claim: dict[str, Any] = {"owner_pid": None, "owner_start": None, "records": [], "bad": []}
-                if isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 1 << 31 and isinstance(start, (str, type(None))):
+                if (
+                    isinstance(pid, int)
+                    and not isinstance(pid, bool)
+                    and 0 < pid < 1 << 31
+                    and isinstance(start, (str, type(None)))
+                ):
                     claim["owner_pid"], claim["owner_start"] = pid, start
                 elif head.strip():
                     claim["bad"].append((head, "unreadable claim header"))
@@ -411,7 +422,8 @@ class Outbox:
     def _stale_claims(self, claims: list[tuple[Path, dict]] | None = None) -> list[tuple[Path, dict]]:
         """Claims whose drain died (their owner PID is gone or was reused, or unknown)."""
         return [
-            (p, c) for p, c in (self._claims() if claims is None else claims)
+            (p, c)
+            for p, c in (self._claims() if claims is None else claims)
             if c["owner_pid"] is None or not proctree.is_alive(c["owner_pid"], c["owner_start"])
         ]
 
@@ -453,7 +465,9 @@ class Outbox:
             # Order matters for crash safety: dead letters, then the claim, then the rewrite.
             self._dead_raw(bad)
             for r in expired:
-                self._dead_records([r], f"expired: ttl passed at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(r['expires_at']))}")
+                self._dead_records(
+                    [r], f"expired: ttl passed at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(r['expires_at']))}"
+                )
             claim = None
             if take:
                 claim_id = new_id()
@@ -586,7 +600,9 @@ class Outbox:
             revived = [dict(e["record"], attempts=0, expires_at=None) for e in chosen if e["record"]["id"] not in have]
             self._write_pending(current + revived)  # queue first: a crash here duplicates, never loses
             moved = {e["id"] for e in chosen}
-            keep = [line for line, e in self._dead_lines() if e is None or e["id"] not in moved]  # unreadable lines stay
+            keep = [
+                line for line, e in self._dead_lines() if e is None or e["id"] not in moved
+            ]  # unreadable lines stay
             paths.atomic_write(self.dead_path, (line + b"\n" for line in keep))
         events.log_events(self.home, self.name, [("dead_letter_retried", {"id": i}) for i in moved])
         return sorted(moved)

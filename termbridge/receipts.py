@@ -69,8 +69,13 @@ def _entries(home: Path, name: str) -> list[dict]:
             e = json.loads(line)
         except ValueError:
             continue
-        if (isinstance(e, dict) and isinstance(e.get("id"), str) and e.get("state") in STATES
-                and _finite(e.get("t")) and isinstance(e.get("via"), str)):
+        if (
+            isinstance(e, dict)
+            and isinstance(e.get("id"), str)
+            and e.get("state") in STATES
+            and _finite(e.get("t"))
+            and isinstance(e.get("via"), str)
+        ):
             if "queued_at" in e and not _finite(e["queued_at"]):
                 del e["queued_at"]
             out.append(e)

@@ -102,12 +102,13 @@ class HostIndex:
                 # A nearer host would be the child of a terminal server between the session and
                 # this host (kitty started from a tmux pane, a tmux server run with -D): if one
                 # is there that we have not listed, keep looking.
-                proven = not any(q not in self.servers and _is_terminal_server(q) for q in chain[1: i + 1])
+                proven = not any(q not in self.servers and _is_terminal_server(q) for q in chain[1 : i + 1])
                 return tgt, proven
         return None, False
 
-    def resolve(self, pid: int, sess: registry.Session | None = None, label: str = "",
-                chain: list[int] | None = None) -> Target:
+    def resolve(
+        self, pid: int, sess: registry.Session | None = None, label: str = "", chain: list[int] | None = None
+    ) -> Target:
         """The verified target hosting PID: nearest ancestor first, listing sources only until it is proven."""
         chain = proctree.ancestor_chain(pid) if chain is None else chain
         if not chain:
@@ -150,14 +151,25 @@ def all_hosts(home: Path, env: Mapping[str, str] | None = None) -> dict[int, Tar
     return idx.hosts
 
 
-def resolve_pid(home: Path, pid: int, env: Mapping[str, str] | None = None, label: str = "",
-                sess: registry.Session | None = None, index: HostIndex | None = None) -> Target:
+def resolve_pid(
+    home: Path,
+    pid: int,
+    env: Mapping[str, str] | None = None,
+    label: str = "",
+    sess: registry.Session | None = None,
+    index: HostIndex | None = None,
+) -> Target:
     """The verified target hosting PID, nearest ancestor first; NoTarget (exit 3) if none."""
     return (index or HostIndex(home, env)).resolve(pid, sess, label)
 
 
-def resolve_session(home: Path, sess: registry.Session, env: Mapping[str, str] | None = None,
-                    log_failure: bool = True, index: HostIndex | None = None) -> Target:
+def resolve_session(
+    home: Path,
+    sess: registry.Session,
+    env: Mapping[str, str] | None = None,
+    log_failure: bool = True,
+    index: HostIndex | None = None,
+) -> Target:
     """The verified target of a live session (DeadSession if its PID died or was reused).
 
     Looks where the session was registered, where the caller is, and on this user's
@@ -224,5 +236,11 @@ def normalize_target(spec: str, env: Mapping[str, str] | None = None) -> str:
 
 
 def target_json(sess: registry.Session, tgt: Target) -> dict:
-    return {"session": sess.name, "backend": tgt.backend, "target": tgt.target, "pid": sess.pid, "chain": tgt.chain,
-            "tmux_socket": tgt.info.get("socket")}
+    return {
+        "session": sess.name,
+        "backend": tgt.backend,
+        "target": tgt.target,
+        "pid": sess.pid,
+        "chain": tgt.chain,
+        "tmux_socket": tgt.info.get("socket"),
+    }

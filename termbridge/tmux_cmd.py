@@ -102,8 +102,13 @@ def run_tmux(*args: str, input: bytes | None = None, env: Mapping[str, str] | No
     """Run one tmux command and return its stdout; TmuxError with tmux's message on failure."""
     argv = tmux_argv(env) + list(args)
     try:
-        p = subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
-                           env={k: v for k, v in os.environ.items() if k != "TMUX"})
+        p = subprocess.run(
+            argv,
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            env={k: v for k, v in os.environ.items() if k != "TMUX"},
+        )
     except FileNotFoundError:
         raise TmuxError("tmux is not installed (apt-get install tmux)") from None
     except subprocess.TimeoutExpired:

@@ -96,8 +96,10 @@ class TmuxLab:
     def agent(self, title: str = "agent", work: float = 0.0, exec_: bool = True, swallow: int = 0) -> Agent:
         self.n += 1
         log = self.dir / f"agent{self.n}.log"
-        cmd = (f"{shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title {title} --work {work}"
-               f" --swallow {swallow}")
+        cmd = (
+            f"{shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title {title} --work {work}"
+            f" --swallow {swallow}"
+        )
         pane = self.pane(("exec " if exec_ else "") + cmd + ("" if exec_ else "; sleep 60"))
         return Agent(self, pane, log).wait_ready()
 

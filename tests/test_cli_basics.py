@@ -7,8 +7,24 @@ import json
 import pytest
 from conftest import tb, tb_json
 
-COMMANDS = ["register", "unregister", "sessions", "resolve", "submit", "send", "drain", "wake", "mark",
-            "hook", "run", "status", "events", "dead-letter", "doctor", "demo"]
+COMMANDS = [
+    "register",
+    "unregister",
+    "sessions",
+    "resolve",
+    "submit",
+    "send",
+    "drain",
+    "wake",
+    "mark",
+    "hook",
+    "run",
+    "status",
+    "events",
+    "dead-letter",
+    "doctor",
+    "demo",
+]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
@@ -105,8 +121,17 @@ def test_dead_letter_retry(home, sleeper):
     assert tb("dead-letter", "c", "--json").out == ""
 
 
-@pytest.mark.parametrize("args", [["send"], ["send", "x"], ["nosuch"], ["register", "x", "--pid", "abc"],
-                                  ["wake", "a", "--bogus"], ["mark", "a", "sleepy"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["send"],
+        ["send", "x"],
+        ["nosuch"],
+        ["register", "x", "--pid", "abc"],
+        ["wake", "a", "--bogus"],
+        ["mark", "a", "sleepy"],
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(home, args):
     p = tb(*args)
     assert p.returncode == 2 and p.err.count("\n") == 1 and p.err.startswith("termbridge: "), p.err

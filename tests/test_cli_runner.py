@@ -91,8 +91,19 @@ def test_send_wait_times_out_with_exit_4_and_stays_queued(run, alive):
 def test_status_json_shape(run, alive):
     run("register", "a", "--pid", alive)
     row = json.loads(run("status", "--json").stdout)["sessions"][0]
-    for key in ("name", "pid", "alive", "pending", "in_flight", "dead_letters", "surface", "reason", "receipts",
-                "waiter", "delivery"):
+    for key in (
+        "name",
+        "pid",
+        "alive",
+        "pending",
+        "in_flight",
+        "dead_letters",
+        "surface",
+        "reason",
+        "receipts",
+        "waiter",
+        "delivery",
+    ):
         assert key in row, key
     assert row["surface"] is None and "no tmux pane" in row["reason"]
 

@@ -75,7 +75,9 @@ def parse_target(spec: str, env: Mapping[str, str] | None = None) -> str | None:
     if bare.isdigit():
         addr = address(env)
         if not addr:
-            raise BadInput(f"pane {spec!r} is a kitty window id, but no kitty socket is set "
-                           "(TERMBRIDGE_KITTY_SOCKET or KITTY_LISTEN_ON)")
+            raise BadInput(
+                f"pane {spec!r} is a kitty window id, but no kitty socket is set "
+                "(TERMBRIDGE_KITTY_SOCKET or KITTY_LISTEN_ON)"
+            )
         return f"kitty:{addr}:{bare}"
     return spec if split_target(spec) is not None else None
