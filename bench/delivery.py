@@ -112,7 +112,8 @@ def bench_submit(lab: Lab, runs: int) -> None:
         lab.tmux("send-keys", "-t", lab.pane, "C-u")
         wait(lambda: "? for shortcuts" in lab.tmux("capture-pane", "-p", "-t", lab.pane))
     print(
-        f"  0.2 `termbridge submit`   {statistics.median(cli):7.1f} {min(cli):7.1f} {max(cli):7.1f}   (CLI, whole process)"
+        f"  0.2 `termbridge submit`   {statistics.median(cli):7.1f} {min(cli):7.1f} {max(cli):7.1f}"
+        "   (CLI, whole process)"
     )
     print(
         f"  bare tmux send-keys       {statistics.median(bare):7.1f} {min(bare):7.1f} {max(bare):7.1f}   "

@@ -27,7 +27,8 @@ registry.register(home, "b", sleeper.pid)
 times = []
 for _ in range(20):
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "termbridge", "send", "b", "hello", "--no-wake"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "termbridge", "send", "b", "hello", "--no-wake"],
+                   check=True, stdout=subprocess.DEVNULL)
     times.append((time.perf_counter() - t) * 1000)
 box = Outbox(home, "b")
 box.claim() and None
@@ -47,7 +48,8 @@ for _ in range(1000):
     box.stats()
 stats = (time.perf_counter() - t)
 sleeper.kill()
-print(json.dumps({"send_ms": statistics.median(times), "enqueue_per_s": enq, "drain_10k_ms": drain, "stats_us": stats * 1000}))
+print(json.dumps({"send_ms": statistics.median(times), "enqueue_per_s": enq, "drain_10k_ms": drain,
+                  "stats_us": stats * 1000}))
 """
 
 

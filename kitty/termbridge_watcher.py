@@ -74,7 +74,8 @@ def start_drain(boss: Any, window_id: int) -> str:
     cmd = command()
     if not cmd:
         return (
-            "termbridge not found: install it (pipx install /path/to/termbridge), or set env TERMBRIDGE_COMMAND=/path/to/termbridge "
+            "termbridge not found: install it (pipx install /path/to/termbridge), "
+            "or set env TERMBRIDGE_COMMAND=/path/to/termbridge "
             "in kitty.conf (`termbridge paths command` prints it)"
         )
     env["TERMBRIDGE_KITTY_SOCKET"] = address

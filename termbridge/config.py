@@ -13,7 +13,10 @@ PULL_NUDGE_TEXT = (
     "[termbridge] New peer messages are waiting for {session}: fetch them with the termbridge inbox tool "
     "(or run: termbridge drain {session} --print)."
 )
-NUDGE_TEXT = "[termbridge] New peer messages are waiting for {session}; they arrive when you are idle (or run: termbridge drain {session} --print)."
+NUDGE_TEXT = (
+    "[termbridge] New peer messages are waiting for {session}; they arrive when you are idle "
+    "(or run: termbridge drain {session} --print)."
+)
 
 # key: (default, type check, description) -- the README's config table mirrors this.
 DEFAULTS: dict[str, Any] = {
@@ -154,9 +157,8 @@ def _validate_kinds(value: Any, path: Path | str) -> None:
                 raise ConfigError(f"config {path}: unknown key '{where}.{k}'")
             items = v if isinstance(v, list) else [v]
             if not isinstance(v, _KIND_KEYS[k]) or not all(isinstance(p, str) for p in items):
-                raise ConfigError(
-                    f"config {path}: key '{where}.{k}' must be {'a list of regexes' if _KIND_KEYS[k] is list else 'a regex'}"
-                )
+                want = "a list of regexes" if _KIND_KEYS[k] is list else "a regex"
+                raise ConfigError(f"config {path}: key '{where}.{k}' must be {want}")
             for p in items:
                 try:
                     rx = re.compile(p)

@@ -199,9 +199,8 @@ class Demo:
             self.say(f"    drain -> exit {e.exit_code}: {e}")
         self.say(f"    wake -> {wake.wake_session(self.home, 'coder')}")
         self.wait_for(lambda: waiter.live_waiter(self.home, "coder") or len(self.received(log)) > n, 5)
-        self.say(
-            f"    waiter: {waiter.live_waiter(self.home, 'coder')}; receipt: {receipts.lookup(self.home, sent['id'])['state']}"
-        )
+        state = receipts.lookup(self.home, sent["id"])["state"]
+        self.say(f"    waiter: {waiter.live_waiter(self.home, 'coder')}; receipt: {state}")
         self.wait_for(lambda: len(self.received(log)) > n, 20)
         self.show_received(log, n)
         self.wait_for(lambda: receipts.lookup(self.home, sent["id"])["state"] == "submitted", 10)

@@ -426,7 +426,7 @@ def build_server(bridge: Bridge):
 
     @server.tool()
     def peers() -> dict:
-        """List the agent sessions you can send to: alive, what their terminal shows, pending messages, last activity."""
+        """List the agent sessions you can send to: alive, what their terminal shows, pending messages, last activity."""  # noqa: E501 - the tool's description is its docstring: one line
         return boundary(tool_peers)()
 
     @server.tool()

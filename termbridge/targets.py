@@ -139,7 +139,7 @@ def _is_terminal_server(pid: int) -> bool:
 
 
 def all_hosts(home: Path, env: Mapping[str, str] | None = None) -> dict[int, Target]:
-    """host pid -> Target across every backend and every server we know of (the caller's, the registered, this user's)."""
+    """host pid -> Target across every backend and every server we know of (the caller's, registered, the user's)."""
     idx = HostIndex(home, env)
     for src in idx.caller_sources():
         idx.add(src, [])

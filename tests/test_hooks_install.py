@@ -101,7 +101,8 @@ def test_install_replaces_the_old_snippet_lines(scratch):
                     "hooks": [
                         {
                             "type": "command",
-                            "command": 'termbridge register "${TERMBRIDGE_SESSION:-claude}" --pid "$PPID" --kind claude >/dev/null 2>&1 || true',
+                            "command": 'termbridge register "${TERMBRIDGE_SESSION:-claude}" --pid "$PPID" '
+                            "--kind claude >/dev/null 2>&1 || true",
                         }
                     ]
                 }

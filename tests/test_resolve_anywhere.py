@@ -39,7 +39,8 @@ def agent_in(lab: TmuxLab, title: str, prefix: str = "") -> Agent:
     """The demo agent in a new pane of LAB (PREFIX: e.g. `env VAR=… ` to forge its environment)."""
     lab.n += 1
     log = lab.dir / f"agent{lab.n}.log"
-    cmd = f"exec {prefix}{shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title {title} --work 0"
+    agent = f"{shlex.quote(PY)} -m termbridge.demo_agent"
+    cmd = f"exec {prefix}{agent} --log {shlex.quote(str(log))} --title {title} --work 0"
     return Agent(lab, lab.pane(cmd), log).wait_ready()
 
 

@@ -56,7 +56,7 @@ class Backend(Protocol):
         """What the terminal shows now."""
 
     def parse_target(self, spec: str, env: Mapping[str, str] | None = None) -> str | None:
-        """SPEC in the contract's form ('tmux:%3', 'kitty:<addr>:<id>', 'pty:NAME') if it is this backend's, else None."""
+        """SPEC in the contract's form ('tmux:%3', 'kitty:<addr>:<id>', 'pty:NAME') if this backend's, else None."""
 
 
 def backend(name: str) -> Backend:

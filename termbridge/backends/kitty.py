@@ -16,7 +16,8 @@ def address(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def list_hosts(home=None, env: Mapping[str, str] | None = None, addr: str | None = None) -> dict[int, Target]:
-    """pid -> Target for each kitty window (its own pid and its foreground processes) of ADDR, else the caller's kitty."""
+    """pid -> Target for each kitty window (its own pid and its foreground processes) of ADDR, else of the caller's
+    kitty."""
     addr = addr or address(env)
     if not addr:
         return {}
