@@ -138,19 +138,6 @@ def _is_terminal_server(pid: int) -> bool:
     return comm.startswith(b"tmux: server") or comm == b"kitty"
 
 
-def all_hosts(home: Path, env: Mapping[str, str] | None = None) -> dict[int, Target]:
-    """host pid -> Target across every backend and every server we know of (the caller's, registered, the user's)."""
-    idx = HostIndex(home, env)
-    for src in idx.caller_sources():
-        idx.add(src, [])
-    for sess in registry.all_sessions(home):
-        for src in idx.session_sources(sess):
-            idx.add(src)
-    for src in idx.other_servers():
-        idx.add(src)
-    return idx.hosts
-
-
 def resolve_pid(
     home: Path,
     pid: int,

@@ -202,14 +202,6 @@ def test_created_at_inf_with_print_never_repeats(home, sleeper):
     assert outs[0].out.count("> the good one") == 1 and outs[1].out == outs[2].out == ""
 
 
-def _dead_pid() -> int:
-    import subprocess
-
-    p = subprocess.Popen(["true"])
-    p.wait()
-    return p.pid
-
-
 def _claim_in_child(home, name, hold: bool = False):
     """Claim NAME's queue in another process that then exits (a drain that died) or holds it."""
     import subprocess

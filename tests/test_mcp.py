@@ -64,7 +64,6 @@ class McpAgent:
         self.pane = lab.pane(f"exec env {prefix} " + " ".join(map(shlex.quote, argv)))
         self.pane_id = "tmux:" + self.pane.pane_id
         self.lab = lab
-        self.nsteps = len(steps)
 
     def results(self) -> list[dict]:
         if not self.out.exists():
