@@ -136,7 +136,8 @@ def sessions(json_):
 @cli.command()
 @click.argument("name")
 @click.option("json_", "--json", is_flag=True)
-def resolve(name, json_):
+@click.option("--surface", "with_surface", is_flag=True, help="Also read what the target shows (surface and reason).")
+def resolve(name, json_, with_surface):
     """Print NAME's verified target (found fresh from the live process tree)."""
     from termbridge import paths, registry, targets
 
@@ -144,10 +145,15 @@ def resolve(name, json_):
     home = _home()
     sess = registry.lookup(home, name)
     tgt = targets.resolve_session(home, sess)
+    row = targets.target_json(sess, tgt)
+    if with_surface:
+        from termbridge.surface import read_surface
+
+        row.update(read_surface(home, sess, tgt).as_dict())
     if json_:
-        _out_json(targets.target_json(sess, tgt))
+        _out_json(row)
     else:
-        click.echo(tgt.target)
+        click.echo(tgt.target + (f"\t{row['surface']} ({row['reason']})" if with_surface else ""))
 
 
 @cli.command()

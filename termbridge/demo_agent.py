@@ -77,6 +77,9 @@ class Agent:
                     self.pending = rest.encode()  # a split marker: wait for the rest
                     break
                 j = i + 1
+                if j < len(text) and text[j] == "O":  # SS3: application-mode keys (ESC O A is Up)
+                    i = min(j + 2, len(text))
+                    continue
                 if j < len(text) and text[j] == "[":
                     j += 1
                     while j < len(text) and not ("@" <= text[j] <= "~"):

@@ -34,12 +34,12 @@ def _append(home: Path, data: bytes) -> None:
         paths.add_root(home)
         paths.ensure_dir(Path(home))
         _ready.add(key)
-    path = log_path(home)
     now = time.monotonic()
     sync = now - _last_sync.get(key, -SYNC_INTERVAL) >= SYNC_INTERVAL
     kept = _files.get(key)
     if kept is None:
-        kept = _files[key] = paths.KeptFile(path, os.O_WRONLY | os.O_APPEND)
+        kept = _files[key] = paths.KeptFile(log_path(home), os.O_WRONLY | os.O_APPEND)
+    path = kept.path
     fd = kept.fd()  # reopened after a rotation renamed the file away
     created = os.fstat(fd).st_size == 0
     paths.write_all(fd, data)  # one O_APPEND write: whole even when processes interleave

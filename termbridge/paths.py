@@ -271,12 +271,13 @@ class KeptFile:
 
     def __init__(self, path: Path, flags: int = os.O_RDWR | os.O_APPEND):
         self.path, self.flags = Path(path), flags
+        self._spath = os.fspath(path)  # lstat'ed on every use: no Path conversion each time
         self._fd: int | None = None
         self._id: tuple[int, int] | None = None
 
     def fd(self) -> int:
         try:
-            st = os.lstat(self.path)
+            st = os.lstat(self._spath)
             now = (st.st_ino, st.st_dev)
         except FileNotFoundError:
             now = None

@@ -54,7 +54,7 @@ def _target_state(home: Path, sess) -> dict:
             "state": "idle" if sf.kind == "idle" else "busy",
             "surface": sf.kind,
             "reason": sf.reason,
-            "tmux_socket": tgt.info.get("socket"),
+            "tmux_socket": tgt.info.get("socket") if tgt.backend == "tmux" else None,
         }
     except Exception as e:  # noqa: BLE001 - status reports, it does not fail on one session
         return {

@@ -32,7 +32,7 @@ SURFACES = ("idle", "draft", "working", "dialog", "ours", "unknown")
 _PASTED = r"^\[Past(ed|e) (Content|text|Text)\b[^\]]*\]$"  # how TUIs fold a large paste in the composer
 BUILTIN_KINDS: dict[str, dict[str, Any]] = {
     "codex": {
-        "busy": [r"esc to interrupt", r"^\s*• Working \("],
+        "busy": [r"esc to interrupt", r"^\s*[•◦] Working \("],  # the bullet blinks: • and ◦
         "composer": r"^\s*›\s?(?P<draft>.*)$",
         "placeholder": [r"^Ask Codex to do anything$", r"^Ask the demo agent anything$"],
         "ready": [r"\? for shortcuts"],
@@ -40,9 +40,10 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
             r"Would you like to run the following command\?",
             r"Would you like to (make|apply) the following (edits|changes)\?",
             r"Press enter to confirm or esc to cancel",
-            r"^\s*›\s*1\.\s+Yes, (proceed|allow)",
+            r"^\s*›\s*1\.\s+(Yes, (proceed|allow)|Trust and continue)",
             r"Hooks need review",
             r"Do you trust the (contents|files) of this (directory|folder)\?",
+            r"^\s*Trust this folder\? ",  # 0.171's folder-trust screen (a git repository not yet trusted)
         ],
         "pasted": [_PASTED],
     },
@@ -55,7 +56,8 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
             r"^\s*[│ ]*Do you want to .*\?\s*[│ ]*$",
             r"Esc to cancel · Tab to amend",
             r"^\s*[│ ]*❯\s*1\.\s+Yes\b",
-            r"Do you trust the files in this folder\?",
+            r"Do you trust the files in this folder\?",  # older releases
+            r"Is this a project you created or one you trust\?",  # its folder-trust dialog (2.1.197)
             r"Enter to (confirm|select) · (Esc|↑/↓)",
         ],
         "pasted": [_PASTED],
@@ -67,8 +69,8 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
         "ready": [r"Type your message"],
         "dialog": [
             r"Allow execution of",
-            r"^[\s│|]*●\s*1\.\s+(Allow|Yes)",
-            r"Do you trust this folder\?",
+            r"^[\s│|]*●\s*1\.\s+(Allow|Yes|Trust folder)",
+            r"Do you trust (the files in )?this folder\?",  # 0.61 asks "Do you trust the files in this folder?"
             r"Waiting for user confirmation",
             r"Apply this change\?",
         ],
@@ -126,6 +128,11 @@ class _Pen:
         return self.faint or _is_grey(self.fg)
 
 
+# Mid greys are how placeholders are drawn (Gemini CLI's truecolor placeholder is 175,175,175);
+# near-white (200 and up) and near-black are how drafts are drawn in some themes.
+_GREY_MAX = 180
+
+
 def _is_grey(color: tuple | None) -> bool:
     if color is None:
         return False
@@ -135,15 +142,15 @@ def _is_grey(color: tuple | None) -> bool:
             return True  # "bright black"
         if 232 <= n <= 255:
             v = 8 + 10 * (n - 232)
-            return 60 <= v <= 170
+            return 60 <= v <= _GREY_MAX
         if 16 <= n <= 231:
             levels = (0, 95, 135, 175, 215, 255)
             n -= 16
             r, g, b = levels[n // 36], levels[n // 6 % 6], levels[n % 6]
-            return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= 170
+            return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= _GREY_MAX
         return False
     r, g, b = color[1:]
-    return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= 170
+    return max(r, g, b) - min(r, g, b) <= 20 and 60 <= (r + g + b) / 3 <= _GREY_MAX
 
 
 def _num(s: str) -> int:
@@ -381,7 +388,7 @@ def busy_marker(lines: list[str], spec: dict) -> str | None:
         rx = re.compile(p)
         for line in lines:
             if rx.search(line):
-                return f"{line.strip()[:60]!r} on screen"
+                return f"{' '.join(line.split())[:60]!r} on screen"
     return None
 
 

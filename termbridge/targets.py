@@ -229,5 +229,5 @@ def target_json(sess: registry.Session, tgt: Target) -> dict:
         "target": tgt.target,
         "pid": sess.pid,
         "chain": tgt.chain,
-        "tmux_socket": tgt.info.get("socket"),
+        "tmux_socket": tgt.info.get("socket") if tgt.backend == "tmux" else None,
     }

@@ -3,7 +3,7 @@
 Where each agent records what it was given (see REAL_AGENTS.md):
   claude  ~/.claude/projects/<project>/<session>.jsonl
   codex   $CODEX_HOME/sessions/**/rollout-*.jsonl   (CODEX_HOME defaults to ~/.codex)
-  gemini  ~/.gemini/tmp/<project>/logs.json (and its chats/)
+  gemini  ~/.gemini/tmp/<project>/logs.json (and its chats/: session-*.jsonl in 0.61, .json before)
 HOME and CODEX_HOME are the agent's own, read from its process environment, so an
 agent started with a scratch HOME is read where it really writes. A transcript path
 that a hook reported (`transcript.json` in the session directory) is read first.
@@ -52,6 +52,7 @@ def candidate_files(home: Path, sess, since: float) -> list[Path]:
     if sess.kind in ("gemini", "other"):
         globs.append((user_home / ".gemini" / "tmp", "*/logs.json"))
         globs.append((user_home / ".gemini" / "tmp", "*/chats/*.json"))
+        globs.append((user_home / ".gemini" / "tmp", "*/chats/*.jsonl"))  # 0.61: chats/session-….jsonl
     for root, pattern in globs:
         try:
             found.extend(root.glob(pattern))

@@ -136,6 +136,9 @@ def test_nothing_typed_approves_a_dialog(lab):
     assert tb("submit", "a", "/dialog").returncode == 0
     retry_until(lambda: "Would you like to run the following command?" in a.screen())
     assert _row()["surface"] == "dialog" and "touch /tmp/approved-by-termbridge" in _row()["reason"]
+    res = tb_json("resolve", "a", "--surface")
+    assert res["surface"] == "dialog" and res["target"] == f"tmux:{a.pane_id}" and "touch" in res["reason"]
+    assert tb("resolve", "a", "--surface").out.strip().endswith(res["reason"] + ")")
     tb("send", "a", "peer text", "--no-wake")
     for args in (["drain", "a"], ["drain", "a", "--force"], ["submit", "a", "x"], ["submit", "a", "--enter-only"]):
         p = tb(*args)

@@ -40,7 +40,7 @@ def test_every_style_from_the_issue_around_a_draft_is_a_draft():
 
 
 def test_faint_and_grey_placeholders_are_empty():
-    for sgr in [E + "[2m", E + "[90m", E + "[38;5;8m", E + "[38;5;244m", E + "[38;2;128;128;128m",
+    for sgr in [E + "[2m", E + "[90m", E + "[38;5;8m", E + "[38;5;244m", E + "[38;2;128;128;128m", E + "[38;2;175;175;175m",
                 E + "[38:2::120:120:120m", E + "[1;2m"]:
         s = judge(f"header\n\n› {sgr}whatever placeholder{E}[0m\n")
         assert s.kind == "idle", sgr

@@ -138,3 +138,38 @@ def test_duplicate_wrapper_name_refused(term):
         [*TB, "run", "--name", "dup", "--", "true"], capture_output=True, text=True, stdin=subprocess.DEVNULL
     )
     assert p.returncode == 2 and "already runs" in p.stderr
+
+
+def test_wrapper_judges_the_programs_screen_not_the_keys(term, home, short_tmp):
+    """Under `termbridge run` the surface comes from the program's emulated screen: keys that edit
+    nothing (ESC O A, arrows) are no draft; a bracketed paste and a half-typed line are."""
+    from lab import read_submissions
+
+    log = short_tmp / "agent.log"
+    t = term(["--name", "cx", "--kind", "codex", "--", PY, "-m", "termbridge.demo_agent", "--log", str(log)])
+    t.read(b"for shortcuts")
+
+    def surface():
+        return tb_json("status")["sessions"][0]["surface"]
+
+    retry_until(lambda: surface() == "idle", 10)
+    t.type(b"\x1bOA\x1b[A\x1b[B")  # application- and normal-mode arrows: the composer stays empty
+    time.sleep(0.8)
+    assert surface() == "idle"
+    tb("send", "cx", "first", "--no-wake")
+    assert tb("drain", "cx").returncode == 0
+    retry_until(lambda: len(read_submissions(log)) == 1 and "first" in read_submissions(log)[0])
+    retry_until(lambda: surface() == "idle", 10)
+    t.type(b"\x1b[200~pasted by the person\x1b[201~")  # a bracketed paste from the person's terminal
+    retry_until(lambda: surface() == "draft", 10)
+    tb("send", "cx", "second", "--no-wake")
+    assert tb("drain", "cx").returncode == 4 and tb("drain", "cx", "--force").returncode == 4
+    t.type(b"\x15")  # Ctrl-U: the person clears it
+    t.type(b"half-typ", slow=True)
+    retry_until(lambda: surface() == "draft", 10)
+    assert tb("drain", "cx").returncode == 4
+    t.type(b"\x15")
+    retry_until(lambda: surface() == "idle", 10)
+    assert tb("drain", "cx").returncode == 0
+    retry_until(lambda: len(read_submissions(log)) == 2)
+    assert "second" in read_submissions(log)[1] and "pasted" not in read_submissions(log)[1]

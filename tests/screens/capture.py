@@ -1,0 +1,152 @@
+"""Capture the real agents' screens as fixtures for tests/test_real_screens.py (run by hand).
+
+Starts Codex, Claude Code and Gemini CLI offline in 160x45 tmux panes (scratch HOME, model API
+on loopback: tests/agent_stub.py), once with TERM=screen and once with COLORTERM=truecolor
+TERM=xterm-256color, and saves `tmux capture-pane -p -e` plus the cursor of: the empty
+composer, a draft typed one key at a time, a busy turn (the stub holds the answer), a
+person's draft during a busy turn, the permission dialog (the stub answers with a shell tool
+call), and the folder-trust dialog of a first start in an untrusted folder.
+
+    TERMBRIDGE_REAL_AGENTS=/tmp/agents/node_modules/.bin .venv/bin/python tests/screens/capture.py [kind ...]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+
+from agent_stub import AgentStub  # noqa: E402
+from lab import TmuxLab  # noqa: E402
+from conftest import retry_until  # noqa: E402
+from real_agent_lab import BIN, COMMAND, DIALOG, DRAFT, READY, TERMS, TRUST, VERSIONS, agent_setup  # noqa: E402
+
+
+class Run:
+    def __init__(self, lab: TmuxLab, kind: str, term: str, tmp: Path, trusted: bool = True):
+        self.lab, self.kind, self.term = lab, kind, term
+        self.stub = AgentStub()
+        self.home, self.work = tmp / f"{kind}-{term}-{trusted}-home", tmp / ("work" if trusted else "untrusted")
+        self.home.mkdir()
+        self.work.mkdir(exist_ok=True)
+        if not trusted:  # Codex asks about trust in a git repository
+            subprocess.run(["git", "init", "-q", str(self.work)], check=True)
+        cmd = agent_setup(kind, self.home, self.work, self.stub.port, trusted)
+        self.pane = lab.pane(f"cd {self.work} && exec {TERMS[term]} {cmd}")
+        self.id = self.pane.pane_id
+
+    def plain(self) -> str:
+        return self.lab.tmux("capture-pane", "-p", "-t", self.id)
+
+    def wait_for(self, needle: str, seconds: float = 90) -> None:
+        retry_until(lambda: needle in self.plain(), seconds, 0.3)
+        time.sleep(1.5)  # let it finish drawing
+
+    def keys(self, *keys: str) -> None:
+        self.lab.tmux("send-keys", "-t", self.id, *keys)
+
+    def type_slowly(self, text: str) -> None:
+        for ch in text:
+            self.lab.tmux("send-keys", "-t", self.id, "-l", ch)
+            time.sleep(0.06)
+        time.sleep(0.8)
+
+    def submit(self, text: str) -> None:
+        self.lab.tmux("send-keys", "-t", self.id, "-l", text)
+        time.sleep(0.5)  # past every agent's paste-burst Enter window
+        self.keys("Enter")
+
+    def clear(self, n: int) -> None:
+        for _ in range(n):
+            self.keys("BSpace")
+        time.sleep(0.8)
+
+    def save(self, state: str, expect: str, **extra) -> None:
+        styled = self.lab.tmux("capture-pane", "-p", "-e", "-t", self.id)
+        x, y = map(int, self.lab.tmux("display-message", "-p", "-t", self.id, "#{cursor_x} #{cursor_y}").split())
+        name = f"{self.kind}-{self.term}-{state}"
+        (HERE / f"{name}.ansi").write_text(styled)
+        meta = {"cursor": [x, y], "kind": self.kind, "expect": expect, "term": self.term,
+                "agent": f"{self.kind} {VERSIONS[self.kind]}", **extra}
+        (HERE / f"{name}.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+        print(f"saved {name} ({len(styled)} bytes)", flush=True)
+
+    def close(self) -> None:
+        self.stub.close()
+        self.lab.tmux("kill-pane", "-t", self.id)
+
+
+def capture(lab: TmuxLab, kind: str, term: str, tmp: Path, trust_only: bool = False) -> None:
+    if not trust_only:
+        capture_turns(lab, kind, term, tmp)
+    capture_trust(lab, kind, term, tmp)
+
+
+def capture_turns(lab: TmuxLab, kind: str, term: str, tmp: Path) -> None:
+    r = Run(lab, kind, term, tmp)
+    try:
+        r.wait_for(READY[kind])
+        print(kind, term, "pane size", lab.tmux("display-message", "-p", "-t", r.id, "#{pane_width}x#{pane_height}").strip())
+        r.save("idle", "idle")
+        r.type_slowly(DRAFT)
+        r.save("draft", "draft", draft=DRAFT)
+        r.clear(len(DRAFT) + 2)
+        r.stub.hold()
+        r.submit("start working")
+        retry_until(r.stub.waiting.is_set, 60, 0.2)
+        time.sleep(2.0)
+        r.save("working", "working")
+        r.type_slowly("next idea")
+        r.save("working-draft", "draft", draft="next idea")
+        r.clear(12)
+        r.stub.release()
+        time.sleep(3.0)
+        r.stub.next_tool_call(COMMAND)
+        r.submit("run the command")
+        r.wait_for(DIALOG[kind])
+        r.save("dialog", "dialog", about=COMMAND)
+    finally:
+        r.close()
+
+
+def capture_trust(lab: TmuxLab, kind: str, term: str, tmp: Path) -> None:
+    r = Run(lab, kind, term, tmp, trusted=False)
+    try:
+        retry_until(lambda: TRUST[kind] in r.plain().lower() or READY[kind] in r.plain(), 90, 0.3)
+        time.sleep(2.0)
+        if READY[kind] in r.plain() and TRUST[kind] not in r.plain().lower():
+            print(f"{kind} {term}: no trust dialog on an untrusted folder", flush=True)
+        else:
+            r.save("trust", "dialog")
+    finally:
+        r.close()
+
+
+def main(kinds: list[str]) -> None:
+    assert BIN, "set TERMBRIDGE_REAL_AGENTS"
+    tmp = Path(tempfile.mkdtemp(prefix="tbcap", dir="/tmp"))
+    lab = TmuxLab(tmp)
+    try:
+        lab.pane("sleep 100000")  # keeps the server (160x45) up between agents
+        for kind in kinds:
+            for term in TERMS:
+                try:
+                    capture(lab, kind, term, tmp, TRUST_ONLY)
+                except Exception as e:  # noqa: BLE001 - report and go on to the next agent
+                    print(f"{kind} {term}: FAILED {e!r}", flush=True)
+                    print(lab.tmux("capture-pane", "-p", "-t", "lab"), flush=True)
+    finally:
+        lab.kill()
+        subprocess.run(["rm", "-rf", str(tmp)])
+
+
+TRUST_ONLY = "--trust-only" in sys.argv
+
+if __name__ == "__main__":
+    main([a for a in sys.argv[1:] if not a.startswith("--")] or ["codex", "claude", "gemini"])
