@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,10 +34,6 @@ def private_env() -> tuple[Path, dict]:
         env.pop(k, None)
     env["TMUX_TMPDIR"] = str(d)  # resolution also lists this user's tmux servers: keep benches off the real ones
     return d, env
-
-
-def children_peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def machine() -> str:

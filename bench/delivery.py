@@ -48,12 +48,14 @@ class Lab:
         self.pane = self.tmux("display-message", "-p", "-t", "b", "#{pane_id}").strip()
         wait(lambda: "›" in self.tmux("capture-pane", "-p", "-t", self.pane))
         pid = int(self.tmux("display-message", "-p", "-t", self.pane, "#{pane_pid}").strip())
-        subprocess.run([*TB, "register", "a", "--pid", str(pid), "--kind", "codex"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*TB, "register", "a", "--pid", str(pid), "--kind", "codex"], env=env, check=True, capture_output=True
+        )
 
     def tmux(self, *args):
-        return subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null", *args], capture_output=True, text=True,
-                              timeout=10).stdout
+        return subprocess.run(
+            ["tmux", "-S", self.sock, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10
+        ).stdout
 
     def entries(self):
         return [json.loads(x) for x in self.log.read_text().splitlines()] if self.log.exists() else []
@@ -90,7 +92,7 @@ def bench_submit(lab: Lab, runs: int) -> None:
         b.append((time.perf_counter() - t) * 1000)
         n += 1
         lab.settle(n)
-    ratios = sorted(x / y for x, y in zip(a, b))
+    ratios = sorted(x / y for x, y in zip(a, b, strict=True))
     print(f"submit one line, in-process, {runs} pairs (median / min / max ms):")
     print(f"  0.2 confirmed submit      {statistics.median(a):7.1f} {min(a):7.1f} {max(a):7.1f}")
     print(f"  0.1 paste+gap+Enter       {statistics.median(b):7.1f} {min(b):7.1f} {max(b):7.1f}")
@@ -109,9 +111,14 @@ def bench_submit(lab: Lab, runs: int) -> None:
         time.sleep(0.3)
         lab.tmux("send-keys", "-t", lab.pane, "C-u")
         wait(lambda: "? for shortcuts" in lab.tmux("capture-pane", "-p", "-t", lab.pane))
-    print(f"  0.2 `termbridge submit`   {statistics.median(cli):7.1f} {min(cli):7.1f} {max(cli):7.1f}   (CLI, whole process)")
-    print(f"  bare tmux send-keys       {statistics.median(bare):7.1f} {min(bare):7.1f} {max(bare):7.1f}   "
-          f"(submitted {len(lab.entries()) - n} of {runs}: its Enter lands in the paste burst)")
+    print(
+        f"  0.2 `termbridge submit`   {statistics.median(cli):7.1f} {min(cli):7.1f} {max(cli):7.1f}"
+        "   (CLI, whole process)"
+    )
+    print(
+        f"  bare tmux send-keys       {statistics.median(bare):7.1f} {min(bare):7.1f} {max(bare):7.1f}   "
+        f"(submitted {len(lab.entries()) - n} of {runs}: its Enter lands in the paste burst)"
+    )
 
 
 def bench_idle_to_delivery(lab: Lab, runs: int) -> None:
@@ -119,14 +126,16 @@ def bench_idle_to_delivery(lab: Lab, runs: int) -> None:
     for i in range(runs):
         n = len(lab.entries())
         subprocess.run([*TB, "submit", "a", "/busy 2"], env=lab.env, check=True, capture_output=True)
-        wait(lambda: len(lab.entries()) > n)
+        wait(lambda n=n: len(lab.entries()) > n)
         busy_t = lab.entries()[n]["t"]
         subprocess.run([*TB, "send", "a", f"sent while busy {i}"], env=lab.env, check=True, capture_output=True)
-        wait(lambda: len(lab.entries()) > n + 1, 30)
+        wait(lambda n=n: len(lab.entries()) > n + 1, 30)
         lat.append((lab.entries()[n + 1]["t"] - (busy_t + 2.0)) * 1000)
         lab.settle(n + 2)
-    print(f"\nidle -> delivered by the idle waiter, {runs} runs (median / min / max ms): "
-          f"{statistics.median(lat):.0f} {min(lat):.0f} {max(lat):.0f}")
+    print(
+        f"\nidle -> delivered by the idle waiter, {runs} runs (median / min / max ms): "
+        f"{statistics.median(lat):.0f} {min(lat):.0f} {max(lat):.0f}"
+    )
     print("  (one debounce window is 1000 ms and one idle sample 350 ms: the contract's bound is about their sum)")
 
 
@@ -136,8 +145,14 @@ def bench_waiter_cpu(lab: Lab) -> None:
     wait(lambda: len(lab.entries()) > n)
     subprocess.run([*TB, "send", "a", "cpu probe"], env=lab.env, check=True, capture_output=True)
     home = Path(lab.env["TERMBRIDGE_HOME"])
-    info = wait(lambda: json.loads((home / "sessions/a/waiter.json").read_text())
-                if (home / "sessions/a/waiter.json").exists() else None, 10)
+    info = wait(
+        lambda: (
+            json.loads((home / "sessions/a/waiter.json").read_text())
+            if (home / "sessions/a/waiter.json").exists()
+            else None
+        ),
+        10,
+    )
     pid, hz = info["pid"], os.sysconf("SC_CLK_TCK")
 
     def ticks():
@@ -154,8 +169,10 @@ def bench_waiter_cpu(lab: Lab) -> None:
     t1, c1, w1 = ticks(), child_ticks(), time.monotonic()
     own = (t1 - t0) / hz / (w1 - w0) * 100
     kids = (c1 - c0) / hz / (w1 - w0) * 100
-    print(f"\nidle waiter while the agent works, 10 s: {own:.2f}% of a core itself, {kids:.2f}% in the tmux "
-          f"clients it runs (one screen sample per 0.5 s)")
+    print(
+        f"\nidle waiter while the agent works, 10 s: {own:.2f}% of a core itself, {kids:.2f}% in the tmux "
+        f"clients it runs (one screen sample per 0.5 s)"
+    )
     lab.settle(n + 2)
 
 

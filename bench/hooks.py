@@ -39,10 +39,25 @@ def main() -> None:
         rows = [
             ("python -c pass (baseline)", median_ms(lambda: run([PY, "-c", "pass"]), N)),
             ("hook stop (nothing pending)", median_ms(hook("stop", "claude", {"stop_hook_active": True}), N)),
-            ("hook prompt-submit (plain prompt)", median_ms(hook("prompt-submit", "codex", {"prompt": "fix the tests"}), N)),
-            ("hook prompt-submit (framed ids)", median_ms(hook("prompt-submit", "gemini", {
-                "prompt": "--- message 01KAAAAAAAAAAAAAAAAAAAAAAA from peer (reply_to: -) at x\n> hi"}), N)),
-            ("hook session-start (no agent in chain)", median_ms(hook("session-start", "claude", {"source": "startup"}), N)),
+            (
+                "hook prompt-submit (plain prompt)",
+                median_ms(hook("prompt-submit", "codex", {"prompt": "fix the tests"}), N),
+            ),
+            (
+                "hook prompt-submit (framed ids)",
+                median_ms(
+                    hook(
+                        "prompt-submit",
+                        "gemini",
+                        {"prompt": "--- message 01KAAAAAAAAAAAAAAAAAAAAAAA from peer (reply_to: -) at x\n> hi"},
+                    ),
+                    N,
+                ),
+            ),
+            (
+                "hook session-start (no agent in chain)",
+                median_ms(hook("session-start", "claude", {"source": "startup"}), N),
+            ),
         ]
         rows.append(("hook stop (hands over 1 message)", timed_handover()))
         print(f"# {machine()}  TB={' '.join(TB)}  median of {N}")

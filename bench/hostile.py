@@ -9,7 +9,6 @@ and 1,000 `status` counts (Outbox.stats) over a 200-message queue.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +27,8 @@ registry.register(home, "b", sleeper.pid)
 times = []
 for _ in range(20):
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "termbridge", "send", "b", "hello", "--no-wake"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "termbridge", "send", "b", "hello", "--no-wake"],
+                   check=True, stdout=subprocess.DEVNULL)
     times.append((time.perf_counter() - t) * 1000)
 box = Outbox(home, "b")
 box.claim() and None
@@ -48,7 +48,8 @@ for _ in range(1000):
     box.stats()
 stats = (time.perf_counter() - t)
 sleeper.kill()
-print(json.dumps({"send_ms": statistics.median(times), "enqueue_per_s": enq, "drain_10k_ms": drain, "stats_us": stats * 1000}))
+print(json.dumps({"send_ms": statistics.median(times), "enqueue_per_s": enq, "drain_10k_ms": drain,
+                  "stats_us": stats * 1000}))
 """
 
 
@@ -65,8 +66,12 @@ def main() -> None:
     res = [(name, measure(tree)) for name, tree in cols]
     print(f"termbridge validation/dir-check benchmark ({machine()})")
     print(f"  {'':34s}" + "".join(f"{name:>14s}" for name, _ in res))
-    for key, label in (("send_ms", "termbridge send (CLI), ms"), ("enqueue_per_s", "in-process enqueues / s"),
-                       ("drain_10k_ms", "claim+commit 10,000, ms"), ("stats_us", "Outbox.stats (200 queued), us")):
+    for key, label in (
+        ("send_ms", "termbridge send (CLI), ms"),
+        ("enqueue_per_s", "in-process enqueues / s"),
+        ("drain_10k_ms", "claim+commit 10,000, ms"),
+        ("stats_us", "Outbox.stats (200 queued), us"),
+    ):
         print(f"  {label:34s}" + "".join(f"{r[key]:14.1f}" for _, r in res))
 
 

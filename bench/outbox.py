@@ -21,8 +21,12 @@ def installed_venv(d: Path) -> Path:
     """A fresh venv with termbridge installed from this checkout, not editable."""
     venv = d / "venv"
     subprocess.run([PY, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(Path(__file__).resolve().parent.parent)],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", str(Path(__file__).resolve().parent.parent)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return venv
 
 
@@ -41,8 +45,10 @@ def raw_sync_rate(path: Path, n: int) -> float:
 
 def peak_rss_of(argv: list[str], env: dict) -> float:
     """Peak RSS (MB) of one run of ARGV alone, measured by a fresh parent that runs only it."""
-    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     out = subprocess.run([PY, "-c", code, *argv], env=env, capture_output=True, text=True, check=True).stdout
     return int(out.strip()) / 1024
 
@@ -69,8 +75,9 @@ def main() -> None:
         venv = installed_venv(d)
         vpy, vtb = str(venv / "bin" / "python"), str(venv / "bin" / "termbridge")
         run([vtb, "register", "bench", "--pid", str(sleeper.pid)], env=env)
-        send, bare, ratio = paired_ms(lambda: run([vtb, "send", "bench", "hello", "--no-wake"], env=env),
-                                      lambda: run([vpy, "-c", "pass"]), 30)
+        send, bare, ratio = paired_ms(
+            lambda: run([vtb, "send", "bench", "hello", "--no-wake"], env=env), lambda: run([vpy, "-c", "pass"]), 30
+        )
         send_rss = peak_rss_of([vtb, "send", "bench", "hello", "--no-wake"], env)
 
         from termbridge.outbox import Outbox
@@ -108,11 +115,13 @@ def main() -> None:
 
         print(f"termbridge outbox benchmark ({machine()})")
         print(f"  {'bare interpreter start (python -c pass, venv)':48s} {bare:8.1f} ms")
-        print(f"  {'termbridge send --no-wake (installed, fsync)':48s} {send:8.1f} ms   = {ratio:.1f}x bare, "
-              "paired median (target <= 4x)")
+        print(
+            f"  {'termbridge send --no-wake (installed, fsync)':48s} {send:8.1f} ms   = {ratio:.1f}x bare, "
+            "paired median (target <= 4x)"
+        )
         print(f"  {'in-process enqueue, fsync each':48s} {enq:8.0f} msgs/s (target >= 5000)")
         print(f"  {'  ceiling: bare write + fdatasync, same disk':48s} {ceiling:8.0f} /s")
-        print(f"  {'drain of %d messages, CLI --print' % drained:48s} {drain_cli * 1000:8.0f} ms (target <= 1000)")
+        print(f"  {f'drain of {drained} messages, CLI --print':48s} {drain_cli * 1000:8.0f} ms (target <= 1000)")
         print(f"  {'drain of 10000 messages, in-process':48s} {drain_lib * 1000:8.0f} ms")
         print(f"  {'peak RSS of termbridge send':48s} {send_rss:8.1f} MB (target <= 40)")
         print(f"  {'peak RSS of the 10k drain':48s} {drain_rss:8.1f} MB")

@@ -61,8 +61,9 @@ def main() -> None:
             for _ in range(n - 1):
                 run([real_tmux, "-S", sock, "new-window", "-d", "sleep 600"])
         a = servers["zz-agent"]
-        pid = subprocess.run([real_tmux, "-S", a, "list-panes", "-a", "-F", "#{pane_pid}"], capture_output=True,
-                             text=True).stdout.split()[0]
+        pid = subprocess.run(
+            [real_tmux, "-S", a, "list-panes", "-a", "-F", "#{pane_pid}"], capture_output=True, text=True
+        ).stdout.split()[0]
         from_a = dict(env, TERMBRIDGE_TMUX_SOCKET=a)
         cron = dict(env)
         in_b = dict(env, TMUX=f"{servers['b']},1,0")
@@ -71,8 +72,13 @@ def main() -> None:
         run([*tb_new, "register", "nowhere", "--pid", pid], env=dict(cron, PYTHONPATH=str(REPO)), cwd=d)
 
         def lib(code: Path, name: str, caller: dict, n: int = 30) -> str:
-            out = subprocess.run([PY, "-c", TIMER, name, str(n)], env=dict(caller, PYTHONPATH=str(code)), cwd=d,
-                                 capture_output=True, text=True).stdout.strip()
+            out = subprocess.run(
+                [PY, "-c", TIMER, name, str(n)],
+                env=dict(caller, PYTHONPATH=str(code)),
+                cwd=d,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
             return out if out == "unreachable" else f"{float(out):6.2f} ms"
 
         def cli_all(rows, rounds: int = 15) -> list[str]:
@@ -81,11 +87,13 @@ def main() -> None:
             import time
 
             envs = [dict(caller, PYTHONPATH=str(code)) for _, code, _, caller in rows]
-            ok = [subprocess.run([*tb_new, "resolve", r[2]], env=e, cwd=d, capture_output=True).returncode == 0
-                  for r, e in zip(rows, envs)]
+            ok = [
+                subprocess.run([*tb_new, "resolve", r[2]], env=e, cwd=d, capture_output=True).returncode == 0
+                for r, e in zip(rows, envs, strict=True)
+            ]
             times: list[list[float]] = [[] for _ in rows]
             for _ in range(rounds):
-                for i, (r, e) in enumerate(zip(rows, envs)):
+                for i, (r, e) in enumerate(zip(rows, envs, strict=True)):
                     if ok[i]:
                         t = time.perf_counter()
                         run([*tb_new, "resolve", r[2]], env=e, cwd=d)
@@ -94,8 +102,12 @@ def main() -> None:
 
         def spawned(code: Path, name: str, caller: dict) -> int:
             calls.unlink(missing_ok=True)
-            subprocess.run([*tb_new, "resolve", name], env=dict(caller, PYTHONPATH=str(code), PATH=f"{shim}:{env['PATH']}"),
-                           cwd=d, capture_output=True)
+            subprocess.run(
+                [*tb_new, "resolve", name],
+                env=dict(caller, PYTHONPATH=str(code), PATH=f"{shim}:{env['PATH']}"),
+                cwd=d,
+                capture_output=True,
+            )
             return len(calls.read_text().splitlines()) if calls.exists() else 0
 
         rows = [
@@ -110,9 +122,8 @@ def main() -> None:
         print(f"termbridge resolve from anywhere ({machine()})")
         print(f"  agent among {PANES_A} panes on server A; 2 more servers of this user with {PANES_OTHER} panes each")
         print(f"  {'':48s} {'in-process':>12s} {'CLI':>10s} {'tmux procs':>11s}")
-        for (label, code, name, caller), cli in zip(rows, cli_all(rows)):
-            print(f"  {label:48s} {lib(code, name, caller):>12s} {cli:>10s} "
-                  f"{spawned(code, name, caller):>11d}")
+        for (label, code, name, caller), cli in zip(rows, cli_all(rows), strict=True):
+            print(f"  {label:48s} {lib(code, name, caller):>12s} {cli:>10s} {spawned(code, name, caller):>11d}")
         py = median_ms(lambda: run([PY, "-c", "pass"]), 10)
         print(f"  {'for scale: python -c pass':48s} {'':>12s} {py:7.1f} ms")
     finally:

@@ -1,20 +1,20 @@
 """kitty kitten behind the drain key map: drain the active window now.
 
 ``map ctrl+shift+d kitten termbridge/termbridge_drain.py`` (kitty resolves the path in its
-config directory, where termbridge/ links to this directory). It runs inside kitty with no UI, so it knows kitty's own remote-control
-socket and the window id -- a background `launch` does not get KITTY_LISTEN_ON on
-older kitty -- and it reuses the watcher's background drain.
+config directory, where termbridge/ links to this directory). It runs inside kitty with no
+UI, so it knows kitty's own remote-control socket and the window id -- a background
+`launch` does not get KITTY_LISTEN_ON on older kitty -- and it reuses the watcher's
+background drain.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from kittens.tui.handler import result_handler
-
 # kitty execs a custom kitten with its directory on sys.path (but no __file__): the
 # watcher beside it is importable now, not later when handle_result runs.
 import termbridge_watcher  # noqa: E402
+from kittens.tui.handler import result_handler
 
 
 def main(args: list[str]) -> None:

@@ -28,7 +28,11 @@ def _installed_beside(path: str) -> str:
     -> <prefix>/bin/termbridge; a clone's kitty/ -> the clone's .venv (./dev.sh); else ""."""
     here = os.path.dirname(os.path.realpath(path))  # through the link in kitty's config directory
     m = re.fullmatch(r"(.*)/lib/python[^/]*/[^/]*-packages/termbridge/data/kitty", here)
-    candidate = os.path.join(m.group(1), "bin", "termbridge") if m else os.path.join(os.path.dirname(here), ".venv", "bin", "termbridge")
+    candidate = (
+        os.path.join(m.group(1), "bin", "termbridge")
+        if m
+        else os.path.join(os.path.dirname(here), ".venv", "bin", "termbridge")
+    )
     return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else ""
 
 
@@ -69,15 +73,24 @@ def start_drain(boss: Any, window_id: int) -> str:
         return "kitty has no remote-control socket: include termbridge/termbridge.conf in kitty.conf"
     cmd = command()
     if not cmd:
-        return ("termbridge not found: install it (pipx install /path/to/termbridge), or set env TERMBRIDGE_COMMAND=/path/to/termbridge "
-                "in kitty.conf (`termbridge paths command` prints it)")
+        return (
+            "termbridge not found: install it (pipx install /path/to/termbridge), "
+            "or set env TERMBRIDGE_COMMAND=/path/to/termbridge "
+            "in kitty.conf (`termbridge paths command` prints it)"
+        )
     env["TERMBRIDGE_KITTY_SOCKET"] = address
     try:
-        _children.append(subprocess.Popen(
-            [*cmd, "drain", "--pane", f"kitty:{address}:{int(window_id)}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=env, start_new_session=True, close_fds=True,
-        ))
+        _children.append(
+            subprocess.Popen(
+                [*cmd, "drain", "--pane", f"kitty:{address}:{int(window_id)}"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        )
     except OSError as e:
         return f"termbridge: cannot run {shlex.join(cmd)}: {e.strerror or e}"
     return ""

@@ -1,3 +1,3 @@
 """termbridge: get messages into AI coding agents' terminals reliably."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

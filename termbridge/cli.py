@@ -66,8 +66,13 @@ def cli(ctx):
 @click.argument("name")
 @click.option("--pid", type=int, required=True, help="The agent's process id.")
 @click.option("--kind", type=click.Choice(KINDS), default="other", show_default=True)
-@click.option("--delivery", type=click.Choice(DELIVERY_MODES), default="push", show_default=True,
-              help="push: pending messages are typed into the idle composer; pull: only the wake nudge is.")
+@click.option(
+    "--delivery",
+    type=click.Choice(DELIVERY_MODES),
+    default="push",
+    show_default=True,
+    help="push: pending messages are typed into the idle composer; pull: only the wake nudge is.",
+)
 @click.option("json_", "--json", is_flag=True, help="Print the record as JSON.")
 def register(name, pid, kind, delivery, json_):
     """Record a session NAME -> PID (re-register replaces)."""
@@ -77,8 +82,16 @@ def register(name, pid, kind, delivery, json_):
     sess = registry.register(_home(), name, pid, kind, delivery)
     log_event(_home(), "registered", name, pid=pid, kind=kind, delivery=delivery)
     if json_:
-        _out_json({"session": sess.name, "pid": sess.pid, "kind": sess.kind, "delivery": sess.delivery,
-                   "tmux_socket": sess.tmux_socket, "kitty_socket": sess.kitty_socket})
+        _out_json(
+            {
+                "session": sess.name,
+                "pid": sess.pid,
+                "kind": sess.kind,
+                "delivery": sess.delivery,
+                "tmux_socket": sess.tmux_socket,
+                "kitty_socket": sess.kitty_socket,
+            }
+        )
     else:
         click.echo(f"registered {sess.name} -> pid {sess.pid} ({sess.kind})")
 
@@ -102,8 +115,14 @@ def sessions(json_):
     from termbridge import registry
 
     rows = [
-        {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": (lv := s.liveness()) == "alive", "liveness": lv,
-         "registered_at": s.registered_at}
+        {
+            "name": s.name,
+            "pid": s.pid,
+            "kind": s.kind,
+            "alive": (lv := s.liveness()) == "alive",
+            "liveness": lv,
+            "registered_at": s.registered_at,
+        }
         for s in registry.all_sessions(_home())
     ]
     if json_:
@@ -444,12 +463,17 @@ def _hook_command(event: str, doc: str):
     return run
 
 
-_hook_command("session-start", "SessionStart: register the agent's own PID (found in the hook's parent chain), "
-                               "its kind and where it lives; remember its transcript.")
-_hook_command("prompt-submit", "UserPromptSubmit / Gemini BeforeAgent: mark busy; message ids in the prompt "
-                               "become `received`.")
-_hook_command("stop", "Stop / Gemini AfterAgent: hand pending messages over within the block budget; "
-                      "otherwise mark idle.")
+_hook_command(
+    "session-start",
+    "SessionStart: register the agent's own PID (found in the hook's parent chain), "
+    "its kind and where it lives; remember its transcript.",
+)
+_hook_command(
+    "prompt-submit", "UserPromptSubmit / Gemini BeforeAgent: mark busy; message ids in the prompt become `received`."
+)
+_hook_command(
+    "stop", "Stop / Gemini AfterAgent: hand pending messages over within the block budget; otherwise mark idle."
+)
 
 
 @hook.command("claude-stop", context_settings=_HOOK_CTX)
@@ -492,10 +516,16 @@ def _hooks_change(action, agent, project, dry_run, command):
 
 
 _AGENT_OPT = click.option("--agent", type=click.Choice(["claude", "codex", "gemini"]), required=True)
-_PROJECT_OPT = click.option("--project", is_flag=True, help="The project's settings in the current directory, not the user's.")
+_PROJECT_OPT = click.option(
+    "--project", is_flag=True, help="The project's settings in the current directory, not the user's."
+)
 _DRY_OPT = click.option("--dry-run", is_flag=True, help="Print the unified diff; write nothing.")
-_CMD_OPT = click.option("--command", "command", metavar="PATH",
-                        help="The termbridge command the agent runs (default: this termbridge's absolute path).")
+_CMD_OPT = click.option(
+    "--command",
+    "command",
+    metavar="PATH",
+    help="The termbridge command the agent runs (default: this termbridge's absolute path).",
+)
 
 
 @hooks_group.command("install")
@@ -587,7 +617,12 @@ def doctor(json_):
 
 
 @cli.command("paths")
-@click.argument("what", required=False, metavar="[NAME]", type=click.Choice(["command", "data", "tmux", "kitty", "shell", "state", "config"]))
+@click.argument(
+    "what",
+    required=False,
+    metavar="[NAME]",
+    type=click.Choice(["command", "data", "tmux", "kitty", "shell", "state", "config"]),
+)
 @click.option("json_", "--json", is_flag=True)
 def paths_cmd(what, json_):
     """Where this termbridge and its plugins live (NAME: print only that one).

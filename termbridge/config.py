@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from termbridge.errors import ConfigError
 
-PULL_NUDGE_TEXT = ("[termbridge] New peer messages are waiting for {session}: fetch them with the termbridge inbox tool "
-                   "(or run: termbridge drain {session} --print).")
-NUDGE_TEXT = "[termbridge] New peer messages are waiting for {session}; they arrive when you are idle (or run: termbridge drain {session} --print)."
+PULL_NUDGE_TEXT = (
+    "[termbridge] New peer messages are waiting for {session}: fetch them with the termbridge inbox tool "
+    "(or run: termbridge drain {session} --print)."
+)
+NUDGE_TEXT = (
+    "[termbridge] New peer messages are waiting for {session}; they arrive when you are idle "
+    "(or run: termbridge drain {session} --print)."
+)
 
 # key: (default, type check, description) -- the README's config table mirrors this.
 DEFAULTS: dict[str, Any] = {
@@ -120,7 +126,9 @@ def validate(data: dict, path: Path | str = "config") -> dict:
                 raise ConfigError(f"config {path}: key 'default_ttl' must be a positive number of seconds or null")
         elif key == "nudge_text":
             if not isinstance(value, str) or not value.strip() or "\n" in value or len(value) > 300:
-                raise ConfigError(f"config {path}: key 'nudge_text' must be one non-empty line of at most 300 characters")
+                raise ConfigError(
+                    f"config {path}: key 'nudge_text' must be one non-empty line of at most 300 characters"
+                )
             try:
                 value.format(session="x")
             except (KeyError, IndexError, ValueError):
@@ -149,7 +157,8 @@ def _validate_kinds(value: Any, path: Path | str) -> None:
                 raise ConfigError(f"config {path}: unknown key '{where}.{k}'")
             items = v if isinstance(v, list) else [v]
             if not isinstance(v, _KIND_KEYS[k]) or not all(isinstance(p, str) for p in items):
-                raise ConfigError(f"config {path}: key '{where}.{k}' must be {'a list of regexes' if _KIND_KEYS[k] is list else 'a regex'}")
+                want = "a list of regexes" if _KIND_KEYS[k] is list else "a regex"
+                raise ConfigError(f"config {path}: key '{where}.{k}' must be {want}")
             for p in items:
                 try:
                     rx = re.compile(p)

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from termbridge import framing
 from termbridge.outbox import Outbox
 
 
-def drain_print(home: Path, name: str, write: Callable[[str], None], as_json: bool = False,
-                flush: Callable[[], None] | None = None, via: str = "print") -> int:
+def drain_print(
+    home: Path,
+    name: str,
+    write: Callable[[str], None],
+    as_json: bool = False,
+    flush: Callable[[], None] | None = None,
+    via: str = "print",
+) -> int:
     """Claim every pending message, write it framed (or as JSON lines), then commit; returns the count.
 
     If WRITE fails the claim is released untouched, so nothing is lost; if the process
@@ -47,8 +53,12 @@ def read_backoff(home: Path, name: str) -> dict:
     from termbridge import paths
 
     state = paths.read_json(_backoff_path(home, name), {})
-    ok = (isinstance(state.get("failures", 0), int) and not isinstance(state.get("failures", 0), bool)
-          and isinstance(state.get("next_at", 0), (int, float)) and math.isfinite(state.get("next_at", 0)))
+    ok = (
+        isinstance(state.get("failures", 0), int)
+        and not isinstance(state.get("failures", 0), bool)
+        and isinstance(state.get("next_at", 0), (int, float))
+        and math.isfinite(state.get("next_at", 0))
+    )
     return state if ok else {}  # a damaged back-off file means no back-off, never a crash
 
 
@@ -120,8 +130,10 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> Drained:
     backoff = read_backoff(home, name)
     wait = backoff.get("next_at", 0) - time.time()
     if wait > 0 and not force:
-        raise TargetBusy(f"{name}: backing off after {backoff.get('failures')} failed deliveries; "
-                         f"next attempt in {wait:.0f}s (or --force)")
+        raise TargetBusy(
+            f"{name}: backing off after {backoff.get('failures')} failed deliveries; "
+            f"next attempt in {wait:.0f}s (or --force)"
+        )
     with delivery_lock(home, name, cfg):
         return _drain_locked(home, sess, box, backoff, force, cfg)
 
@@ -155,13 +167,22 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
         from termbridge.wake import nudge_line
 
         out = submit.type_and_confirm(home, sess, tgt, nudge_line(sess, cfg), [], "nudge", cfg["gap_ms"], cfg)
-        events.log_event(home, "nudged", name, target=tgt.target, confirmed=out.confirmed,
-                         why="shell" if sess.kind == "shell" else "pull")
+        events.log_event(
+            home,
+            "nudged",
+            name,
+            target=tgt.target,
+            confirmed=out.confirmed,
+            why="shell" if sess.kind == "shell" else "pull",
+        )
         if not out.confirmed:
             raise submit.Unconfirmed(submit.not_submitted(name))
         how = "drain --print" if sess.kind == "shell" else "MCP inbox or drain --print"
-        return Drained(0, f"{name} is a {'shell' if sess.kind == 'shell' else 'pull session'}: "
-                          f"nudged; its messages stay queued for {how}")
+        return Drained(
+            0,
+            f"{name} is a {'shell' if sess.kind == 'shell' else 'pull session'}: "
+            f"nudged; its messages stay queued for {how}",
+        )
     with box.delivering() as d:
         if d is None:
             return Drained(0)
@@ -172,18 +193,32 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
         except Exception as e:
             dead = d.release(str(e))
             _note_failure(home, name, tgt.target, e, dead_lettered=dead)
-            fate = f"{len(dead)} dead-lettered after repeated failures, the rest stay queued" if dead else "messages stay queued"
+            fate = (
+                f"{len(dead)} dead-lettered after repeated failures, the rest stay queued"
+                if dead
+                else "messages stay queued"
+            )
             raise BackendError(f"delivery to {tgt.target} failed ({e}); {fate}") from None
         if not out.confirmed:
             d.release("typed but not submitted", count_attempt=False)
-            raise submit.Unconfirmed(submit.not_submitted(name) + "; its messages stay queued "
-                                     "(the next drain presses Enter only)")
+            raise submit.Unconfirmed(
+                submit.not_submitted(name) + "; its messages stay queued (the next drain presses Enter only)"
+            )
         d.commit(out.confirmed)
         count = len(d.records)
     if backoff:
         _record_outcome(home, name, ok=True)
-    events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(text),
-                     messages=count, confirmed=out.confirmed, enter_presses=out.enter_presses)
+    events.log_event(
+        home,
+        "submit",
+        name,
+        backend=tgt.backend,
+        target=tgt.target,
+        chars=len(text),
+        messages=count,
+        confirmed=out.confirmed,
+        enter_presses=out.enter_presses,
+    )
     return Drained(count)
 
 

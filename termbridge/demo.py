@@ -10,11 +10,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-_ENV_KEYS = ("TERMBRIDGE_HOME", "TERMBRIDGE_TMUX_SOCKET", "TERMBRIDGE_CONFIG", "TERMBRIDGE_KITTY_SOCKET",
-             "KITTY_LISTEN_ON", "TMUX", "TMUX_PANE", "TERMBRIDGE_SESSION")
+_ENV_KEYS = (
+    "TERMBRIDGE_HOME",
+    "TERMBRIDGE_TMUX_SOCKET",
+    "TERMBRIDGE_CONFIG",
+    "TERMBRIDGE_KITTY_SOCKET",
+    "KITTY_LISTEN_ON",
+    "TMUX",
+    "TMUX_PANE",
+    "TERMBRIDGE_SESSION",
+)
 
 
 class Demo:
@@ -24,7 +32,7 @@ class Demo:
         self.home = self.dir / "home"
         self.socket = str(self.dir / "tmux.sock")
         self.saved = {k: os.environ.get(k) for k in _ENV_KEYS}
-        self.server = None
+        self.started = False  # the demo's tmux server was started (so cleanup kills it)
 
     # ------------------------------------------------------------------ helpers
     def say(self, text: str = "") -> None:
@@ -59,28 +67,43 @@ class Demo:
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         """The real `termbridge` command (as a hook would run it), on the demo's state and server."""
-        return subprocess.run([sys.executable, "-m", "termbridge", *args], input=stdin if stdin is not None else "",
-                              capture_output=True, text=True, timeout=60, env=dict(os.environ))
+        return subprocess.run(
+            [sys.executable, "-m", "termbridge", *args],
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ),
+        )
 
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, timeout=10).stdout
+    def tmux(self, *args: str, check: bool = False) -> str:
+        """One tmux command on the demo's server through termbridge's runner; "" on failure unless CHECK."""
+        from termbridge.tmux_cmd import TmuxError, run_tmux
+
+        try:
+            return run_tmux(*args, env={"TERMBRIDGE_TMUX_SOCKET": self.socket}, timeout=10)
+        except TmuxError:
+            if check:
+                raise
+            return ""
 
     # ------------------------------------------------------------------ the tour
     def run(self, keep: bool = False) -> None:
-        import libtmux  # only here: the demo is not on a hook's hot path
-
         from termbridge import hooks, paths, proctree, receipts, registry, submit, targets, waiter, wake
         from termbridge.config import _cache
         from termbridge.delivery import drain_to_target
         from termbridge.errors import TargetBusy
-        from termbridge.surface import read_surface
         from termbridge.outbox import Outbox
         from termbridge.status import collect_status
+        from termbridge.surface import read_surface
 
         for k in _ENV_KEYS:
             os.environ.pop(k, None)
-        os.environ.update(TERMBRIDGE_HOME=str(self.home), TERMBRIDGE_TMUX_SOCKET=self.socket,
-                          TERMBRIDGE_CONFIG=str(self.dir / "no-config.yaml"))
+        os.environ.update(
+            TERMBRIDGE_HOME=str(self.home),
+            TERMBRIDGE_TMUX_SOCKET=self.socket,
+            TERMBRIDGE_CONFIG=str(self.dir / "no-config.yaml"),
+        )
         _cache.clear()
         paths.ensure_dir(self.home)
         py = shlex.quote(sys.executable)
@@ -93,30 +116,50 @@ class Demo:
         self.say(f"  state: {self.home}\n  tmux:  {self.socket}")
 
         self.step(1, "start an isolated tmux server with the agent and a decoy pane")
-        self.server = libtmux.Server(socket_path=self.socket, config_file="/dev/null")
-        sess = self.server.new_session(session_name="demo", window_command=agent_cmd, x=160, y=40)
-        agent_pane = sess.active_window.active_pane
-        decoy_pane = sess.active_window.split(shell=decoy_cmd)
-        self.wait_for(lambda: "›" in self.tmux("capture-pane", "-p", "-t", agent_pane.pane_id)
-                      and "›" in self.tmux("capture-pane", "-p", "-t", decoy_pane.pane_id))
-        pid = int(agent_pane.pane_pid)
-        self.say(f"    agent in pane {agent_pane.pane_id} (pid {pid}); decoy in pane {decoy_pane.pane_id}")
+        self.started = True
+        # -f /dev/null: the user's tmux.conf (and any termbridge plugin in it) stays out of the demo.
+        agent, pid_s = self.tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "demo",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            "-P",
+            "-F",
+            "#{pane_id} #{pane_pid}",
+            agent_cmd,
+            check=True,
+        ).split()
+        decoy = self.tmux("split-window", "-t", agent, "-P", "-F", "#{pane_id}", decoy_cmd, check=True).strip()
+        self.wait_for(
+            lambda: (
+                "›" in self.tmux("capture-pane", "-p", "-t", agent)
+                and "›" in self.tmux("capture-pane", "-p", "-t", decoy)
+            )
+        )
+        pid = int(pid_s)
+        self.say(f"    agent in pane {agent} (pid {pid}); decoy in pane {decoy}")
 
         self.step(2, "register the agent as session 'coder' and resolve its verified target")
         session = registry.register(self.home, "coder", pid, "codex")
-        os.environ["TMUX_PANE"] = decoy_pane.pane_id  # a spoofed pane id: never used to choose
+        os.environ["TMUX_PANE"] = decoy  # a spoofed pane id: never used to choose
         tgt = targets.resolve_session(self.home, session)
-        self.say(f"    $TMUX_PANE says {decoy_pane.pane_id} (spoofed); the process tree says {tgt.target}")
+        self.say(f"    $TMUX_PANE says {decoy} (spoofed); the process tree says {tgt.target}")
         self.say(f"    proof: pid chain {tgt.chain} ends at the pane's root process")
 
         self.step(3, "baseline: bare `tmux send-keys -l TEXT; send-keys Enter`")
         n = len(self.received(log))
-        self.tmux("send-keys", "-t", agent_pane.pane_id, "-l", "hello from a bare send-keys")
-        self.tmux("send-keys", "-t", agent_pane.pane_id, "Enter")
+        self.tmux("send-keys", "-t", agent, "-l", "hello from a bare send-keys")
+        self.tmux("send-keys", "-t", agent, "Enter")
         time.sleep(0.6)
         self.show_received(log, n)
         self.say("    -> the Enter landed inside the paste burst and became a newline; nothing was submitted")
-        self.tmux("send-keys", "-t", agent_pane.pane_id, "C-u")
+        self.tmux("send-keys", "-t", agent, "C-u")
         time.sleep(0.3)
 
         self.step(4, "termbridge submit: sanitized paste, Enter as its own key 200 ms later, then confirmed on screen")
@@ -129,12 +172,12 @@ class Demo:
 
         self.step(5, "a person's draft: `echo … | termbridge submit coder` (how hooks use it) never submits it")
         for ch in "my half-typed draft":
-            self.tmux("send-keys", "-t", agent_pane.pane_id, "-l", ch)
+            self.tmux("send-keys", "-t", agent, "-l", ch)
             time.sleep(0.03)
         p = self.cli("submit", "coder", stdin="review done, over to you")
         self.say(f"    piped submit -> exit {p.returncode}: {p.stderr.strip()}")
         self.say(f"    the surface: {read_surface(self.home, session, tgt, sample=False).as_dict()}")
-        self.tmux("send-keys", "-t", agent_pane.pane_id, "C-u")
+        self.tmux("send-keys", "-t", agent, "C-u")
         self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 15)
         n = len(self.received(log))
         p = self.cli("submit", "coder", stdin="review done, over to you")
@@ -145,7 +188,7 @@ class Demo:
 
         self.step(6, "send while the agent works: queued durably; an idle waiter delivers the moment it is idle")
         submit.submit_text(self.home, "coder", "/busy 4")
-        self.wait_for(lambda: "esc to interrupt" in self.tmux("capture-pane", "-p", "-t", agent_pane.pane_id))
+        self.wait_for(lambda: "esc to interrupt" in self.tmux("capture-pane", "-p", "-t", agent))
         n = len(self.received(log))
         p = self.cli("send", "coder", "Tests pass on main; please review PR 7.", "--from", "reviewer", "--json")
         sent = json.loads(p.stdout)
@@ -156,12 +199,14 @@ class Demo:
             self.say(f"    drain -> exit {e.exit_code}: {e}")
         self.say(f"    wake -> {wake.wake_session(self.home, 'coder')}")
         self.wait_for(lambda: waiter.live_waiter(self.home, "coder") or len(self.received(log)) > n, 5)
-        self.say(f"    waiter: {waiter.live_waiter(self.home, 'coder')}; receipt: {receipts.lookup(self.home, sent['id'])['state']}")
+        state = receipts.lookup(self.home, sent["id"])["state"]
+        self.say(f"    waiter: {waiter.live_waiter(self.home, 'coder')}; receipt: {state}")
         self.wait_for(lambda: len(self.received(log)) > n, 20)
         self.show_received(log, n)
         self.wait_for(lambda: receipts.lookup(self.home, sent["id"])["state"] == "submitted", 10)
-        self.say(f"    receipt -> {receipts.lookup(self.home, sent['id'])['state']} "
-                 f"(confirmed: the text left the composer)")
+        self.say(
+            f"    receipt -> {receipts.lookup(self.home, sent['id'])['state']} (confirmed: the text left the composer)"
+        )
         self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 20)
 
         self.step(7, "drain: every pending message, framed as peer context, in one confirmed submission")
@@ -177,16 +222,18 @@ class Demo:
 
         self.step(8, "a human's draft is never submitted over, not even with --force")
         for ch in "half-typed":
-            self.tmux("send-keys", "-t", agent_pane.pane_id, "-l", ch)
+            self.tmux("send-keys", "-t", agent, "-l", ch)
             time.sleep(0.03)
         box.append("This must wait for the draft.", sender="lead")
         try:
             drain_to_target(self.home, "coder", force=True)
         except TargetBusy as e:
             self.say(f"    drain --force -> exit {e.exit_code}: {e}")
-        screen = self.tmux("capture-pane", "-p", "-t", agent_pane.pane_id)
-        self.say(f"    the composer still shows: {next(line for line in screen.splitlines() if line.startswith('›'))!r}")
-        self.tmux("send-keys", "-t", agent_pane.pane_id, "C-u")
+        screen = self.tmux("capture-pane", "-p", "-t", agent)
+        self.say(
+            f"    the composer still shows: {next(line for line in screen.splitlines() if line.startswith('›'))!r}"
+        )
+        self.tmux("send-keys", "-t", agent, "C-u")
 
         self.step(9, "Claude Code's Stop hook: block with the messages while the budget lasts")
         for active in (False, True):
@@ -194,16 +241,20 @@ class Demo:
             hooks.claude_stop(self.home, "coder", json.dumps({"stop_hook_active": active}).encode(), out.append)
             if out:
                 reply = json.loads(out[0])
-                self.say(f"    stop_hook_active={active} -> decision={reply['decision']!r}, reason starts "
-                         f"{reply['reason'][:60]!r}...")
+                self.say(
+                    f"    stop_hook_active={active} -> decision={reply['decision']!r}, reason starts "
+                    f"{reply['reason'][:60]!r}..."
+                )
             else:
                 self.say(f"    stop_hook_active={active} -> (no output: nothing pending, Claude may stop)")
 
         self.step(10, "status and the decoy")
         for row in collect_status(self.home):
-            self.say(f"    {row['name']}: pid {row['pid']} alive={row['alive']} target={row['target']} "
-                     f"surface={row['surface']} pending={row['pending']} in_flight={row['in_flight']} "
-                     f"dead_letters={row['dead_letters']} last_wake={row['last_wake']}")
+            self.say(
+                f"    {row['name']}: pid {row['pid']} alive={row['alive']} target={row['target']} "
+                f"surface={row['surface']} pending={row['pending']} in_flight={row['in_flight']} "
+                f"dead_letters={row['dead_letters']} last_wake={row['last_wake']}"
+            )
         self.say(f"    decoy received: {self.received(decoy_log) or 'nothing'} -- nothing was ever typed there")
         events = (self.home / "events.log").read_text().splitlines()
         kinds = sorted({json.loads(e)["event"] for e in events})
@@ -223,12 +274,8 @@ class Demo:
 
     def cleanup(self, keep: bool) -> None:
         if not keep:
-            if self.server is not None:
-                try:
-                    self.server.kill()
-                except Exception:  # noqa: BLE001 - already gone
-                    pass
-            subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+            if self.started:
+                self.tmux("kill-server")  # "" when it is already gone
             self._wait_for_waiters()
             shutil.rmtree(self.dir, ignore_errors=True)
         for k, v in self.saved.items():

@@ -165,9 +165,16 @@ class Agent:
             tail.append(f"• Working ({int(t - self.busy_started)}s • esc to interrupt)")
         composer_at = len(tail)
         if self.dialog is not None:
-            tail = ["Would you like to run the following command?", "", f"  $ {self.dialog}", "",
-                    "› 1. Yes, proceed (y)", "  2. No, and tell the agent what to do differently (esc)", "",
-                    "  Press enter to confirm or esc to cancel"]
+            tail = [
+                "Would you like to run the following command?",
+                "",
+                f"  $ {self.dialog}",
+                "",
+                "› 1. Yes, proceed (y)",
+                "  2. No, and tell the agent what to do differently (esc)",
+                "",
+                "  Press enter to confirm or esc to cancel",
+            ]
             composer_at = 4
         elif self.draft:
             tail.append("› " + draft_lines[0])

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +26,10 @@ def _tmux_checks() -> list[Check]:
 
     if shutil.which("tmux") is None:
         return [Check("tmux", FAIL, "tmux is not installed", "apt-get install tmux (or brew install tmux)")]
-    version = subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip()
+    try:
+        version = run_tmux("-V").strip()
+    except TmuxError as e:  # installed but not runnable (or hung): say so, as for the server below
+        return [Check("tmux", FAIL, str(e), "reinstall tmux")]
     m = re.search(r"(\d+)\.(\d+)", version)
     checks = []
     if m and (int(m.group(1)), int(m.group(2))) < (3, 2):
@@ -41,15 +43,27 @@ def _tmux_checks() -> list[Check]:
         if no_server(e):
             return checks + [Check("tmux server", SKIP, f"no tmux server running on {where}; server checks skipped")]
         return checks + [Check("tmux server", FAIL, str(e), "check TERMBRIDGE_TMUX_SOCKET / $TMUX")]
-    checks.append(Check("focus-events", OK if focus == "on" else FAIL, f"focus-events is {focus or 'off'} on {where}",
-                        "" if focus == "on" else "tmux set -g focus-events on (the termbridge plugin sets it)"))
+    checks.append(
+        Check(
+            "focus-events",
+            OK if focus == "on" else FAIL,
+            f"focus-events is {focus or 'off'} on {where}",
+            "" if focus == "on" else "tmux set -g focus-events on (the termbridge plugin sets it)",
+        )
+    )
     keys = run_tmux("list-keys", "-T", "prefix")
     hooks = run_tmux("show-hooks", "-g", "pane-focus-in")
     loaded = "drain.sh" in keys or "drain.sh" in hooks
-    checks.append(Check("tmux plugin", OK if loaded else FAIL,
-                        "loaded (prefix key and pane-focus-in hook)" if loaded else f"not loaded on {where}",
-                        "" if loaded else "add `run-shell '$(termbridge paths tmux)'` to ~/.tmux.conf "
-                        "(or `set -g @plugin` with TPM) and reload"))
+    checks.append(
+        Check(
+            "tmux plugin",
+            OK if loaded else FAIL,
+            "loaded (prefix key and pane-focus-in hook)" if loaded else f"not loaded on {where}",
+            ""
+            if loaded
+            else "add `run-shell '$(termbridge paths tmux)'` to ~/.tmux.conf (or `set -g @plugin` with TPM) and reload",
+        )
+    )
     return checks
 
 
@@ -63,8 +77,13 @@ def _kitty_check() -> Check:
     try:
         n = sum(len(t["windows"]) for osw in KittyClient(addr, timeout=2).ls() for t in osw["tabs"])
     except KittyError as e:
-        return Check("kitty", FAIL, str(e), "ln -sfn \"$(termbridge paths kitty)\" ~/.config/kitty/termbridge and add "
-                                           "`include termbridge/termbridge.conf` to kitty.conf (remote control on a socket)")
+        return Check(
+            "kitty",
+            FAIL,
+            str(e),
+            'ln -sfn "$(termbridge paths kitty)" ~/.config/kitty/termbridge and add '
+            "`include termbridge/termbridge.conf` to kitty.conf (remote control on a socket)",
+        )
     return Check("kitty", OK, f"remote control reachable at {addr} ({n} windows)")
 
 
@@ -135,7 +154,8 @@ def _hook_checks() -> list[Check]:
         wanted = set(AGENT_EVENTS[agent].values())
         if not found:
             out += [Check(name, s, d, f) for s, d, f in problems] or [
-                Check(name, SKIP, f"{agent} is on PATH; termbridge's hooks are not installed", fix)]
+                Check(name, SKIP, f"{agent} is on PATH; termbridge's hooks are not installed", fix)
+            ]
             continue
         for _, _, (_, _, _, h) in found:
             prog = hi._split1(h.get("command", ""))[:1]
@@ -167,12 +187,19 @@ def _codex_hook_state(found) -> list[tuple[str, str, str]]:
     except (OSError, ValueError) as e:
         return [(FAIL, f"cannot parse {path}: {e}", f"fix {path}")]
     out = []
-    features = cfg.get("features") if isinstance(cfg.get("features"), dict) else {}
+    features = cfg.get("features")
+    if not isinstance(features, dict):
+        features = {}
     if features.get("hooks") is False or features.get("codex_hooks") is False:
         out.append((FAIL, f"hooks are turned off in {path} [features]", "set [features] codex_hooks = true"))
     elif features.get("codex_hooks") is not True and features.get("hooks") is not True:
-        out.append((WARN, f"[features] codex_hooks is not set in {path} (Codex 0.171 needs it)",
-                    "termbridge hooks install --agent codex"))
+        out.append(
+            (
+                WARN,
+                f"[features] codex_hooks is not set in {path} (Codex 0.171 needs it)",
+                "termbridge hooks install --agent codex",
+            )
+        )
     states = (cfg.get("hooks") or {}).get("state") if isinstance(cfg.get("hooks"), dict) else None
     states = states if isinstance(states, dict) else {}
     untrusted, disabled = [], []
@@ -186,8 +213,13 @@ def _codex_hook_state(found) -> list[tuple[str, str, str]]:
     if disabled:
         out.append((WARN, f"disabled in Codex: {', '.join(disabled)}", "enable them in codex's /hooks"))
     if untrusted:
-        out.append((WARN, f"not trusted yet in Codex: {', '.join(untrusted)}",
-                    "start codex and pick \"Trust all and continue\" in its \"Hooks need review\" screen"))
+        out.append(
+            (
+                WARN,
+                f"not trusted yet in Codex: {', '.join(untrusted)}",
+                'start codex and pick "Trust all and continue" in its "Hooks need review" screen',
+            )
+        )
     return out
 
 
@@ -195,14 +227,25 @@ def _gemini_hook_state(found) -> list[tuple[str, str, str]]:
     """Gemini CLI: hooksConfig.enabled (default true) and hooksConfig.disabled (hook names or commands)."""
     out = []
     for path, data, (event, _, _, h) in found:
-        hc = data.get("hooksConfig") if isinstance(data.get("hooksConfig"), dict) else {}
+        hc = data.get("hooksConfig")
+        if not isinstance(hc, dict):
+            hc = {}
         if hc.get("enabled") is False:
-            out.append((FAIL, f"hooksConfig.enabled is false in {path}: Gemini CLI runs no hooks",
-                        f"set hooksConfig.enabled to true in {path}"))
+            out.append(
+                (
+                    FAIL,
+                    f"hooksConfig.enabled is false in {path}: Gemini CLI runs no hooks",
+                    f"set hooksConfig.enabled to true in {path}",
+                )
+            )
             break
-        off = hc.get("disabled") if isinstance(hc.get("disabled"), list) else []
+        off = hc.get("disabled")
+        if not isinstance(off, list):
+            off = []
         if h.get("name") in off or h.get("command") in off:
-            out.append((WARN, f"{event} hook is in hooksConfig.disabled in {path}", "remove it from hooksConfig.disabled"))
+            out.append(
+                (WARN, f"{event} hook is in hooksConfig.disabled in {path}", "remove it from hooksConfig.disabled")
+            )
     return out
 
 
@@ -222,7 +265,11 @@ def _configured_path_check(env: dict | None = None) -> Check:
             gone.append(f"{where} is {value!r}, not a command")
             return
         seen.append(where)
-        found = os.path.isfile(word) and os.access(word, os.X_OK) if "/" in word else shutil.which(word, path=env.get("PATH"))
+        found = (
+            os.path.isfile(word) and os.access(word, os.X_OK)
+            if "/" in word
+            else shutil.which(word, path=env.get("PATH"))
+        )
         if not found:
             gone.append(f"{where} runs {word}, which does not exist")
 
@@ -238,7 +285,9 @@ def _configured_path_check(env: dict | None = None) -> Check:
         try:
             option = run_tmux("show-options", "-gqv", "@termbridge-command", env=env).strip()
             recorded = run_tmux("show-options", "-gqv", "@termbridge-command-path", env=env).strip()
-            bound = run_tmux("list-keys", "-T", "prefix", env=env) + run_tmux("show-hooks", "-g", "pane-focus-in", env=env)
+            bound = run_tmux("list-keys", "-T", "prefix", env=env) + run_tmux(
+                "show-hooks", "-g", "pane-focus-in", env=env
+            )
         except TmuxError:
             option = recorded = bound = ""  # no server: _tmux_checks says so
         if option:
@@ -248,7 +297,10 @@ def _configured_path_check(env: dict | None = None) -> Check:
         for script in sorted(set(re.findall(r"'([^']*/scripts/drain\.sh)'", bound))):
             path(script, "tmux plugin binding")
     # kitty: kitty.conf's include of our snippet, the watcher and kitten it names, TERMBRIDGE_COMMAND.
-    conf_dir = Path(env.get("KITTY_CONFIG_DIRECTORY") or Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME") or "~").expanduser() / ".config") / "kitty")
+    conf_dir = Path(
+        env.get("KITTY_CONFIG_DIRECTORY")
+        or Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME") or "~").expanduser() / ".config") / "kitty"
+    )
     files = [conf_dir / "kitty.conf"]
     for f in files:
         try:
@@ -271,9 +323,13 @@ def _configured_path_check(env: dict | None = None) -> Check:
                 command(line.split("TERMBRIDGE_COMMAND=", 1)[1], f"kitty env TERMBRIDGE_COMMAND in {f}")
     if gone:
         more = f" (+{len(gone) - 1} more)" if len(gone) > 1 else ""
-        return Check("configured paths", WARN, gone[0] + more,
-                     "reinstall termbridge or fix the path; `termbridge paths` prints the current ones "
-                     "(tmux: reload tmux.conf; kitty: ln -sfn \"$(termbridge paths kitty)\" ~/.config/kitty/termbridge)")
+        return Check(
+            "configured paths",
+            WARN,
+            gone[0] + more,
+            "reinstall termbridge or fix the path; `termbridge paths` prints the current ones "
+            '(tmux: reload tmux.conf; kitty: ln -sfn "$(termbridge paths kitty)" ~/.config/kitty/termbridge)',
+        )
     if not seen:
         return Check("configured paths", SKIP, "no tmux or kitty configuration names a termbridge path")
     return Check("configured paths", OK, f"{len(seen)} configured paths exist")
@@ -305,6 +361,9 @@ def report(checks: list[Check]) -> tuple[str, dict, int]:
     """Text, JSON and exit code (1 when anything is broken)."""
     lines = []
     for c in checks:
-        lines.append(f"{MARKS[c.status]} {c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix and c.status in (FAIL, WARN) else ""))
+        lines.append(
+            f"{MARKS[c.status]} {c.name}: {c.detail}"
+            + (f"\n    fix: {c.fix}" if c.fix and c.status in (FAIL, WARN) else "")
+        )
     broken = any(c.status == FAIL for c in checks)
     return "\n".join(lines), {"ok": not broken, "checks": [asdict(c) for c in checks]}, 1 if broken else 0

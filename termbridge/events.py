@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from termbridge import paths
-
 
 _ready: set[str] = set()  # homes whose directory this process has already checked
 _ROTATE_EVERY = 64  # appends between size checks: rotation is approximate by design
@@ -70,7 +70,12 @@ def log_events(home: Path, session: str | None, batch: list[tuple[str, dict]]) -
         return
     now = round(time.time(), 6)
     data = b"".join(
-        (json.dumps({"t": now, "event": ev, "session": session, **f}, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+        (
+            json.dumps(
+                {"t": now, "event": ev, "session": session, **f}, ensure_ascii=False, separators=(",", ":"), default=str
+            )
+            + "\n"
+        ).encode()
         for ev, f in batch
     )
     try:

@@ -10,8 +10,14 @@ from __future__ import annotations
 import os
 import sys
 
-_VALUE_OPTS = {"--from": "sender", "--reply-to": "reply_to", "--key": "key", "--ttl": "ttl", "--wait": "wait_s",
-               "--until": "until"}
+_VALUE_OPTS = {
+    "--from": "sender",
+    "--reply-to": "reply_to",
+    "--key": "key",
+    "--ttl": "ttl",
+    "--wait": "wait_s",
+    "--until": "until",
+}
 _FLAGS = {"--no-wake": "no_wake", "--json": "json_"}
 
 
@@ -76,9 +82,18 @@ def run_send(args: list[str]) -> int | None:
         cfg = load_config()
         message = opts["message"]
         raw = sending.read_body(sys.stdin.buffer, cfg["max_body_bytes"]) if message == "-" else message
-        sent = sending.send_message(paths.state_home(), opts["name"], raw, opts.get("sender"), opts.get("reply_to"),
-                                    opts.get("key"), opts.get("ttl"), not opts.get("no_wake"), opts.get("wait_s"),
-                                    opts.get("until", "submitted"))
+        sent = sending.send_message(
+            paths.state_home(),
+            opts["name"],
+            raw,
+            opts.get("sender"),
+            opts.get("reply_to"),
+            opts.get("key"),
+            opts.get("ttl"),
+            not opts.get("no_wake"),
+            opts.get("wait_s"),
+            opts.get("until", "submitted"),
+        )
         return sending.report(sent, bool(opts.get("json_")), out, err)
     except TermbridgeError as e:
         err(f"termbridge: {e}")

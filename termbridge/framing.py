@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from termbridge.sanitize import sanitize_text
 

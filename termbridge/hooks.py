@@ -23,11 +23,11 @@ Protocols (input JSON on stdin, output JSON on stdout; exit 0):
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 import os
 import re
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, Mapping
 
 from termbridge import events, framing, paths, registry
 from termbridge.config import DEFAULTS
@@ -83,7 +83,9 @@ def _argv(pid: int) -> list[str]:
         import subprocess
 
         try:
-            out = subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=5).stdout
+            out = subprocess.run(
+                ["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=5
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return []
         return out.split()
@@ -167,8 +169,15 @@ def _config(home: Path, hook: str, name: str) -> dict:
         return dict(DEFAULTS)
 
 
-def run_hook(home: Path, event: str, agent: str, session: str | None, stdin: bytes,
-             write: Callable[[str], None], env: Mapping[str, str] | None = None) -> None:
+def run_hook(
+    home: Path,
+    event: str,
+    agent: str,
+    session: str | None,
+    stdin: bytes,
+    write: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+) -> None:
     """Run hook EVENT for AGENT on the hook JSON STDIN, writing the agent's answer with WRITE. Never raises."""
     hook = f"{event}:{agent}"
     name: str | None = None
@@ -178,15 +187,19 @@ def run_hook(home: Path, event: str, agent: str, session: str | None, stdin: byt
     def emit(text: str) -> None:
         wrote.append(text)
         write(text)
+
     try:
         if agent not in AGENTS:
-            events.log_event(home, "hook_error", None, hook=hook,
-                             error=f"unknown --agent {agent!r}: one of {', '.join(AGENTS)}")
+            events.log_event(
+                home, "hook_error", None, hook=hook, error=f"unknown --agent {agent!r}: one of {', '.join(AGENTS)}"
+            )
             return
         if event not in EVENTS:
-            events.log_event(home, "hook_error", None, hook=hook,
-                             error=f"unknown hook {event!r}: one of {', '.join(EVENTS)}")
-            quiet and emit(quiet + "\n")
+            events.log_event(
+                home, "hook_error", None, hook=hook, error=f"unknown hook {event!r}: one of {', '.join(EVENTS)}"
+            )
+            if quiet:
+                emit(quiet + "\n")
             return
         name = session_name(session, agent, env)
         data = _load(home, hook, name, stdin)
@@ -225,8 +238,13 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
     env = os.environ if env is None else env
     pid = find_agent_pid(agent)
     if pid is None:
-        events.log_event(home, "hook_error", name, hook=f"session-start:{agent}",
-                         error=f"no {agent} process among the hook's ancestors; not registered")
+        events.log_event(
+            home,
+            "hook_error",
+            name,
+            hook=f"session-start:{agent}",
+            error=f"no {agent} process among the hook's ancestors; not registered",
+        )
         return
     delivery = "push"
     try:
@@ -238,8 +256,17 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
     tp = data.get("transcript_path")
     if isinstance(tp, str) and tp:
         paths.atomic_write(registry.session_dir(home, name) / "transcript.json", json.dumps({"path": tp}).encode())
-    events.log_event(home, "registered", name, pid=pid, kind=agent, delivery=sess.delivery, via=f"hook:{agent}",
-                     tmux_socket=sess.tmux_socket, kitty_socket=sess.kitty_socket)
+    events.log_event(
+        home,
+        "registered",
+        name,
+        pid=pid,
+        kind=agent,
+        delivery=sess.delivery,
+        via=f"hook:{agent}",
+        tmux_socket=sess.tmux_socket,
+        kitty_socket=sess.kitty_socket,
+    )
 
 
 # ---------------------------------------------------------------- prompt-submit
@@ -314,16 +341,21 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
             if fresh_turn:
                 _set_blocks(home, name, 0)
             set_mark(home, name, "idle")
-            events.log_event(home, "hook_stop", name, agent=agent, blocked=False, consecutive_blocks=blocks,
-                             budget_spent=blocks >= budget)
+            events.log_event(
+                home,
+                "hook_stop",
+                name,
+                agent=agent,
+                blocked=False,
+                consecutive_blocks=blocks,
+                budget_spent=blocks >= budget,
+            )
             return False
-        out = json.dumps({"decision": _BLOCK[agent], "reason": framing.render_messages(d.records)},
-                         ensure_ascii=False)
+        out = json.dumps({"decision": _BLOCK[agent], "reason": framing.render_messages(d.records)}, ensure_ascii=False)
         write(out + "\n")
         d.commit("hook")
         handed = len(d.records)
     _set_blocks(home, name, blocks + 1)
     set_mark(home, name, "busy")  # the agent goes on working on the delivered messages
-    events.log_event(home, "hook_stop", name, agent=agent, blocked=True, messages=handed,
-                     consecutive_blocks=blocks + 1)
+    events.log_event(home, "hook_stop", name, agent=agent, blocked=True, messages=handed, consecutive_blocks=blocks + 1)
     return True

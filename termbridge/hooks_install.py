@@ -27,9 +27,11 @@ from termbridge.hooks import AGENT_EVENTS, AGENTS
 
 # Seconds for claude and codex, milliseconds for gemini (each agent's own unit).
 _TIMEOUT = {"claude": 10, "codex": 10, "gemini": 10000}
-CODEX_TRUST_NOTE = ("Codex runs new or changed hooks only after you trust them once: start codex and "
-                    "pick \"Trust all and continue\" in its \"Hooks need review\" screen. termbridge never writes "
-                    "Codex's trust state.")
+CODEX_TRUST_NOTE = (
+    "Codex runs new or changed hooks only after you trust them once: start codex and "
+    'pick "Trust all and continue" in its "Hooks need review" screen. termbridge never writes '
+    "Codex's trust state."
+)
 _OUR_VERBS = ("hook", "register", "mark")
 
 
@@ -44,9 +46,14 @@ class FileChange:
         return self.before != self.after
 
     def diff(self) -> str:
-        return "".join(difflib.unified_diff(
-            (self.before or "").splitlines(keepends=True), self.after.splitlines(keepends=True),
-            fromfile=str(self.path) if self.before is not None else "/dev/null", tofile=str(self.path)))
+        return "".join(
+            difflib.unified_diff(
+                (self.before or "").splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=str(self.path) if self.before is not None else "/dev/null",
+                tofile=str(self.path),
+            )
+        )
 
 
 @dataclass
@@ -137,7 +144,7 @@ def _parse_settings(path: Path, text: str | None) -> dict:
         raise BadInput(f"cannot parse {path}: not a JSON object; nothing was written")
     hooks = data.get("hooks")
     if hooks is not None and not isinstance(hooks, dict):
-        raise BadInput(f"cannot parse {path}: \"hooks\" is not an object; nothing was written")
+        raise BadInput(f'cannot parse {path}: "hooks" is not an object; nothing was written')
     for event, groups in (hooks or {}).items():
         if not isinstance(groups, list):
             raise BadInput(f"cannot parse {path}: hooks.{event} is not a list; nothing was written")
@@ -206,8 +213,7 @@ def _codex_config_change(enable: bool) -> tuple[FileChange | None, list[str]]:
     return FileChange(path, text, tomlkit.dumps(doc)), notes
 
 
-def plan(agent: str, action: str, project: bool = False, command: str | None = None,
-         cwd: Path | None = None) -> Plan:
+def plan(agent: str, action: str, project: bool = False, command: str | None = None, cwd: Path | None = None) -> Plan:
     """What `hooks ACTION --agent AGENT` would write (nothing is written here)."""
     if agent not in AGENTS:
         raise BadInput(f"invalid agent {agent!r}: one of {', '.join(AGENTS)}")
@@ -221,7 +227,7 @@ def plan(agent: str, action: str, project: bool = False, command: str | None = N
     if command is not None:
         cmd = shlex.quote(os.path.abspath(os.path.expanduser(cmd))) if not any(c.isspace() for c in cmd) else cmd
     result = Plan(agent, action)
-    config_change, notes = (_codex_config_change(action == "install") if agent == "codex" else (None, []))
+    config_change, notes = _codex_config_change(action == "install") if agent == "codex" else (None, [])
     removed = _strip_ours(data, _split1(cmd)[0] if _split1(cmd) else None)
     if action == "install":
         hooks = data.setdefault("hooks", {})
@@ -238,8 +244,9 @@ def plan(agent: str, action: str, project: bool = False, command: str | None = N
     if agent == "codex" and action == "install":
         result.notes.append(CODEX_TRUST_NOTE)
     if agent == "codex" and action == "uninstall":
-        result.notes.append(f"[features] codex_hooks in {codex_home() / 'config.toml'} is left as it is "
-                            "(other hooks may need it)")
+        result.notes.append(
+            f"[features] codex_hooks in {codex_home() / 'config.toml'} is left as it is (other hooks may need it)"
+        )
     if agent == "gemini" and action == "install":
         enabled = (data.get("hooksConfig") or {}).get("enabled") if isinstance(data.get("hooksConfig"), dict) else None
         if enabled is False:
@@ -282,7 +289,7 @@ def _write_atomic(path: Path, data: bytes, mode: int, paths) -> None:
 # ---------------------------------------------------------------- reading back (doctor)
 def installed_handlers(agent: str, data: dict) -> list[tuple[str, int, int, dict]]:
     """termbridge's handlers in a parsed settings DATA: (agent event, group index, handler index, handler)."""
-    out = []
+    out: list[tuple[str, int, int, dict]] = []
     hooks = data.get("hooks") if isinstance(data, dict) else None
     if not isinstance(hooks, dict):
         return out

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from termbridge import paths, registry
 
@@ -31,7 +33,7 @@ def read_mark(home: Path, name: str) -> dict | None:
     return m
 
 
-def busy_mark(home: Path, name: str, cfg: dict) -> str | None:
+def busy_mark(home: Path, name: str, cfg: Mapping[str, Any]) -> str | None:
     """A reason if the latest hook mark says busy and is not stale."""
     m = read_mark(home, name)
     if m and m["state"] == "busy":

@@ -30,11 +30,3 @@ def new_id() -> str:
             rand = int.from_bytes(os.urandom(10), "big") >> 1  # leave room to increment
         _last[0], _last[1] = ms, rand
     return _encode(ms, 10) + _encode(rand, 16)
-
-
-def id_time(msg_id: str) -> float:
-    """The creation time (seconds) encoded in an id."""
-    value = 0
-    for ch in msg_id[:10]:
-        value = value * 32 + _ALPHABET.index(ch)
-    return value / 1000.0

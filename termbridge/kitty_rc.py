@@ -119,7 +119,9 @@ class KittyClient:
             s.close()
             alt = _suffixed_socket(addr) if family == socket.AF_UNIX else None
             if alt is None:
-                raise KittyError(f"kitty socket {self.address} does not exist (is kitty running with --listen-on / listen_on?)") from None
+                raise KittyError(
+                    f"kitty socket {self.address} does not exist (is kitty running with --listen-on / listen_on?)"
+                ) from None
             self.address = f"unix:{alt}"
             return self._connect()
         except ConnectionRefusedError:
@@ -146,7 +148,7 @@ class KittyClient:
             while True:
                 try:
                     chunk = s.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     raise KittyError(f"{cmd}: kitty did not answer within {self.timeout}s") from None
                 if not chunk:
                     break
@@ -183,21 +185,48 @@ class KittyClient:
         try:
             self.command("send-key", {"match": f"id:{window_id}", "keys": ["enter"]})
         except KittyError as e:
-            if "unknown" not in str(e).lower() and "no command" not in str(e).lower() and "keyerror" not in str(e).lower():
+            if (
+                "unknown" not in str(e).lower()
+                and "no command" not in str(e).lower()
+                and "keyerror" not in str(e).lower()
+            ):
                 raise
-            self.command("send-text", {"match": f"id:{window_id}", "data": "text:\r", "match_tab": None,
-                                       "all": False, "exclude_active": False}, no_response=True)
+            self.command(
+                "send-text",
+                {
+                    "match": f"id:{window_id}",
+                    "data": "text:\r",
+                    "match_tab": None,
+                    "all": False,
+                    "exclude_active": False,
+                },
+                no_response=True,
+            )
 
     def get_text(self, window_id: int, ansi: bool = False) -> str:
         """The visible screen of one window."""
-        return self.command("get-text", {"match": f"id:{window_id}", "extent": "screen", "ansi": ansi,
-                                         "cursor": False, "wrap_markers": False, "clear_selection": False}) or ""
+        return (
+            self.command(
+                "get-text",
+                {
+                    "match": f"id:{window_id}",
+                    "extent": "screen",
+                    "ansi": ansi,
+                    "cursor": False,
+                    "wrap_markers": False,
+                    "clear_selection": False,
+                },
+            )
+            or ""
+        )
 
 
 def _explain(cmd: str, error: str) -> str:
     if "password" in error.lower():
-        return (f"{cmd}: kitty requires a remote-control password; termbridge does not speak kitty's "
-                f"encrypted password mode yet: use allow_remote_control socket-only on a private listen_on socket ({error})")
+        return (
+            f"{cmd}: kitty requires a remote-control password; termbridge does not speak kitty's "
+            f"encrypted password mode yet: use allow_remote_control socket-only on a private listen_on socket ({error})"
+        )
     if "disabled" in error.lower() or "socket only" in error.lower():
         return f"{cmd}: kitty remote control is disabled: set allow_remote_control socket-only and listen_on ({error})"
     return f"{cmd}: {error}"

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from termbridge import paths
 from termbridge.errors import TermbridgeError
@@ -25,8 +26,29 @@ SDK_MISSING = "termbridge mcp needs the MCP SDK: pip install 'termbridge[mcp]'"
 
 # Processes that stand between an agent and the server it starts (`sh -c …`, `env VAR=…
 # termbridge mcp`, `npx …`, `uvx …`): the registration walks up past them.
-WRAPPERS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "env", "npx", "npm", "pnpm", "bunx", "uv", "uvx",
-                      "pipx", "nohup", "setsid", "stdbuf", "timeout", "nice"})
+WRAPPERS = frozenset(
+    {
+        "sh",
+        "bash",
+        "dash",
+        "zsh",
+        "fish",
+        "ksh",
+        "env",
+        "npx",
+        "npm",
+        "pnpm",
+        "bunx",
+        "uv",
+        "uvx",
+        "pipx",
+        "nohup",
+        "setsid",
+        "stdbuf",
+        "timeout",
+        "nice",
+    }
+)
 _MAX_WALK = 8  # ancestors looked at for an agent before settling for the direct parent
 
 
@@ -41,8 +63,9 @@ def load_sdk() -> tuple[type, type]:
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:
         try:
-            from mcp.server.fastmcp import FastMCP as MCPServer  # mcp 1.x
-            from mcp.server.fastmcp.exceptions import ToolError
+            # mcp 1.x; mypy checks against the installed 2.x, where these modules are gone
+            from mcp.server.fastmcp import FastMCP as MCPServer  # type: ignore[attr-defined,no-redef]
+            from mcp.server.fastmcp.exceptions import ToolError  # type: ignore[import-not-found,no-redef]
         except ImportError:
             raise SdkMissing(SDK_MISSING) from None
     return MCPServer, ToolError
@@ -92,8 +115,11 @@ def agent_kind(pid: int) -> str | None:
     if argv and (names & {"node", "nodejs", "bun"}):
         # An npm install runs as `node …/bin/gemini` or `node …/@google/gemini-cli/…`.
         script = " ".join(argv[1:3]).lower()
-        for kind, marks in (("gemini", ("gemini",)), ("claude", ("claude-code", "/claude")),
-                            ("codex", ("@openai/codex", "/codex"))):
+        for kind, marks in (
+            ("gemini", ("gemini",)),
+            ("claude", ("claude-code", "/claude")),
+            ("codex", ("@openai/codex", "/codex")),
+        ):
             if any(m in script for m in marks):
                 return kind
     return None
@@ -134,8 +160,17 @@ def find_agent(start_pid: int) -> tuple[int, str]:
 # Variables the server needs from the agent's world. Some agents start MCP servers with a
 # scrubbed environment (Codex keeps only HOME, PATH and a few more unless `env_vars` lists
 # them); the agent's own environment, read from /proc, fills in the ones we were not given.
-AGENT_ENV_KEYS = ("TERMBRIDGE_HOME", "TERMBRIDGE_CONFIG", "TERMBRIDGE_SESSION", "TERMBRIDGE_TMUX_SOCKET",
-                  "TERMBRIDGE_KITTY_SOCKET", "TMUX", "KITTY_LISTEN_ON", "XDG_STATE_HOME", "XDG_CONFIG_HOME")
+AGENT_ENV_KEYS = (
+    "TERMBRIDGE_HOME",
+    "TERMBRIDGE_CONFIG",
+    "TERMBRIDGE_SESSION",
+    "TERMBRIDGE_TMUX_SOCKET",
+    "TERMBRIDGE_KITTY_SOCKET",
+    "TMUX",
+    "KITTY_LISTEN_ON",
+    "XDG_STATE_HOME",
+    "XDG_CONFIG_HOME",
+)
 
 
 def agent_environ(pid: int) -> dict[str, str]:
@@ -215,7 +250,8 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
                 raise TermbridgeError(
                     f"session name {name!r} belongs to another live process (pid {old.pid}, {old.kind}); "
                     f"this server (for pid {pid}) did not take it over: start it with --name OTHER "
-                    f"or set TERMBRIDGE_SESSION")
+                    f"or set TERMBRIDGE_SESSION"
+                )
             registry.register(home, name, pid, kind, "pull", env=env)  # sockets: the agent's tmux/kitty
         log_event(home, "registered", name, pid=pid, kind=kind, delivery="pull", via="mcp")
     except TermbridgeError as e:
@@ -231,8 +267,9 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
 
 
 # ---------------------------------------------------------------- the tools (plain functions)
-def tool_send(bridge: Bridge, to: str, message: str, reply_to: str | None = None, key: str | None = None,
-              ttl: float | None = None) -> dict:
+def tool_send(
+    bridge: Bridge, to: str, message: str, reply_to: str | None = None, key: str | None = None, ttl: float | None = None
+) -> dict:
     """Queue MESSAGE durably for session TO, from this agent; then one delivery attempt (never an error)."""
     from termbridge import registry, validate
     from termbridge.config import load_config
@@ -273,8 +310,25 @@ def tool_inbox(bridge: Bridge) -> str:
     return framing.render_messages(records)
 
 
-_PEER_KEYS = ("name", "pid", "kind", "delivery", "alive", "liveness", "backend", "target", "surface", "reason", "state",
-              "pending", "in_flight", "dead_letters", "receipts", "last_wake", "last_activity")
+_PEER_KEYS = (
+    "name",
+    "pid",
+    "kind",
+    "delivery",
+    "alive",
+    "liveness",
+    "backend",
+    "target",
+    "surface",
+    "reason",
+    "state",
+    "pending",
+    "in_flight",
+    "dead_letters",
+    "receipts",
+    "last_wake",
+    "last_activity",
+)
 
 
 def tool_peers(bridge: Bridge) -> dict:
@@ -346,11 +400,13 @@ def build_server(bridge: Bridge):
                 raise
             except Exception as e:  # noqa: BLE001 - one line for the agent, never a bare "Error executing tool"
                 raise ToolError(f"termbridge: error: {type(e).__name__}: {e}") from None
+
         return call
 
     @server.tool()
-    def send(to: str, message: str, reply_to: str | None = None, key: str | None = None,
-             ttl: float | None = None) -> dict:
+    def send(
+        to: str, message: str, reply_to: str | None = None, key: str | None = None, ttl: float | None = None
+    ) -> dict:
         """Send MESSAGE to the agent session TO. It is stored durably and the peer is woken when idle.
 
         reply_to: the id of the message this answers. key: a newer message with the same key replaces
@@ -370,7 +426,7 @@ def build_server(bridge: Bridge):
 
     @server.tool()
     def peers() -> dict:
-        """List the agent sessions you can send to: alive, what their terminal shows, pending messages, last activity."""
+        """List the agent sessions you can send to: alive, what their terminal shows, pending messages, last activity."""  # noqa: E501 - the tool's description is its docstring: one line
         return boundary(tool_peers)()
 
     @server.tool()

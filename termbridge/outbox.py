@@ -22,9 +22,10 @@ import json
 import os
 import re
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any
 
 from termbridge import events, paths, proctree
 from termbridge.config import load_config
@@ -106,7 +107,12 @@ def _sha256(data: bytes) -> str:
 def _unique(records: list[dict]) -> list[dict]:
     """RECORDS with each id once (the first wins): a replayed move can leave a record twice."""
     seen: set[str] = set()
-    return [r for r in records if not (r["id"] in seen or seen.add(r["id"]))]
+    out = []
+    for r in records:
+        if r["id"] not in seen:
+            seen.add(r["id"])
+            out.append(r)
+    return out
 
 
 class Claim:
@@ -127,7 +133,7 @@ class Delivery:
 
     __slots__ = ("box", "claim", "settled")
 
-    def __init__(self, box: "Outbox", claim: Claim):
+    def __init__(self, box: Outbox, claim: Claim):
         self.box, self.claim, self.settled = box, claim, False
 
     @property
@@ -173,7 +179,9 @@ class Outbox:
         # call. Each Outbox has its own descriptor (and a thread mutex), so two still exclude.
         if self._lock_obj is None:
             paths.ensure_dir(self.dir)
-            self._lock_obj = _TimedLock(paths.state_lock(self.dir / "outbox.lock", timeout=self.cfg["lock_timeout_s"]), self)
+            self._lock_obj = _TimedLock(
+                paths.state_lock(self.dir / "outbox.lock", timeout=self.cfg["lock_timeout_s"]), self
+            )
         return self._lock_obj
 
     # ------------------------------------------------------------------ append
@@ -314,8 +322,12 @@ class Outbox:
         return out
 
     def _valid_dead(self, e: Any) -> bool:
-        if not (isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("reason"), str)
-                and isinstance(e.get("raw", ""), str)):
+        if not (
+            isinstance(e, dict)
+            and isinstance(e.get("id"), str)
+            and isinstance(e.get("reason"), str)
+            and isinstance(e.get("raw", ""), str)
+        ):
             return False
         rec = e.get("record")
         if rec is None:
@@ -393,7 +405,12 @@ class Outbox:
                 pid = owner.get("owner_pid") if isinstance(owner, dict) else None
                 start = owner.get("owner_start") if isinstance(owner, dict) else None
                 claim: dict[str, Any] = {"owner_pid": None, "owner_start": None, "records": [], "bad": []}
-                if isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 1 << 31 and isinstance(start, (str, type(None))):
+                if (
+                    isinstance(pid, int)
+                    and not isinstance(pid, bool)
+                    and 0 < pid < 1 << 31
+                    and isinstance(start, (str, type(None)))
+                ):
                     claim["owner_pid"], claim["owner_start"] = pid, start
                 elif head.strip():
                     claim["bad"].append((head, "unreadable claim header"))
@@ -405,7 +422,8 @@ class Outbox:
     def _stale_claims(self, claims: list[tuple[Path, dict]] | None = None) -> list[tuple[Path, dict]]:
         """Claims whose drain died (their owner PID is gone or was reused, or unknown)."""
         return [
-            (p, c) for p, c in (self._claims() if claims is None else claims)
+            (p, c)
+            for p, c in (self._claims() if claims is None else claims)
             if c["owner_pid"] is None or not proctree.is_alive(c["owner_pid"], c["owner_start"])
         ]
 
@@ -447,7 +465,9 @@ class Outbox:
             # Order matters for crash safety: dead letters, then the claim, then the rewrite.
             self._dead_raw(bad)
             for r in expired:
-                self._dead_records([r], f"expired: ttl passed at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(r['expires_at']))}")
+                self._dead_records(
+                    [r], f"expired: ttl passed at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(r['expires_at']))}"
+                )
             claim = None
             if take:
                 claim_id = new_id()
@@ -461,7 +481,7 @@ class Outbox:
                 self._write_pending(keep)
             for p, _ in stale:
                 paths.unlink_durable(p)
-        batch = []
+        batch: list[tuple[str, dict[str, Any]]] = []
         if stale:
             batch.append(("claim_recovered", {"claims": len(stale), "records": len(recovered)}))
         batch += [("duplicate_skipped", {"id": i}) for i in skipped]
@@ -508,7 +528,8 @@ class Outbox:
         """Put CLAIM's records back at the head of the queue; returns ids dead-lettered for too many attempts."""
         limit = self.cfg["dead_letter_attempts"]
         with self._lock():
-            back, dead = [], []
+            back: list[dict] = []
+            dead: list[dict] = []
             for r in claim.records:
                 r = dict(r, attempts=int(r.get("attempts", 0)) + (1 if count_attempt else 0), last_error=reason)
                 (dead if r["attempts"] >= limit else back).append(r)
@@ -579,7 +600,9 @@ class Outbox:
             revived = [dict(e["record"], attempts=0, expires_at=None) for e in chosen if e["record"]["id"] not in have]
             self._write_pending(current + revived)  # queue first: a crash here duplicates, never loses
             moved = {e["id"] for e in chosen}
-            keep = [line for line, e in self._dead_lines() if e is None or e["id"] not in moved]  # unreadable lines stay
+            keep = [
+                line for line, e in self._dead_lines() if e is None or e["id"] not in moved
+            ]  # unreadable lines stay
             paths.atomic_write(self.dead_path, (line + b"\n" for line in keep))
         events.log_events(self.home, self.name, [("dead_letter_retried", {"id": i}) for i in moved])
         return sorted(moved)

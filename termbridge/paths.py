@@ -14,8 +14,8 @@ import re
 import stat
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from termbridge.errors import BadInput, StateError
 
@@ -189,7 +189,7 @@ def read_bytes(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     try:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
@@ -224,7 +224,7 @@ def fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     """Write every byte (os.write may write less than asked)."""
     view = memoryview(data)
     while view:
@@ -357,7 +357,7 @@ class StateLock:
         self._fd: int | None = None
         self._mutex = threading.Lock()  # flock does not exclude threads sharing one descriptor
 
-    def acquire(self) -> "StateLock":
+    def acquire(self) -> StateLock:
         t0 = time.monotonic()
         if not self._mutex.acquire(timeout=self.timeout):
             raise StateError(f"timed out after {self.timeout}s waiting for lock {self.path}")
@@ -378,12 +378,13 @@ class StateLock:
         return self
 
     def release(self) -> None:
+        assert self._fd is not None, "release() without acquire()"
         try:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._mutex.release()
 
-    def __enter__(self) -> "StateLock":
+    def __enter__(self) -> StateLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from termbridge import paths
 from termbridge.errors import UnknownSession
@@ -69,8 +69,13 @@ def _entries(home: Path, name: str) -> list[dict]:
             e = json.loads(line)
         except ValueError:
             continue
-        if (isinstance(e, dict) and isinstance(e.get("id"), str) and e.get("state") in STATES
-                and _finite(e.get("t")) and isinstance(e.get("via"), str)):
+        if (
+            isinstance(e, dict)
+            and isinstance(e.get("id"), str)
+            and e.get("state") in STATES
+            and _finite(e.get("t"))
+            and isinstance(e.get("via"), str)
+        ):
             if "queued_at" in e and not _finite(e["queued_at"]):
                 del e["queued_at"]
             out.append(e)
@@ -97,11 +102,12 @@ def _outbox_state(home: Path, name: str, msg_id: str) -> dict | None:
             return {"state": "queued", "at": {"queued": rec.get("created_at")}, "via": "outbox"}
     for e in box.dead_letters():
         if e.get("id") == msg_id:
-            rec = e.get("record") if isinstance(e.get("record"), dict) else {}
+            dead = e.get("record")
+            created = dead.get("created_at") if isinstance(dead, dict) else None
             state = "expired" if str(e.get("reason", "")).startswith("expired") else "dead"
             at = {state: e.get("dead_at")}
-            if isinstance(rec.get("created_at"), (int, float)):
-                at["queued"] = rec["created_at"]
+            if isinstance(created, (int, float)):
+                at["queued"] = created
             return {"state": state, "at": at, "via": "outbox", "reason": e.get("reason")}
     if msg_id in box.delivered_ids():
         return {"state": "submitted", "at": {}, "via": "ledger"}

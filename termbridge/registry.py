@@ -17,8 +17,17 @@ class Session:
 
     __slots__ = ("name", "pid", "start_time", "kind", "registered_at", "delivery", "tmux_socket", "kitty_socket")
 
-    def __init__(self, name: str, pid: int, start_time: str, kind: str, registered_at: float, delivery: str = "push",
-                 tmux_socket: str | None = None, kitty_socket: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        pid: int,
+        start_time: str,
+        kind: str,
+        registered_at: float,
+        delivery: str = "push",
+        tmux_socket: str | None = None,
+        kitty_socket: str | None = None,
+    ):
         self.name, self.pid, self.start_time, self.kind = name, pid, start_time, kind
         self.registered_at = registered_at
         self.delivery = delivery  # "push" | "pull" (see kinds.DELIVERY_MODES)
@@ -55,8 +64,16 @@ def session_dir(home: Path, name: str) -> Path:
     return sessions_dir(home) / paths.validate_name(name)
 
 
-def register(home: Path, name: str, pid: int, kind: str = "other", delivery: str = "push",
-             tmux_socket: str | None = None, kitty_socket: str | None = None, env=None) -> Session:
+def register(
+    home: Path,
+    name: str,
+    pid: int,
+    kind: str = "other",
+    delivery: str = "push",
+    tmux_socket: str | None = None,
+    kitty_socket: str | None = None,
+    env=None,
+) -> Session:
     """Record NAME -> PID (re-register replaces); the PID must be alive.
 
     Also records where the agent lives, so it is found from anywhere: TMUX_SOCKET and
@@ -102,11 +119,22 @@ def lookup(home: Path, name: str) -> Session:
         raw = json.loads(data)
         kind, delivery = raw["kind"], raw.get("delivery") or "push"
         tsock, ksock = raw.get("tmux_socket"), raw.get("kitty_socket")
-        if kind not in KINDS or delivery not in DELIVERY_MODES or not all(
-                s is None or isinstance(s, str) for s in (tsock, ksock)):
+        if (
+            kind not in KINDS
+            or delivery not in DELIVERY_MODES
+            or not all(s is None or isinstance(s, str) for s in (tsock, ksock))
+        ):
             raise ValueError("bad kind, delivery or socket")
-        return Session(str(raw["name"]), int(raw["pid"]), str(raw["start_time"]), kind, float(raw["registered_at"]),
-                       delivery, tsock, ksock)
+        return Session(
+            str(raw["name"]),
+            int(raw["pid"]),
+            str(raw["start_time"]),
+            kind,
+            float(raw["registered_at"]),
+            delivery,
+            tsock,
+            ksock,
+        )
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         raise StateError(f"corrupt session record for {name!r}") from None
 

@@ -5,8 +5,8 @@ print with `report`, so they behave identically."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 UNTIL = ("submitted", "received")
 _RANK = {"queued": 0, "submitted": 1, "received": 2}
@@ -24,9 +24,18 @@ class Sent:
         self.exit_code = 0
 
 
-def send_message(home: Path, name: str, message: str | bytes, sender: str | None = None,
-                 reply_to: str | None = None, key: str | None = None, ttl: float | None = None,
-                 wake: bool = True, wait_s: float | None = None, until: str = "submitted") -> Sent:
+def send_message(
+    home: Path,
+    name: str,
+    message: str | bytes,
+    sender: str | None = None,
+    reply_to: str | None = None,
+    key: str | None = None,
+    ttl: float | None = None,
+    wake: bool = True,
+    wait_s: float | None = None,
+    until: str = "submitted",
+) -> Sent:
     """Validate everything first (BadInput, nothing written), append fsync'd, then one delivery
     attempt (an outcome, never an error) and, with WAIT_S, wait for UNTIL."""
     from termbridge import paths, registry, validate
@@ -39,7 +48,7 @@ def send_message(home: Path, name: str, message: str | bytes, sender: str | None
     validate.token(sender, "--from")
     validate.token(reply_to, "--reply-to")
     validate.token(key, "--key")
-    if ttl is not None and not (0 < ttl < 10 ** 9):
+    if ttl is not None and not (0 < ttl < 10**9):
         raise BadInput("--ttl must be a positive number of seconds")
     if wait_s is not None and not (0 <= wait_s <= 86400):
         raise BadInput("--wait must be from 0 to 86400 seconds")

@@ -33,8 +33,11 @@ def collect_status(home: Path, resolve: bool = True) -> list[dict]:
 
         row["receipts"] = receipts.counts(home, s.name)
         row["waiter"] = waiter.live_waiter(home, s.name)
-        row.update(_target_state(home, s) if resolve and lv == "alive" else
-                   {"backend": None, "target": None, "state": None, "surface": None, "reason": lv})
+        row.update(
+            _target_state(home, s)
+            if resolve and lv == "alive"
+            else {"backend": None, "target": None, "state": None, "surface": None, "reason": lv}
+        )
         rows.append(row)
     return rows
 
@@ -45,8 +48,20 @@ def _target_state(home: Path, sess) -> dict:
 
         tgt = targets.resolve_session(home, sess, log_failure=False)
         sf = surface.read_surface(home, sess, tgt, sample=False)
-        return {"backend": tgt.backend, "target": tgt.target, "state": "idle" if sf.kind == "idle" else "busy",
-                "surface": sf.kind, "reason": sf.reason, "tmux_socket": tgt.info.get("socket") if tgt.backend == "tmux" else None}
+        return {
+            "backend": tgt.backend,
+            "target": tgt.target,
+            "state": "idle" if sf.kind == "idle" else "busy",
+            "surface": sf.kind,
+            "reason": sf.reason,
+            "tmux_socket": tgt.info.get("socket") if tgt.backend == "tmux" else None,
+        }
     except Exception as e:  # noqa: BLE001 - status reports, it does not fail on one session
-        return {"backend": None, "target": None, "state": None, "surface": None, "reason": str(e),
-                "target_error": str(e)}
+        return {
+            "backend": None,
+            "target": None,
+            "state": None,
+            "surface": None,
+            "reason": str(e),
+            "target_error": str(e),
+        }

@@ -8,10 +8,11 @@ import os
 import struct
 import termios
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from termbridge import events, proctree, registry, targets
 from termbridge.backends import Target
@@ -84,8 +85,9 @@ def wait_input_drained(tty: str | None, settle: float = 0.03, timeout: float = 1
         os.close(fd)
 
 
-def deliver_text(tgt: Target, text: str, enter: bool, gap_ms: int, tty: str | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+def deliver_text(
+    tgt: Target, text: str, enter: bool, gap_ms: int, tty: str | None = None, env: Mapping[str, str] | None = None
+) -> None:
     """Type already-sanitized TEXT as one paste, then Enter as its own key GAP_MS after the app read it."""
     backend = targets.backend_module(tgt.backend)
     if text:
@@ -109,9 +111,17 @@ class Outcome:
     observable: bool = True  # False when the target shows no composer or prompt to confirm by
 
 
-def confirm(home: Path, sess: registry.Session, tgt: Target, typed: dict, cfg: Mapping[str, Any],
-            enter_at: float, presses: int = 1, env: Mapping[str, str] | None = None,
-            observable: bool = True) -> Outcome:
+def confirm(
+    home: Path,
+    sess: registry.Session,
+    tgt: Target,
+    typed: dict,
+    cfg: Mapping[str, Any],
+    enter_at: float,
+    presses: int = 1,
+    env: Mapping[str, str] | None = None,
+    observable: bool = True,
+) -> Outcome:
     """After Enter: watch the surface until the typed text left the composer (or a hook says the
     prompt arrived); while it is still there, press Enter only again, a bounded number of times.
 
@@ -145,9 +155,18 @@ def confirm(home: Path, sess: registry.Session, tgt: Target, typed: dict, cfg: M
     return Outcome(None, presses, "ours", s.reason if s else "")
 
 
-def type_and_confirm(home: Path, sess: registry.Session, tgt: Target, text: str, ids: list[str], what: str,
-                     gap_ms: int, cfg: Mapping[str, Any], env: Mapping[str, str] | None = None,
-                     observable: bool = True) -> Outcome:
+def type_and_confirm(
+    home: Path,
+    sess: registry.Session,
+    tgt: Target,
+    text: str,
+    ids: list[str],
+    what: str,
+    gap_ms: int,
+    cfg: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    observable: bool = True,
+) -> Outcome:
     """Type TEXT (remembered first as ours), press Enter after the gap, and confirm."""
     from termbridge import surface
 
@@ -165,24 +184,47 @@ def type_and_confirm(home: Path, sess: registry.Session, tgt: Target, text: str,
     return finish(home, sess, tgt, typed, cfg, enter_at, 1, env, observable)
 
 
-def finish(home: Path, sess: registry.Session, tgt: Target, typed: dict, cfg: Mapping[str, Any],
-           enter_at: float, presses: int, env: Mapping[str, str] | None = None, observable: bool = True) -> Outcome:
+def finish(
+    home: Path,
+    sess: registry.Session,
+    tgt: Target,
+    typed: dict,
+    cfg: Mapping[str, Any],
+    enter_at: float,
+    presses: int,
+    env: Mapping[str, str] | None = None,
+    observable: bool = True,
+) -> Outcome:
     """Confirm, log the outcome, and forget the typed text once it is submitted."""
     from termbridge import surface
 
     out = confirm(home, sess, tgt, typed, cfg, enter_at, presses, env, observable)
     if out.confirmed:
         surface.forget_typed(home, sess.name)
-        events.log_event(home, "confirmed", sess.name, target=tgt.target, via=out.confirmed,
-                         enter_presses=out.enter_presses)
+        events.log_event(
+            home, "confirmed", sess.name, target=tgt.target, via=out.confirmed, enter_presses=out.enter_presses
+        )
     else:
-        events.log_event(home, "unconfirmed", sess.name, target=tgt.target, enter_presses=out.enter_presses,
-                         surface=out.after, reason=out.reason)
+        events.log_event(
+            home,
+            "unconfirmed",
+            sess.name,
+            target=tgt.target,
+            enter_presses=out.enter_presses,
+            surface=out.after,
+            reason=out.reason,
+        )
     return out
 
 
-def enter_over_ours(home: Path, sess: registry.Session, tgt: Target, typed: dict, cfg: Mapping[str, Any],
-                    env: Mapping[str, str] | None = None) -> tuple[Outcome, int]:
+def enter_over_ours(
+    home: Path,
+    sess: registry.Session,
+    tgt: Target,
+    typed: dict,
+    cfg: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+) -> tuple[Outcome, int]:
     """Termbridge's own unsubmitted text is in the composer: press Enter only, and confirm.
 
     When that text was a drain's framed messages, their ids are claimed first (so no
@@ -195,8 +237,10 @@ def enter_over_ours(home: Path, sess: registry.Session, tgt: Target, typed: dict
     box = Outbox(home, sess.name, dict(cfg))
     with box.delivering(only=ids) if ids else nullcontext() as d:
         if ids and d is None:
-            raise TargetBusy(f"{sess.name}: termbridge's earlier text is in the composer, but its messages were "
-                             "delivered another way meanwhile; submit or clear it yourself. Nothing typed")
+            raise TargetBusy(
+                f"{sess.name}: termbridge's earlier text is in the composer, but its messages were "
+                "delivered another way meanwhile; submit or clear it yourself. Nothing typed"
+            )
         enter_at = time.time()
         targets.backend_module(tgt.backend).press_enter(tgt, env=env)
         out = finish(home, sess, tgt, typed, cfg, enter_at, 1, env)
@@ -214,8 +258,15 @@ def not_submitted(name: str) -> str:
 
 
 # ---------------------------------------------------------------- `termbridge submit`
-def submit_text(home: Path, name: str, text: str | None, enter: bool = True, gap_ms: int | None = None,
-                env: Mapping[str, str] | None = None, enter_only: bool = False) -> dict:
+def submit_text(
+    home: Path,
+    name: str,
+    text: str | None,
+    enter: bool = True,
+    gap_ms: int | None = None,
+    env: Mapping[str, str] | None = None,
+    enter_only: bool = False,
+) -> dict:
     """Type TEXT into NAME's verified target and press Enter; confirm it left the composer.
 
     Direct: no wait for idle, but never into a draft, a dialog, a pane mode, or over
@@ -235,7 +286,9 @@ def submit_text(home: Path, name: str, text: str | None, enter: bool = True, gap
         clean = clean.rstrip("\n")  # a trailing newline would only add an empty line before the submit
     sess = registry.lookup(home, name)
     if sess.kind == "shell" and not enter_only:
-        raise BadInput(f"{name} is a shell: it never receives peer text (read messages with: termbridge drain {name} --print)")
+        raise BadInput(
+            f"{name} is a shell: it never receives peer text (read messages with: termbridge drain {name} --print)"
+        )
     tgt = targets.resolve_session(home, sess, env)
     if not enter_only:
         check_canonical(sess, tgt, clean)
@@ -245,8 +298,17 @@ def submit_text(home: Path, name: str, text: str | None, enter: bool = True, gap
         return _submit_locked(home, sess, tgt, clean, enter, gap, cfg, env, enter_only)
 
 
-def _submit_locked(home: Path, sess: registry.Session, tgt: Target, clean: str, enter: bool, gap: int,
-                   cfg: Mapping[str, Any], env: Mapping[str, str] | None, enter_only: bool) -> dict:
+def _submit_locked(
+    home: Path,
+    sess: registry.Session,
+    tgt: Target,
+    clean: str,
+    enter: bool,
+    gap: int,
+    cfg: Mapping[str, Any],
+    env: Mapping[str, str] | None,
+    enter_only: bool,
+) -> dict:
     from termbridge import surface
 
     name = sess.name
@@ -254,8 +316,10 @@ def _submit_locked(home: Path, sess: registry.Session, tgt: Target, clean: str, 
     row = {"session": name, "backend": tgt.backend, "target": tgt.target}
     if enter_only:
         if s.kind != "ours":
-            raise TargetBusy(f"{name}: {s.kind} ({s.reason}); --enter-only presses Enter only over "
-                             "termbridge's own unsubmitted text, nothing typed")
+            raise TargetBusy(
+                f"{name}: {s.kind} ({s.reason}); --enter-only presses Enter only over "
+                "termbridge's own unsubmitted text, nothing typed"
+            )
         out, _ = enter_over_ours(home, sess, tgt, s.typed or {}, cfg, env)
         chars = 0
     else:
@@ -265,15 +329,34 @@ def _submit_locked(home: Path, sess: registry.Session, tgt: Target, clean: str, 
         if not enter:
             surface.remember_typed(home, name, tgt.target, clean, [], "text")
             deliver_text(tgt, clean, False, gap, env=env)
-            events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(clean), enter=False)
+            events.log_event(
+                home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(clean), enter=False
+            )
             return {**row, "chars": len(clean), "submitted": False, "confirmed": None, "enter_presses": 0}
         out = type_and_confirm(home, sess, tgt, clean, [], "text", gap, cfg, env, observable=s.kind != "unknown")
         chars = len(clean)
-    events.log_event(home, "submit", name, backend=tgt.backend, target=tgt.target, chars=chars, enter=True,
-                     confirmed=out.confirmed, enter_presses=out.enter_presses)
-    res = {**row, "chars": chars, "submitted": bool(out.confirmed), "confirmed": out.confirmed,
-           "enter_presses": out.enter_presses}
+    events.log_event(
+        home,
+        "submit",
+        name,
+        backend=tgt.backend,
+        target=tgt.target,
+        chars=chars,
+        enter=True,
+        confirmed=out.confirmed,
+        enter_presses=out.enter_presses,
+    )
+    res: dict[str, Any] = {
+        **row,
+        "chars": chars,
+        "submitted": bool(out.confirmed),
+        "confirmed": out.confirmed,
+        "enter_presses": out.enter_presses,
+    }
     if not out.confirmed:  # for the CLI: one line, and exit 1 unless nothing could be observed
-        res["_unconfirmed"] = (not_submitted(name), 1) if out.observable else (
-            f"{name}: Enter pressed; the screen shows no composer or prompt to confirm the submission by", 0)
+        res["_unconfirmed"] = (
+            (not_submitted(name), 1)
+            if out.observable
+            else (f"{name}: Enter pressed; the screen shows no composer or prompt to confirm the submission by", 0)
+        )
     return res

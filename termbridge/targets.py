@@ -10,12 +10,13 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 from termbridge import proctree, registry, tmux_cmd
 from termbridge.backends import BACKENDS, Target, backend
 from termbridge.errors import BackendError, NoTarget
+
 
 def backend_module(name: str):
     """The backend module NAME (see termbridge.backends.Backend)."""
@@ -101,12 +102,13 @@ class HostIndex:
                 # A nearer host would be the child of a terminal server between the session and
                 # this host (kitty started from a tmux pane, a tmux server run with -D): if one
                 # is there that we have not listed, keep looking.
-                proven = not any(q not in self.servers and _is_terminal_server(q) for q in chain[1: i + 1])
+                proven = not any(q not in self.servers and _is_terminal_server(q) for q in chain[1 : i + 1])
                 return tgt, proven
         return None, False
 
-    def resolve(self, pid: int, sess: registry.Session | None = None, label: str = "",
-                chain: list[int] | None = None) -> Target:
+    def resolve(
+        self, pid: int, sess: registry.Session | None = None, label: str = "", chain: list[int] | None = None
+    ) -> Target:
         """The verified target hosting PID: nearest ancestor first, listing sources only until it is proven."""
         chain = proctree.ancestor_chain(pid) if chain is None else chain
         if not chain:
@@ -115,7 +117,7 @@ class HostIndex:
         known = self.session_sources(sess)
         for i, src in enumerate(itertools.chain(known, self.other_servers())):
             tgt, proven = self.nearest(chain)
-            if proven:
+            if proven and tgt is not None:  # proven implies a target: the check is for the type
                 return tgt
             self.add(src, errors if i < len(known) else None)  # other servers: skipped quietly
         tgt, _ = self.nearest(chain)
@@ -136,40 +138,25 @@ def _is_terminal_server(pid: int) -> bool:
     return comm.startswith(b"tmux: server") or comm == b"kitty"
 
 
-def all_hosts(home: Path, env: Mapping[str, str] | None = None) -> dict[int, Target]:
-    """host pid -> Target across every backend and every server we know of (the caller's, the registered, this user's)."""
-    idx = HostIndex(home, env)
-    for src in idx.caller_sources():
-        idx.add(src, [])
-    for sess in registry.all_sessions(home):
-        for src in idx.session_sources(sess):
-            idx.add(src)
-    for src in idx.other_servers():
-        idx.add(src)
-    return idx.hosts
-
-
-def nearest_host(pid: int, hosts: dict[int, Target], label: str = "") -> Target:
-    """The host nearest to PID in its ancestor chain, with the chain that proves it."""
-    chain = proctree.ancestor_chain(pid)
-    if not chain:
-        raise NoTarget(f"{label or f'pid {pid}'}: process is not running")
-    for i, p in enumerate(chain):
-        if p in hosts:
-            tgt = copy.copy(hosts[p])
-            tgt.chain = chain[: i + 1]
-            return tgt
-    raise NoTarget(f"{label or f'pid {pid}'}: no tmux pane, kitty window or termbridge PTY hosts pid {pid}")
-
-
-def resolve_pid(home: Path, pid: int, env: Mapping[str, str] | None = None, label: str = "",
-                sess: registry.Session | None = None, index: HostIndex | None = None) -> Target:
+def resolve_pid(
+    home: Path,
+    pid: int,
+    env: Mapping[str, str] | None = None,
+    label: str = "",
+    sess: registry.Session | None = None,
+    index: HostIndex | None = None,
+) -> Target:
     """The verified target hosting PID, nearest ancestor first; NoTarget (exit 3) if none."""
     return (index or HostIndex(home, env)).resolve(pid, sess, label)
 
 
-def resolve_session(home: Path, sess: registry.Session, env: Mapping[str, str] | None = None,
-                    log_failure: bool = True, index: HostIndex | None = None) -> Target:
+def resolve_session(
+    home: Path,
+    sess: registry.Session,
+    env: Mapping[str, str] | None = None,
+    log_failure: bool = True,
+    index: HostIndex | None = None,
+) -> Target:
     """The verified target of a live session (DeadSession if its PID died or was reused).
 
     Looks where the session was registered, where the caller is, and on this user's
@@ -199,7 +186,9 @@ def session_at(home: Path, spec: str, env: Mapping[str, str] | None = None) -> s
     if want.startswith("kitty:"):
         from termbridge.backends.kitty import split_target
 
-        sources.append(("kitty", split_target(want)[0]))
+        parts = split_target(want)
+        if parts:  # normalize_target only returns a well-formed kitty target: the check is for the type
+            sources.append(("kitty", parts[0]))
     for src in sources:
         idx.add(src, errors)
     # Only the caller's server is listed yet, so a bare %N means the pane there.
@@ -234,5 +223,11 @@ def normalize_target(spec: str, env: Mapping[str, str] | None = None) -> str:
 
 
 def target_json(sess: registry.Session, tgt: Target) -> dict:
-    return {"session": sess.name, "backend": tgt.backend, "target": tgt.target, "pid": sess.pid, "chain": tgt.chain,
-            "tmux_socket": tgt.info.get("socket") if tgt.backend == "tmux" else None}
+    return {
+        "session": sess.name,
+        "backend": tgt.backend,
+        "target": tgt.target,
+        "pid": sess.pid,
+        "chain": tgt.chain,
+        "tmux_socket": tgt.info.get("socket") if tgt.backend == "tmux" else None,
+    }

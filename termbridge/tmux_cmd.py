@@ -1,16 +1,16 @@
 """The one place that runs tmux on the hot paths (resolve, submit, screen samples).
 
-libtmux costs ~75-190 ms to import against ~3 ms for one tmux call, so `resolve`,
-`submit`, `wake` and `drain` run tmux through this runner; libtmux serves the demo
-and the tests, where its Server API earns its start-up cost.
+libtmux costs ~75-190 ms to import against ~3 ms for one tmux call, so termbridge
+itself (`resolve`, `submit`, `wake`, `drain`, `demo`, `doctor`) runs tmux through this
+runner, with its timeout; libtmux serves the tests, where its Server API earns its
+start-up cost.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-from typing import Mapping
+from collections.abc import Mapping
 
 from termbridge.errors import BackendError
 
@@ -98,20 +98,17 @@ def tmux_argv(env: Mapping[str, str] | None = None) -> list[str]:
     return ["tmux", "-S", sock] if sock else ["tmux"]
 
 
-def available(env: Mapping[str, str] | None = None) -> bool:
-    """tmux is installed and (when a socket is named) the socket exists."""
-    if shutil.which("tmux") is None:
-        return False
-    sock = socket_path(env)
-    return sock is None or os.path.exists(sock)
-
-
 def run_tmux(*args: str, input: bytes | None = None, env: Mapping[str, str] | None = None, timeout: float = 5.0) -> str:
     """Run one tmux command and return its stdout; TmuxError with tmux's message on failure."""
     argv = tmux_argv(env) + list(args)
     try:
-        p = subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
-                           env={k: v for k, v in os.environ.items() if k != "TMUX"})
+        p = subprocess.run(
+            argv,
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            env={k: v for k, v in os.environ.items() if k != "TMUX"},
+        )
     except FileNotFoundError:
         raise TmuxError("tmux is not installed (apt-get install tmux)") from None
     except subprocess.TimeoutExpired:

@@ -12,8 +12,8 @@ that a hook reported (`transcript.json` in the session directory) is read first.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 _TAIL = 8 << 20  # read at most the last 8 MiB of a transcript
 _MAX_FILES = 200

@@ -38,7 +38,7 @@ class FaintScreen(pyte.Screen):
 
     def reset(self) -> None:
         super().reset()
-        self.cursor.attrs = self.default_char
+        self.cursor.attrs = self.default_char  # type: ignore[assignment]  # an FChar: see select_graphic_rendition
 
     def select_graphic_rendition(self, *attrs: int, **kwargs) -> None:
         faint = bool(getattr(self.cursor.attrs, "faint", False))
@@ -57,9 +57,10 @@ class FaintScreen(pyte.Screen):
                 faint = False
             i += 1
         super().select_graphic_rendition(*attrs, **kwargs)
-        if not isinstance(self.cursor.attrs, FChar):
-            self.cursor.attrs = FChar(*self.cursor.attrs)
-        self.cursor.attrs = self.cursor.attrs._replace(faint=faint)
+        cur = self.cursor.attrs
+        fattrs = cur if isinstance(cur, FChar) else FChar(*cur)
+        # FChar is pyte's Char plus a field; a NamedTuple cannot subclass another, so for mypy it is no Char.
+        self.cursor.attrs = fattrs._replace(faint=faint)  # type: ignore[assignment]
 
 
 _NAMED = {"black": 0, "red": 1, "green": 2, "brown": 3, "blue": 4, "magenta": 5, "cyan": 6, "white": 7}

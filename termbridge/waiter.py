@@ -47,8 +47,13 @@ def start_waiter(home: Path, name: str) -> bool:
     env = dict(os.environ, TERMBRIDGE_HOME=str(home))
     subprocess.Popen(
         [sys.executable, "-m", "termbridge", "waiter", name],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, close_fds=True, env=env, cwd="/",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        env=env,
+        cwd="/",
     )
     return True
 
@@ -66,8 +71,9 @@ def run_waiter(home: Path, name: str) -> str:
         return "another waiter runs"
     me = os.getpid()
     try:
-        paths.atomic_write(d / "waiter.json", json.dumps(
-            {"pid": me, "start": proctree.start_time(me), "since": time.time()}).encode())
+        paths.atomic_write(
+            d / "waiter.json", json.dumps({"pid": me, "start": proctree.start_time(me), "since": time.time()}).encode()
+        )
         events.log_event(home, "waiter_started", name, pid=me)
         reason = "crashed"
         try:
@@ -107,8 +113,13 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
             if tgt is None or time.monotonic() - resolved_at > RESOLVE_EVERY_S:
                 tgt, resolved_at = targets.resolve_session(home, sess, log_failure=False), time.monotonic()
             spec = surface.kind_spec(sess.kind, cfg)
-            s = surface.judge_screen(surface.screen_of(tgt), spec, surface.read_typed(home, name, tgt.target),
-                                     sess.kind == "shell", cfg["pty_quiet_ms"])
+            s = surface.judge_screen(
+                surface.screen_of(tgt),
+                spec,
+                surface.read_typed(home, name, tgt.target),
+                sess.kind == "shell",
+                cfg["pty_quiet_ms"],
+            )
             if s.kind in ("idle", "ours") and _deliver(home, name, sess) == "nudged":
                 return "nudged (pull): the agent fetches its messages"
         except NoTarget:

@@ -27,9 +27,17 @@ def read_state(home: Path, name: str) -> dict:
     """The shared wake state: last nudge time, last outcome, when it was evaluated."""
     state = paths.read_json(_state_path(home, name), {})
     # A damaged stamp must never break `wake` (which always exits 0): keep only well-typed fields.
-    return {k: v for k, v in state.items()
-            if (k in ("last_sent", "last_eval_end") and isinstance(v, (int, float)) and not isinstance(v, bool)
-                and math.isfinite(v)) or (k == "last_outcome" and isinstance(v, str))}
+    return {
+        k: v
+        for k, v in state.items()
+        if (
+            k in ("last_sent", "last_eval_end")
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+        )
+        or (k == "last_outcome" and isinstance(v, str))
+    }
 
 
 SHELL_NUDGE = "termbridge: peer messages wait for {session}. Read them with: termbridge drain {session} --print"
@@ -103,7 +111,11 @@ def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict) -> tuple[s
             except TargetBusy as e:
                 return "skipped_busy", {"surface": "ours", "reason": str(e)}
             return ("sent" if out.confirmed else "skipped_busy"), {
-                "target": tgt.target, "surface": "ours", "confirmed": out.confirmed, "messages": n}
+                "target": tgt.target,
+                "surface": "ours",
+                "confirmed": out.confirmed,
+                "messages": n,
+            }
         if s.kind != "idle":
             return "skipped_busy", {"surface": s.kind, "reason": s.reason}
         out = submit.type_and_confirm(home, sess, tgt, nudge_line(sess, cfg), [], "nudge", cfg["gap_ms"], cfg)

@@ -97,8 +97,15 @@ def _serve(conn: socket.socket, st: _State, child: int) -> None:
                 canonical = bool(termios.tcgetattr(st.master)[3] & termios.ICANON)
             except termios.error:
                 pass
-            reply = {"ok": True, "child_pid": child, "quiet_ms": round((time.monotonic() - st.last_output) * 1000),
-                     "bracketed": st.bracketed, "prompt": st.prompt, "canonical": canonical, **st.vt.snapshot()}
+            reply = {
+                "ok": True,
+                "child_pid": child,
+                "quiet_ms": round((time.monotonic() - st.last_output) * 1000),
+                "bracketed": st.bracketed,
+                "prompt": st.prompt,
+                "canonical": canonical,
+                **st.vt.snapshot(),
+            }
         elif req.get("op") == "type":
             data = str(req.get("text") or "").encode("utf-8")
             st.write(b"\x1b[200~" + data + b"\x1b[201~" if st.bracketed else data)
@@ -179,9 +186,19 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
     me = os.getpid()
     try:
         registry.register(home, name, child, kind)
-        paths.atomic_write(info_path, json.dumps({
-            "name": name, "wrapper_pid": me, "wrapper_start": proctree.start_time(me), "child_pid": child,
-            "child_start": proctree.start_time(child), "socket": str(sock_path)}).encode())
+        paths.atomic_write(
+            info_path,
+            json.dumps(
+                {
+                    "name": name,
+                    "wrapper_pid": me,
+                    "wrapper_start": proctree.start_time(me),
+                    "child_pid": child,
+                    "child_start": proctree.start_time(child),
+                    "socket": str(sock_path),
+                }
+            ).encode(),
+        )
     except TermbridgeError:
         pass  # the child already died (e.g. exec failed); its status is reported below
 
@@ -214,7 +231,9 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
             tty.setraw(stdin, termios.TCSANOW)
         reading_stdin = True
         while True:
-            fds = [master, server] + ([stdin] if reading_stdin else [])
+            fds: list[int | socket.socket] = [master, server]
+            if reading_stdin:
+                fds.append(stdin)
             try:
                 ready, _, _ = select.select(fds, [], [], 0.5)
             except InterruptedError:

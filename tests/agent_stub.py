@@ -129,8 +129,12 @@ class AgentStub:
         """A turn of the agent itself: Claude Code also streams side requests (titles, on a small
         model) without tools; only a request that offers tools is the agent's turn."""
         if path.startswith("/v1/messages"):
-            return "count_tokens" not in path and isinstance(body, dict) and bool(body.get("stream")) \
+            return (
+                "count_tokens" not in path
+                and isinstance(body, dict)
+                and bool(body.get("stream"))
                 and bool(body.get("tools"))
+            )
         return path.startswith("/v1/responses") or "streamGenerateContent" in path
 
     def _take_tool(self) -> str | None:
@@ -153,9 +157,19 @@ class AgentStub:
             elif isinstance(body, dict) and body.get("stream"):
                 h._stream(self._anthropic(body.get("model", "claude"), None))
             else:
-                h._json(200, {"id": "msg_side", "type": "message", "role": "assistant", "model": "claude",
-                              "content": [{"type": "text", "text": _SIDE_JSON}], "stop_reason": "end_turn",
-                              "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5}})
+                h._json(
+                    200,
+                    {
+                        "id": "msg_side",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": "claude",
+                        "content": [{"type": "text", "text": _SIDE_JSON}],
+                        "stop_reason": "end_turn",
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 10, "output_tokens": 5},
+                    },
+                )
         elif path.startswith("/v1/responses"):
             self._wait_hold()
             h._stream(self._responses(self._take_tool()))
@@ -163,64 +177,184 @@ class AgentStub:
             self._wait_hold()
             h._stream(self._gemini(self._take_tool()))
         elif "generateContent" in path:
-            h._json(200, {"candidates": [{"content": {"parts": [{"text": _SIDE_JSON}], "role": "model"},
-                                          "finishReason": "STOP", "index": 0}],
-                          "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}})
+            h._json(
+                200,
+                {
+                    "candidates": [
+                        {
+                            "content": {"parts": [{"text": _SIDE_JSON}], "role": "model"},
+                            "finishReason": "STOP",
+                            "index": 0,
+                        }
+                    ],
+                    "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
+                },
+            )
         else:
             h._json(404, {"error": {"message": f"stub: no {path}", "type": "not_found"}})
 
     def _anthropic(self, model: str, tool: str | None):
-        yield _sse("message_start", {"type": "message_start", "message": {
-            "id": "msg_stub", "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1}}})
+        yield _sse(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_stub",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 10, "output_tokens": 1},
+                },
+            },
+        )
         if tool:
-            yield _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
-                "type": "tool_use", "id": f"toolu_{int(time.time() * 1000)}", "name": "Bash", "input": {}}})
-            yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
-                "type": "input_json_delta", "partial_json": json.dumps({"command": tool, "description": "Run it"})}})
+            yield _sse(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {
+                        "type": "tool_use",
+                        "id": f"toolu_{int(time.time() * 1000)}",
+                        "name": "Bash",
+                        "input": {},
+                    },
+                },
+            )
+            yield _sse(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {
+                        "type": "input_json_delta",
+                        "partial_json": json.dumps({"command": tool, "description": "Run it"}),
+                    },
+                },
+            )
             stop = "tool_use"
         else:
-            yield _sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                               "content_block": {"type": "text", "text": ""}})
-            yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                               "delta": {"type": "text_delta", "text": self.text}})
+            yield _sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+            yield _sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": self.text}},
+            )
             stop = "end_turn"
         yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-        yield _sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                                     "usage": {"output_tokens": 5}})
+        yield _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": 5},
+            },
+        )
         yield _sse("message_stop", {"type": "message_stop"})
 
     def _responses(self, tool: str | None):
         rid = f"resp_{int(time.time() * 1000)}"
-        yield _sse("response.created", {"type": "response.created", "response": {
-            "id": rid, "object": "response", "status": "in_progress", "output": []}})
+        yield _sse(
+            "response.created",
+            {
+                "type": "response.created",
+                "response": {"id": rid, "object": "response", "status": "in_progress", "output": []},
+            },
+        )
         if tool:
-            item = {"type": "function_call", "id": "fc_stub", "call_id": f"call_{rid}", "name": "exec_command",
-                    "arguments": json.dumps({"cmd": tool, "sandbox_permissions": "require_escalated",
-                                             "justification": "the test asks for it"}), "status": "completed"}
-            yield _sse("response.output_item.added", {"type": "response.output_item.added", "output_index": 0,
-                                                      "item": dict(item, status="in_progress")})
-            yield _sse("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item})
+            item = {
+                "type": "function_call",
+                "id": "fc_stub",
+                "call_id": f"call_{rid}",
+                "name": "exec_command",
+                "arguments": json.dumps(
+                    {"cmd": tool, "sandbox_permissions": "require_escalated", "justification": "the test asks for it"}
+                ),
+                "status": "completed",
+            }
+            yield _sse(
+                "response.output_item.added",
+                {"type": "response.output_item.added", "output_index": 0, "item": dict(item, status="in_progress")},
+            )
+            yield _sse(
+                "response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}
+            )
         else:
             part = {"type": "output_text", "text": "", "annotations": []}
             item = {"id": "msg_stub", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
-            yield _sse("response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": item})
-            yield _sse("response.content_part.added", {"type": "response.content_part.added", "item_id": "msg_stub",
-                                                       "output_index": 0, "content_index": 0, "part": part})
-            yield _sse("response.output_text.delta", {"type": "response.output_text.delta", "item_id": "msg_stub",
-                                                      "output_index": 0, "content_index": 0, "delta": self.text})
-            yield _sse("response.output_text.done", {"type": "response.output_text.done", "item_id": "msg_stub",
-                                                     "output_index": 0, "content_index": 0, "text": self.text})
+            yield _sse(
+                "response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": item}
+            )
+            yield _sse(
+                "response.content_part.added",
+                {
+                    "type": "response.content_part.added",
+                    "item_id": "msg_stub",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "part": part,
+                },
+            )
+            yield _sse(
+                "response.output_text.delta",
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": "msg_stub",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": self.text,
+                },
+            )
+            yield _sse(
+                "response.output_text.done",
+                {
+                    "type": "response.output_text.done",
+                    "item_id": "msg_stub",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "text": self.text,
+                },
+            )
             item = dict(item, status="completed", content=[dict(part, text=self.text)])
-            yield _sse("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item})
-        yield _sse("response.completed", {"type": "response.completed", "response": {
-            "id": rid, "object": "response", "status": "completed", "output": [item],
-            "usage": {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
-                      "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}}})
+            yield _sse(
+                "response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}
+            )
+        yield _sse(
+            "response.completed",
+            {
+                "type": "response.completed",
+                "response": {
+                    "id": rid,
+                    "object": "response",
+                    "status": "completed",
+                    "output": [item],
+                    "usage": {
+                        "input_tokens": 10,
+                        "input_tokens_details": {"cached_tokens": 0},
+                        "output_tokens": 5,
+                        "output_tokens_details": {"reasoning_tokens": 0},
+                        "total_tokens": 15,
+                    },
+                },
+            },
+        )
 
     def _gemini(self, tool: str | None):
-        part = {"functionCall": {"name": "run_shell_command", "args": {"command": tool}}} if tool else {"text": self.text}
-        yield ("data: " + json.dumps({
-            "candidates": [{"content": {"parts": [part], "role": "model"}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
-        }) + "\r\n\r\n").encode()
+        part = (
+            {"functionCall": {"name": "run_shell_command", "args": {"command": tool}}} if tool else {"text": self.text}
+        )
+        yield (
+            "data: "
+            + json.dumps(
+                {
+                    "candidates": [{"content": {"parts": [part], "role": "model"}, "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
+                }
+            )
+            + "\r\n\r\n"
+        ).encode()

@@ -60,7 +60,9 @@ def tb(*args, input: bytes | str | None = None, env: dict | None = None, timeout
     """Run the real CLI in a subprocess; returns CompletedProcess with text output."""
     if isinstance(input, str):
         input = input.encode()
-    p = subprocess.run([*TB, *map(str, args)], input=input, capture_output=True, env=env or os.environ.copy(), timeout=timeout)
+    p = subprocess.run(
+        [*TB, *map(str, args)], input=input, capture_output=True, env=env or os.environ.copy(), timeout=timeout
+    )
     p.out = p.stdout.decode("utf-8", "replace")  # type: ignore[attr-defined]
     p.err = p.stderr.decode("utf-8", "replace")  # type: ignore[attr-defined]
     return p

@@ -16,8 +16,12 @@ from termbridge.kitty_rc import KittyClient, KittyError
 def _start_xvfb() -> tuple[subprocess.Popen, int]:
     """Xvfb on a display it picks itself (-displayfd): no races, no stale-lock guessing."""
     r, w = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(w,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(w)
     with os.fdopen(r) as f:
         line = f.readline().strip()
@@ -32,17 +36,36 @@ class KittyLab:
     def __init__(self, directory: Path, argv: list[str], extra_opts: list[str] | None = None):
         missing = [b for b in ("kitty", "Xvfb") if shutil.which(b) is None]
         if missing:
-            pytest.skip(f"real kitty tests need {' and '.join(missing)} (apt-get install kitty xvfb libgl1-mesa-dri xauth)")
+            pytest.skip(
+                f"real kitty tests need {' and '.join(missing)} (apt-get install kitty xvfb libgl1-mesa-dri xauth)"
+            )
         self.dir = Path(directory)
         self.xvfb, self.display = _start_xvfb()
         self.address = f"unix:{self.dir}/kitty.sock"
-        env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "KITTY_LISTEN_ON", "KITTY_WINDOW_ID")}
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "KITTY_LISTEN_ON", "KITTY_WINDOW_ID")
+        }
         env["DISPLAY"] = f":{self.display}"
         self.env = env
         self.proc = subprocess.Popen(
-            ["kitty", "--config", str(self.dir / "kitty.conf") if (self.dir / "kitty.conf").exists() else "NONE", "-o", "allow_remote_control=socket-only", "-o", "linux_display_server=x11",
-             *(extra_opts or []), "--listen-on", self.address, *argv],
-            env=env, stdout=open(self.dir / "kitty.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                "kitty",
+                "--config",
+                str(self.dir / "kitty.conf") if (self.dir / "kitty.conf").exists() else "NONE",
+                "-o",
+                "allow_remote_control=socket-only",
+                "-o",
+                "linux_display_server=x11",
+                *(extra_opts or []),
+                "--listen-on",
+                self.address,
+                *argv,
+            ],
+            env=env,
+            stdout=open(self.dir / "kitty.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.client = KittyClient(self.address)
         deadline = time.monotonic() + 20
         while True:  # the socket answers after ~1-1.5 s
@@ -81,7 +104,7 @@ class KittyLab:
                 self.xvfb.wait()
 
 
-def agent_kitty(directory: Path, monkeypatch) -> "KittyLab":
+def agent_kitty(directory: Path, monkeypatch) -> KittyLab:
     """A real kitty whose first window runs the demo agent (submissions logged to .log)."""
     from lab import PY
 

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import libtmux
-
 from conftest import retry_until
+
 from termbridge import proctree
 
 HERE = Path(__file__).parent
@@ -36,7 +36,7 @@ def read_answers(log: Path) -> list[bool]:
 class Agent:
     """The demo agent (a raw-mode TUI with Codex's Enter rule) running in a pane."""
 
-    def __init__(self, lab: "TmuxLab", pane, log: Path):
+    def __init__(self, lab: TmuxLab, pane, log: Path):
         self.lab, self.pane, self.log = lab, pane, log
         self.pane_id = pane.pane_id
 
@@ -96,8 +96,10 @@ class TmuxLab:
     def agent(self, title: str = "agent", work: float = 0.0, exec_: bool = True, swallow: int = 0) -> Agent:
         self.n += 1
         log = self.dir / f"agent{self.n}.log"
-        cmd = (f"{shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title {title} --work {work}"
-               f" --swallow {swallow}")
+        cmd = (
+            f"{shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title {title} --work {work}"
+            f" --swallow {swallow}"
+        )
         pane = self.pane(("exec " if exec_ else "") + cmd + ("" if exec_ else "; sleep 60"))
         return Agent(self, pane, log).wait_ready()
 

@@ -82,10 +82,12 @@ async def main() -> None:
                 while not os.path.exists(step[1]):
                     await asyncio.sleep(0.05)
             elif op == "drain_until":
-                async def one(idx: int) -> bool:
+
+                async def one(idx: int, i: int = i) -> bool:
                     r = await clients[idx].call_tool("inbox", {})
                     emit(step=i, server=idx, tool="inbox", is_error=bool(r.is_error), text=text_of(r))
                     return "no pending messages" in text_of(r)
+
                 while True:
                     done = os.path.exists(step[1])  # read before the round: what was sent by now is in it
                     # two calls at once on each server: threads in one server, and servers side by side

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import TB, retry_until, tb, tb_json
+
 from termbridge import proctree
 
 pytestmark = pytest.mark.timeout(120)
@@ -21,23 +21,65 @@ HOME = lambda: Path(os.environ["TERMBRIDGE_HOME"])  # noqa: E731
 # Inputs as each agent documents them (Claude Code hooks reference; Codex hooks schema;
 # Gemini CLI hooks reference), trimmed to the fields that matter plus a few real extras.
 CLAUDE = {
-    "stop": {"session_id": "abc", "transcript_path": "/tmp/t.jsonl", "cwd": "/tmp", "permission_mode": "default",
-             "hook_event_name": "Stop", "stop_hook_active": False, "last_assistant_message": "done"},
-    "prompt-submit": {"session_id": "abc", "transcript_path": "/tmp/t.jsonl", "cwd": "/tmp",
-                      "hook_event_name": "UserPromptSubmit", "prompt": "hello"},
+    "stop": {
+        "session_id": "abc",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": "/tmp",
+        "permission_mode": "default",
+        "hook_event_name": "Stop",
+        "stop_hook_active": False,
+        "last_assistant_message": "done",
+    },
+    "prompt-submit": {
+        "session_id": "abc",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": "/tmp",
+        "hook_event_name": "UserPromptSubmit",
+        "prompt": "hello",
+    },
 }
 CODEX = {
-    "stop": {"session_id": "0199", "turn_id": "t1", "transcript_path": None, "cwd": "/tmp", "hook_event_name": "Stop",
-             "model": "gpt-5", "permission_mode": "default", "stop_hook_active": False, "last_assistant_message": None},
-    "prompt-submit": {"session_id": "0199", "turn_id": "t1", "transcript_path": "/tmp/rollout.jsonl", "cwd": "/tmp",
-                      "hook_event_name": "UserPromptSubmit", "model": "gpt-5", "permission_mode": "default",
-                      "prompt": "hello"},
+    "stop": {
+        "session_id": "0199",
+        "turn_id": "t1",
+        "transcript_path": None,
+        "cwd": "/tmp",
+        "hook_event_name": "Stop",
+        "model": "gpt-5",
+        "permission_mode": "default",
+        "stop_hook_active": False,
+        "last_assistant_message": None,
+    },
+    "prompt-submit": {
+        "session_id": "0199",
+        "turn_id": "t1",
+        "transcript_path": "/tmp/rollout.jsonl",
+        "cwd": "/tmp",
+        "hook_event_name": "UserPromptSubmit",
+        "model": "gpt-5",
+        "permission_mode": "default",
+        "prompt": "hello",
+    },
 }
 GEMINI = {
-    "stop": {"session_id": "g1", "transcript_path": "/tmp/g.json", "cwd": "/tmp", "hook_event_name": "AfterAgent",
-             "timestamp": "2026-11-26T10:00:00Z", "prompt": "hi", "prompt_response": "done", "stop_hook_active": False},
-    "prompt-submit": {"session_id": "g1", "transcript_path": "/tmp/g.json", "cwd": "/tmp",
-                      "hook_event_name": "BeforeAgent", "timestamp": "2026-11-26T10:00:00Z", "prompt": "hello"},
+    "stop": {
+        "session_id": "g1",
+        "transcript_path": "/tmp/g.json",
+        "cwd": "/tmp",
+        "hook_event_name": "AfterAgent",
+        "timestamp": "2026-11-26T10:00:00Z",
+        "prompt": "hi",
+        "prompt_response": "done",
+        "stop_hook_active": False,
+    },
+    "prompt-submit": {
+        "session_id": "g1",
+        "transcript_path": "/tmp/g.json",
+        "cwd": "/tmp",
+        "hook_event_name": "BeforeAgent",
+        "timestamp": "2026-11-26T10:00:00Z",
+        "prompt": "hello",
+    },
 }
 INPUTS = {"claude": CLAUDE, "codex": CODEX, "gemini": GEMINI}
 # Codex parses a Stop hook's stdout strictly (additionalProperties: false).
@@ -63,6 +105,7 @@ def registered(home, sleeper):
     def make(name, kind):
         assert tb("register", name, "--pid", sleeper().pid, "--kind", kind).returncode == 0
         return name
+
     return make
 
 
@@ -105,8 +148,13 @@ def test_stop_releases_the_claim_when_the_agent_closed_stdout(registered):
     tb("send", "c", "kept", "--no-wake")
     r, w = os.pipe()
     os.close(r)  # nobody reads the answer
-    p = subprocess.run([*TB, "hook", "stop", "--agent", "claude", "--session", "c"], input=json.dumps(CLAUDE["stop"]).encode(),
-                       stdout=w, stderr=subprocess.PIPE, timeout=60)
+    p = subprocess.run(
+        [*TB, "hook", "stop", "--agent", "claude", "--session", "c"],
+        input=json.dumps(CLAUDE["stop"]).encode(),
+        stdout=w,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
     os.close(w)
     assert p.returncode == 0, p.stderr
     assert tb_json("status")["sessions"][0]["pending"] == 1
@@ -116,16 +164,19 @@ def test_stop_releases_the_claim_when_the_agent_closed_stdout(registered):
 
 
 # ---------------------------------------------------------------- exit 0 on anything
-@pytest.mark.parametrize("argv", [
-    ["hook", "claude-stop", "--bogus"],
-    ["hook", "claude-stop", "--session"],
-    ["hook", "stop", "--agent", "claude", "--bogus", "x", "--session=c"],
-    ["hook", "stop", "--agent", "nope"],
-    ["hook", "stop"],
-    ["hook", "no-such-hook", "--agent", "claude"],
-    ["hook", "--weird"],
-    ["hook"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["hook", "claude-stop", "--bogus"],
+        ["hook", "claude-stop", "--session"],
+        ["hook", "stop", "--agent", "claude", "--bogus", "x", "--session=c"],
+        ["hook", "stop", "--agent", "nope"],
+        ["hook", "stop"],
+        ["hook", "no-such-hook", "--agent", "claude"],
+        ["hook", "--weird"],
+        ["hook"],
+    ],
+)
 def test_hooks_exit_0_on_any_flag(registered, argv):
     registered("c", "claude")
     tb("send", "c", "stays or goes, never lost", "--no-wake")
@@ -211,9 +262,11 @@ def test_prompt_submit_bare_id_of_a_known_message(registered):
 def test_fresh_prompt_resets_the_stop_budget_but_a_handover_does_not(registered):
     """Gemini runs BeforeAgent again for an AfterAgent continuation (its prompt is our framed text)."""
     registered("g", "gemini")
+
     def stop_blocks(active):
         tb("send", "g", "m", "--no-wake")
         return "decision" in hook("stop", "gemini", dict(GEMINI["stop"], stop_hook_active=active), session="g").out
+
     assert [stop_blocks(True) for _ in range(4)] == [True, True, True, False]
     tb("drain", "g", "--print")
     framed_prompt = tb_json("send", "g", "z", "--no-wake") and _framed("g")
@@ -256,8 +309,17 @@ def _script_pid(script: Path) -> int:
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
 def test_session_start_registers_the_agent_pid_and_resolves_to_its_pane(lab, short_tmp, agent):
     transcript = str(short_tmp / "transcript.jsonl")
-    script = _fake_agent(short_tmp, agent, {"session_id": "s1", "transcript_path": transcript, "cwd": str(short_tmp),
-                                            "hook_event_name": "SessionStart", "source": "startup"})
+    script = _fake_agent(
+        short_tmp,
+        agent,
+        {
+            "session_id": "s1",
+            "transcript_path": transcript,
+            "cwd": str(short_tmp),
+            "hook_event_name": "SessionStart",
+            "source": "startup",
+        },
+    )
     pane = lab.pane(f"{script}")
     retry_until(lambda: "hook-done" in lab.tmux("capture-pane", "-p", "-t", pane.pane_id), 30)
     pid = _script_pid(script)
@@ -311,7 +373,8 @@ def test_session_start_under_a_node_agent_with_flags(home, short_tmp):
         "const {execSync} = require('child_process');\n"
         f"execSync({json.dumps(tb_cmd + ' hook session-start --agent gemini')}, "
         "{input: '{\"hook_event_name\": \"SessionStart\"}', stdio: ['pipe', 'ignore', 'inherit'], shell: '/bin/sh'});\n"
-        "console.log('hook-done');\nsetTimeout(() => {}, 600000);\n")
+        "console.log('hook-done');\nsetTimeout(() => {}, 600000);\n"
+    )
     proc = subprocess.Popen(["node", "--max-old-space-size=512", str(pkg / "index.js")], stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline() == b"hook-done\n"

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
-
 from conftest import tb, tb_json
 
-COMMANDS = ["register", "unregister", "sessions", "resolve", "submit", "send", "drain", "wake", "mark",
-            "hook", "run", "status", "events", "dead-letter", "doctor", "demo"]
+COMMANDS = [
+    "register",
+    "unregister",
+    "sessions",
+    "resolve",
+    "submit",
+    "send",
+    "drain",
+    "wake",
+    "mark",
+    "hook",
+    "run",
+    "status",
+    "events",
+    "dead-letter",
+    "doctor",
+    "demo",
+]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
@@ -72,13 +88,39 @@ def test_unregister_keeps_queue(home, sleeper):
     assert "kept" in tb("drain", "c", "--print").out
 
 
-def test_dead_pid_and_reuse_reported(home, sleeper):
+def test_dead_pid_reported_and_refused(home, sleeper):
     p = sleeper()
     tb("register", "c", "--pid", p.pid)
     p.kill()
     p.wait()
     rows = tb_json("sessions")["sessions"]
     assert rows[0]["alive"] is False and rows[0]["liveness"] == "dead"
+    r = tb("resolve", "c")
+    assert r.returncode == 3 and r.err.count("\n") == 1
+
+
+def test_reused_pid_reported_and_nothing_typed(lab, home):
+    # PID reuse as termbridge sees it: the registered PID is alive, but its process started at
+    # another time than the one recorded. (A real reuse cannot be provoked on demand; the
+    # registry's start time of a live agent is forged instead, which is exactly that state.)
+    agent = lab.agent()
+    tb("register", "a", "--pid", agent.pid)
+    rec = home / "sessions" / "a" / "session.json"
+    data = json.loads(rec.read_text())
+    assert data["pid"] == agent.pid and data["start_time"]
+    data["start_time"] = str(data["start_time"]) + "0"  # another process's start
+    rec.write_text(json.dumps(data))
+    row = tb_json("status")["sessions"][0]
+    assert row["alive"] is False and row["liveness"] == "reused"
+    assert tb_json("sessions")["sessions"][0]["liveness"] == "reused"
+    assert tb("send", "a", "queued for a reused pid", "--no-wake").returncode == 0
+    for argv in (["resolve", "a"], ["submit", "a", "must not land"], ["drain", "a"]):
+        p = tb(*argv)
+        assert p.returncode == 3 and "reused" in p.err and p.err.count("\n") == 1, (argv, p.err)
+    assert tb_json("status")["sessions"][0]["pending"] == 1  # the message stays queued
+    time.sleep(0.3)  # let anything wrongly typed reach the agent before looking
+    assert agent.submissions() == [] and "must not land" not in agent.screen()
+    assert "queued for a reused pid" not in agent.screen()
 
 
 def test_events_json_lines(home, sleeper):
@@ -106,8 +148,17 @@ def test_dead_letter_retry(home, sleeper):
     assert tb("dead-letter", "c", "--json").out == ""
 
 
-@pytest.mark.parametrize("args", [["send"], ["send", "x"], ["nosuch"], ["register", "x", "--pid", "abc"],
-                                  ["wake", "a", "--bogus"], ["mark", "a", "sleepy"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["send"],
+        ["send", "x"],
+        ["nosuch"],
+        ["register", "x", "--pid", "abc"],
+        ["wake", "a", "--bogus"],
+        ["mark", "a", "sleepy"],
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(home, args):
     p = tb(*args)
     assert p.returncode == 2 and p.err.count("\n") == 1 and p.err.startswith("termbridge: "), p.err

@@ -91,8 +91,19 @@ def test_send_wait_times_out_with_exit_4_and_stays_queued(run, alive):
 def test_status_json_shape(run, alive):
     run("register", "a", "--pid", alive)
     row = json.loads(run("status", "--json").stdout)["sessions"][0]
-    for key in ("name", "pid", "alive", "pending", "in_flight", "dead_letters", "surface", "reason", "receipts",
-                "waiter", "delivery"):
+    for key in (
+        "name",
+        "pid",
+        "alive",
+        "pending",
+        "in_flight",
+        "dead_letters",
+        "surface",
+        "reason",
+        "receipts",
+        "waiter",
+        "delivery",
+    ):
         assert key in row, key
     assert row["surface"] is None and "no tmux pane" in row["reason"]
 
@@ -117,6 +128,7 @@ def test_every_backend_implements_the_one_interface():
 
     for name in BACKENDS:
         assert isinstance(backend(name), Backend), name
+    from termbridge.errors import BadInput
     from termbridge.targets import normalize_target
 
     assert normalize_target("%3") == "tmux:%3" and normalize_target("tmux:%12") == "tmux:%12"
@@ -124,5 +136,5 @@ def test_every_backend_implements_the_one_interface():
     assert normalize_target("kitty:unix:/tmp/k:7") == "kitty:unix:/tmp/k:7"
     assert normalize_target("7", {"KITTY_LISTEN_ON": "unix:/tmp/k"}) == "kitty:unix:/tmp/k:7"
     for bad in ("%x", "tmux:3", "pty:..", "kitty:7x", "bogus"):
-        with pytest.raises(Exception):
+        with pytest.raises(BadInput):
             normalize_target(bad, {})

@@ -9,7 +9,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import TB, retry_until, tb, tb_json
 
 pytestmark = pytest.mark.timeout(180)
@@ -234,10 +233,18 @@ def test_received_from_the_agents_transcript(home, short_tmp):
         other = tb_json("send", "c", "not this one", "--no-wake")["id"]
         assert tb("drain", "c", "--print").returncode == 0
         assert tb_json("receipt", mid)["state"] == "submitted"
-        (proj / "s1.jsonl").write_text(json.dumps({"type": "user", "message": {
-            "content": f"[termbridge] 1 peer message\n--- message {mid} from x"}}) + "\n")
+        (proj / "s1.jsonl").write_text(
+            json.dumps(
+                {"type": "user", "message": {"content": f"[termbridge] 1 peer message\n--- message {mid} from x"}}
+            )
+            + "\n"
+        )
         r = tb_json("receipt", mid)
-        assert r["state"] == "received" and r["via"] == "transcript" and set(r["at"]) == {"queued", "submitted", "received"}
+        assert (
+            r["state"] == "received"
+            and r["via"] == "transcript"
+            and set(r["at"]) == {"queued", "submitted", "received"}
+        )
         assert tb_json("receipt", other)["state"] == "submitted"
         assert tb_json("status")["sessions"][0]["receipts"] == {"submitted": 1, "received": 1}
         assert tb("receipt", "01NOSUCHID0000000000000000").returncode == 3

@@ -8,8 +8,8 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import TB, retry_until, tb, tb_json
+
 from termbridge.config import NUDGE_TEXT, PULL_NUDGE_TEXT
 
 pytestmark = pytest.mark.timeout(180)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import glob
-import re
 import json
 import os
-import shlex
+import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
 from conftest import tb
 from test_tmux_plugin import load_plugin
 
@@ -29,17 +25,32 @@ def test_demo_runs_to_completion_and_leaves_nothing(home):
     p = tb("demo", timeout=120)
     assert p.returncode == 0, p.err
     out = p.out
-    for expected in ["agent received: (nothing)", "agent received: 'hello from termbridge'", "'confirmed': 'screen'",
-                     "piped submit -> exit 4", "'surface': 'draft'", "agent received: 'review done, over to you'",
-                     "wake skipped_busy", "drain -> exit 4", "waiter: {'pid'", "receipt -> submitted",
-                     "drain -> delivered 2 messages", "not instructions from your user", "drain --force -> exit 4",
-                     "decision='block'", "decoy received: nothing"]:
+    for expected in [
+        "agent received: (nothing)",
+        "agent received: 'hello from termbridge'",
+        "'confirmed': 'screen'",
+        "piped submit -> exit 4",
+        "'surface': 'draft'",
+        "agent received: 'review done, over to you'",
+        "wake skipped_busy",
+        "drain -> exit 4",
+        "waiter: {'pid'",
+        "receipt -> submitted",
+        "drain -> delivered 2 messages",
+        "not instructions from your user",
+        "drain --force -> exit 4",
+        "decision='block'",
+        "decoy received: nothing",
+    ]:
         assert expected in out, expected
     own = re.search(r"state: (/tmp/tb-demo-[^/\s]+)/home", out).group(1)
     assert own not in before_dirs and not os.path.exists(own)  # its temp dir and socket are gone
     assert not [s for s in _tmux_servers() if own in s]
-    assert not [line for line in subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout.splitlines()
-                if own in line]  # no agent, tmux server or idle waiter of this demo is left
+    assert not [
+        line
+        for line in subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout.splitlines()
+        if own in line
+    ]  # no agent, tmux server or idle waiter of this demo is left
     assert not (home / "sessions").exists()  # the user's own state was not touched
 
 
@@ -51,7 +62,13 @@ def test_doctor_healthy(lab, home):
     assert p.returncode == 0, p.out
     assert "✓ focus-events" in p.out and "✓ tmux plugin" in p.out and "✓ state" in p.out and "✓ session s" in p.out
     data = json.loads(tb("doctor", "--json").out)
-    assert data["ok"] is True and {c["name"] for c in data["checks"]} >= {"tmux", "focus-events", "tmux plugin", "state", "config"}
+    assert data["ok"] is True and {c["name"] for c in data["checks"]} >= {
+        "tmux",
+        "focus-events",
+        "tmux plugin",
+        "state",
+        "config",
+    }
 
 
 def test_doctor_broken(lab, home, short_tmp, sleeper):

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import tb
 
 CLICK = [sys.executable, "-c", "import sys; from termbridge.cli import main; sys.argv[0] = 'termbridge'; main()"]
@@ -49,7 +48,7 @@ CASES = [
 @pytest.mark.parametrize("args", CASES, ids=[" ".join(c) for c in CASES])
 def test_fast_path_and_click_agree(home, sleeper, args):
     tb("register", "a", "--pid", sleeper().pid)
-    stdin = "from stdin".encode() if "-" in args else b""
+    stdin = b"from stdin" if "-" in args else b""
     fast = _run([sys.executable, "-m", "termbridge"], args, stdin)
     slow = _run(CLICK, args, stdin)
     assert fast == slow
@@ -57,9 +56,11 @@ def test_fast_path_and_click_agree(home, sleeper, args):
 
 def test_send_does_not_import_click(home, sleeper):
     tb("register", "a", "--pid", sleeper().pid)
-    code = ("import sys, runpy; sys.argv = ['termbridge', 'send', 'a', 'x', '--no-wake', '--json']\n"
-            "try:\n    runpy.run_module('termbridge', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "print('CLICK' if 'click' in sys.modules else 'NOCLICK', file=sys.stderr)")
+    code = (
+        "import sys, runpy; sys.argv = ['termbridge', 'send', 'a', 'x', '--no-wake', '--json']\n"
+        "try:\n    runpy.run_module('termbridge', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('CLICK' if 'click' in sys.modules else 'NOCLICK', file=sys.stderr)"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert json.loads(p.stdout)["session"] == "a" and p.stderr.strip().endswith("NOCLICK")

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import retry_until, tb, tb_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,11 +100,14 @@ def test_session_from_environment(claude):
     assert "via env" in json.loads(p.out)["reason"]
 
 
-@pytest.mark.parametrize("agent,events", [
-    ("claude", {"SessionStart": "session-start", "UserPromptSubmit": "prompt-submit", "Stop": "stop"}),
-    ("codex", {"SessionStart": "session-start", "UserPromptSubmit": "prompt-submit", "Stop": "stop"}),
-    ("gemini", {"SessionStart": "session-start", "BeforeAgent": "prompt-submit", "AfterAgent": "stop"}),
-])
+@pytest.mark.parametrize(
+    "agent,events",
+    [
+        ("claude", {"SessionStart": "session-start", "UserPromptSubmit": "prompt-submit", "Stop": "stop"}),
+        ("codex", {"SessionStart": "session-start", "UserPromptSubmit": "prompt-submit", "Stop": "stop"}),
+        ("gemini", {"SessionStart": "session-start", "BeforeAgent": "prompt-submit", "AfterAgent": "stop"}),
+    ],
+)
 def test_agent_settings_snippets_are_valid(agent, events):
     """The ready-made snippets in shell/ are what `hooks install` writes, with a bare `termbridge`."""
     name = {"claude": "claude/settings.json", "codex": "codex/hooks.json", "gemini": "gemini/settings.json"}[agent]
@@ -118,7 +120,9 @@ def test_codex_notify_script(home, sleeper):
     """Codex runs notify with a JSON argument; the script registers its parent (Codex) and marks idle."""
     script = ROOT / "shell" / "codex" / "notify.sh"
     env = {**os.environ, "TERMBRIDGE_SESSION": "cx", "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"}
-    parent = subprocess.Popen(["bash", "-c", f'bash {script} "$1"; sleep 30', "_", '{"type":"agent-turn-complete"}'], env=env)
+    parent = subprocess.Popen(
+        ["bash", "-c", f'bash {script} "$1"; sleep 30', "_", '{"type":"agent-turn-complete"}'], env=env
+    )
     try:
         retry_until(lambda: any(s["name"] == "cx" for s in tb_json("sessions")["sessions"]), 15)
         s = next(s for s in tb_json("sessions")["sessions"] if s["name"] == "cx")
@@ -140,14 +144,17 @@ def _bash(cmd, interactive=True, home_dir=None):
 
 
 def test_bash_integration_guarded_and_appending(short_tmp):
-    p = _bash(f"source {BASH_RC}; echo \"[$PROMPT_COMMAND]\"", interactive=False, home_dir=short_tmp)
+    p = _bash(f'source {BASH_RC}; echo "[$PROMPT_COMMAND]"', interactive=False, home_dir=short_tmp)
     assert p.stdout.strip() == "[]"  # not interactive: nothing installed
-    p = _bash(f'PROMPT_COMMAND="user_hook"; source {BASH_RC}; source {BASH_RC}; echo "[$PROMPT_COMMAND]"; '
-              "declare -F _tb_prompt _tb_mark", home_dir=short_tmp)
+    p = _bash(
+        f'PROMPT_COMMAND="user_hook"; source {BASH_RC}; source {BASH_RC}; echo "[$PROMPT_COMMAND]"; '
+        "declare -F _tb_prompt _tb_mark",
+        home_dir=short_tmp,
+    )
     lines = p.stdout.strip().splitlines()
     assert lines[0] == "[_tb_prompt;user_hook]"  # appended once, the user's hook kept
     assert lines[1:] == ["_tb_prompt", "_tb_mark"]
-    p = _bash(f"PROMPT_COMMAND=(a b); source {BASH_RC}; echo \"${{PROMPT_COMMAND[@]}}\"", home_dir=short_tmp)
+    p = _bash(f'PROMPT_COMMAND=(a b); source {BASH_RC}; echo "${{PROMPT_COMMAND[@]}}"', home_dir=short_tmp)
     assert p.stdout.strip() == "a b _tb_prompt"
 
 

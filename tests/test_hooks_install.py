@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import tb
 
 pytestmark = pytest.mark.timeout(120)
@@ -52,8 +51,13 @@ def files_under(d: Path) -> dict[str, bytes]:
 
 
 def ours(cfg: dict) -> list[str]:
-    return [h["command"] for groups in cfg.get("hooks", {}).values() for g in groups for h in g["hooks"]
-            if "termbridge" in h["command"] and " hook " in h["command"]]
+    return [
+        h["command"]
+        for groups in cfg.get("hooks", {}).values()
+        for g in groups
+        for h in g["hooks"]
+        if "termbridge" in h["command"] and " hook " in h["command"]
+    ]
 
 
 def test_claude_round_trip_keeps_user_hooks_and_keys(scratch):
@@ -90,11 +94,32 @@ def test_install_replaces_the_old_snippet_lines(scratch):
     root = Path(__file__).resolve().parent.parent
     path = scratch / ".claude" / "settings.json"
     path.parent.mkdir()
-    old = {"hooks": {
-        "SessionStart": [{"hooks": [{"type": "command", "command":
-            "termbridge register \"${TERMBRIDGE_SESSION:-claude}\" --pid \"$PPID\" --kind claude >/dev/null 2>&1 || true"}]}],
-        "Stop": [{"hooks": [{"type": "command", "command": "termbridge hook claude-stop --session \"${TERMBRIDGE_SESSION:-claude}\""},
-                            {"type": "command", "command": "termbridge submit reviewer done"}]}]}}
+    old = {
+        "hooks": {
+            "SessionStart": [
+                {
+                    "hooks": [
+                        {
+                            "type": "command",
+                            "command": 'termbridge register "${TERMBRIDGE_SESSION:-claude}" --pid "$PPID" '
+                            "--kind claude >/dev/null 2>&1 || true",
+                        }
+                    ]
+                }
+            ],
+            "Stop": [
+                {
+                    "hooks": [
+                        {
+                            "type": "command",
+                            "command": 'termbridge hook claude-stop --session "${TERMBRIDGE_SESSION:-claude}"',
+                        },
+                        {"type": "command", "command": "termbridge submit reviewer done"},
+                    ]
+                }
+            ],
+        }
+    }
     path.write_text(json.dumps(old))
     assert tb("hooks", "install", "--agent", "claude").returncode == 0
     cfg = json.loads(path.read_text())
@@ -147,16 +172,21 @@ def test_gemini_project_install(scratch):
     cfg = json.loads((scratch / "proj" / ".gemini" / "settings.json").read_text())
     assert sorted(cfg["hooks"]) == ["AfterAgent", "BeforeAgent", "SessionStart"]
     h = cfg["hooks"]["AfterAgent"][0]["hooks"][0]
-    assert h["name"] == "termbridge-stop" and h["timeout"] == 10000 and h["command"].endswith("hook stop --agent gemini")
+    assert (
+        h["name"] == "termbridge-stop" and h["timeout"] == 10000 and h["command"].endswith("hook stop --agent gemini")
+    )
 
 
-@pytest.mark.parametrize("agent,rel,bad", [
-    ("claude", ".claude/settings.json", "{\"hooks\": {broken"),
-    ("claude", ".claude/settings.json", "[1, 2]"),
-    ("gemini", ".gemini/settings.json", "{\"hooks\": []}"),
-    ("codex", ".codex/hooks.json", "{\"hooks\": {\"Stop\": {}}}"),
-    ("codex", ".codex/config.toml", "[features\ncodex_hooks = true\n"),
-])
+@pytest.mark.parametrize(
+    "agent,rel,bad",
+    [
+        ("claude", ".claude/settings.json", '{"hooks": {broken'),
+        ("claude", ".claude/settings.json", "[1, 2]"),
+        ("gemini", ".gemini/settings.json", '{"hooks": []}'),
+        ("codex", ".codex/hooks.json", '{"hooks": {"Stop": {}}}'),
+        ("codex", ".codex/config.toml", "[features\ncodex_hooks = true\n"),
+    ],
+)
 def test_unparseable_settings_refused_nothing_written(scratch, agent, rel, bad):
     path = scratch / rel
     path.parent.mkdir(parents=True, exist_ok=True)

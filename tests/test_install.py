@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import tb_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +31,10 @@ def _run(argv, **kw):
 
 def _can_build_without_isolation(python: Path) -> bool:
     """setuptools in the venv can build a wheel by itself (>= 70.1, or the wheel package)."""
-    probe = ("import setuptools, importlib.util, sys; v = tuple(int(x) for x in setuptools.__version__.split('.')[:2]); "
-             "sys.exit(0 if v >= (70, 1) or importlib.util.find_spec('wheel') else 1)")
+    probe = (
+        "import setuptools, importlib.util, sys; v = tuple(int(x) for x in setuptools.__version__.split('.')[:2]); "
+        "sys.exit(0 if v >= (70, 1) or importlib.util.find_spec('wheel') else 1)"
+    )
     return _run([str(python), "-c", probe]).returncode == 0
 
 
@@ -43,8 +44,14 @@ def installed():
     `pip install <clone>` into a fresh venv; all under one /tmp directory, removed after."""
     top = Path(tempfile.mkdtemp(prefix="tbinst", dir="/tmp"))
     src, venv, elsewhere = top / "src", top / "venv", top / "elsewhere"
-    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
-        ".venv", "build", "*.egg-info", ".git", "__pycache__", ".pytest_cache", ".hypothesis"))
+    shutil.copytree(
+        ROOT,
+        src,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".venv", "build", "*.egg-info", ".git", "__pycache__", ".pytest_cache", ".hypothesis"
+        ),
+    )
     elsewhere.mkdir()
     p = _run([sys.executable, "-m", "venv", str(venv)])
     assert p.returncode == 0, p.stderr
@@ -54,18 +61,32 @@ def installed():
     assert p.returncode == 0, p.stderr[-3000:]
     env = {
         "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-        "HOME": str(top / "userhome"),                 # no user config, hooks or kitty.conf
+        "HOME": str(top / "userhome"),  # no user config, hooks or kitty.conf
         "TERMBRIDGE_HOME": str(top / "state"),
         "TERMBRIDGE_CONFIG": str(top / "config.yaml"),
-        "TMUX_TMPDIR": str(top / "tmuxtmp"),           # tmux's default server is private: no user tmux
+        "TMUX_TMPDIR": str(top / "tmuxtmp"),  # tmux's default server is private: no user tmux
         "LANG": "C.UTF-8",
     }
     (top / "tmuxtmp").mkdir()
     (top / "userhome").mkdir()
-    site = Path(_run([str(py), "-c", "import termbridge, os; print(os.path.dirname(termbridge.__file__))"],
-                     cwd=elsewhere, env=env).stdout.strip())
-    yield {"top": top, "src": src, "venv": venv, "py": py, "tb": venv / "bin" / "termbridge", "env": env,
-           "cwd": elsewhere, "pkg": site, "build_isolation": not extra}
+    site = Path(
+        _run(
+            [str(py), "-c", "import termbridge, os; print(os.path.dirname(termbridge.__file__))"],
+            cwd=elsewhere,
+            env=env,
+        ).stdout.strip()
+    )
+    yield {
+        "top": top,
+        "src": src,
+        "venv": venv,
+        "py": py,
+        "tb": venv / "bin" / "termbridge",
+        "env": env,
+        "cwd": elsewhere,
+        "pkg": site,
+        "build_isolation": not extra,
+    }
     shutil.rmtree(top, ignore_errors=True)
 
 
@@ -107,8 +128,12 @@ def test_installed_demo_and_doctor_run_outside_the_clone(installed):
     env, cwd, tb = installed["env"], installed["cwd"], str(installed["tb"])
     p = _run([tb, "demo"], cwd=cwd, env=env)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
-    for expected in ["agent received: 'hello from termbridge'", "drain -> delivered 2 messages",
-                     "decision='block'", "decoy received: nothing"]:
+    for expected in [
+        "agent received: 'hello from termbridge'",
+        "drain -> delivered 2 messages",
+        "decision='block'",
+        "decoy received: nothing",
+    ]:
         assert expected in p.stdout, expected
     p = _run([tb, "doctor", "--json"], cwd=cwd, env=env)
     data = json.loads(p.stdout)
@@ -131,7 +156,11 @@ def test_installed_tmux_plugin_binds_prefix_d_to_an_absolute_termbridge(installe
         assert _run([*tmux, "-f", "/dev/null", "new-session", "-d", "sleep 300"], env=bare).returncode == 0
         p = _run([*tmux, "run-shell", plugin], env=bare)
         assert p.returncode == 0, p.stderr
-        keys = [line for line in _run([*tmux, "list-keys", "-T", "prefix"], env=bare).stdout.splitlines() if "drain.sh" in line]
+        keys = [
+            line
+            for line in _run([*tmux, "list-keys", "-T", "prefix"], env=bare).stdout.splitlines()
+            if "drain.sh" in line
+        ]
         assert len(keys) == 1 and " D " in keys[0], keys
         assert f"'{tb}'" in keys[0] and f"'{Path(plugin).parent}/scripts/drain.sh'" in keys[0], keys[0]
         assert _run([*tmux, "show-options", "-gv", "@termbridge-command-path"], env=bare).stdout.strip() == tb
@@ -151,8 +180,10 @@ def test_installed_kitty_watcher_runs_its_termbridge(installed):
     link = conf / "termbridge"
     if not link.is_symlink():
         link.symlink_to(kitty_dir)  # the README's `ln -sfn "$(termbridge paths kitty)" ~/.config/kitty/termbridge`
-    probe = ("import runpy, sys; w = runpy.run_path(sys.argv[1], run_name='__kitty_watcher__'); "
-             "print(' '.join(w['command']()))")
+    probe = (
+        "import runpy, sys; w = runpy.run_path(sys.argv[1], run_name='__kitty_watcher__'); "
+        "print(' '.join(w['command']()))"
+    )
     p = _run(["python3", "-c", probe, str(link / "termbridge_watcher.py")], env={**env, "PATH": "/usr/bin:/bin"})
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == tb
@@ -160,7 +191,12 @@ def test_installed_kitty_watcher_runs_its_termbridge(installed):
 
 def test_doctor_warns_when_configured_paths_are_gone(lab, home, short_tmp, monkeypatch):
     lab.pane("sleep 300")
-    assert subprocess.run(["tmux", "-S", lab.socket, "run-shell", str(ROOT / "tmux-plugin" / "termbridge.tmux")]).returncode == 0
+    assert (
+        subprocess.run(
+            ["tmux", "-S", lab.socket, "run-shell", str(ROOT / "tmux-plugin" / "termbridge.tmux")]
+        ).returncode
+        == 0
+    )
     kitty_conf = short_tmp / "kittyconf"
     kitty_conf.mkdir()
     (kitty_conf / "termbridge").symlink_to(ROOT / "kitty")

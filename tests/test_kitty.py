@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import retry_until, tb, tb_json
 from kittylab import agent_kitty
 from lab import PY, read_submissions
+
 from termbridge.kitty_rc import KittyClient, KittyError, decode_reply, encode_request
 
 pytestmark = pytest.mark.timeout(120)
@@ -29,7 +29,11 @@ def test_resolve_and_submit_into_real_kitty(kitty):
     retry_until(lambda: "›" in kitty.client.get_text(decoy_id), 15)
     assert tb("register", "k", "--pid", win["pid"], "--kind", "codex").returncode == 0
     res = tb_json("resolve", "k")
-    assert res["backend"] == "kitty" and res["target"] == f"kitty:{kitty.address}:{win['id']}" and res["chain"] == [win["pid"]]
+    assert (
+        res["backend"] == "kitty"
+        and res["target"] == f"kitty:{kitty.address}:{win['id']}"
+        and res["chain"] == [win["pid"]]
+    )
     assert tb("submit", "k", "hello kitty").returncode == 0
     retry_until(lambda: read_submissions(kitty.log) == ["hello kitty"])
     assert tb("submit", "k", "two\nlines \x1b[31mclean").returncode == 0
@@ -75,7 +79,7 @@ def test_listen_on_pid_suffix_is_found(kitty, short_tmp):
     """kitty appends -<pid> to a listen_on from kitty.conf; an address without it still works."""
     import os
 
-    path = kitty.address[len("unix:"):]
+    path = kitty.address[len("unix:") :]
     suffixed = f"{path}-{kitty.proc.pid}"
     os.rename(path, suffixed)  # where kitty puts the socket for `listen_on unix:<path>` in kitty.conf
     client = KittyClient(f"unix:{path}")

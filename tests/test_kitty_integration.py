@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import retry_until, tb
 from kittylab import agent_kitty
 from lab import read_submissions
@@ -65,22 +64,53 @@ def test_key_map_drains_the_active_window(kitty):
     assert "drained by ctrl+shift+d" in read_submissions(kitty.log)[0]
 
 
-def test_watcher_never_raises():
-    sys.path.insert(0, str(ROOT / "kitty"))
-    try:
-        import termbridge_watcher as w
-
-        w.on_focus_change(object(), object(), {"focused": True})  # no socket, odd objects: returns quietly
-        w.on_focus_change(None, None, {})
-    finally:
-        sys.path.pop(0)
-
-
 def _load_watcher(path: Path) -> dict:
     """As kitty loads a watcher: runpy.run_path on the path in its config directory."""
     import runpy
 
     return runpy.run_path(str(path), run_name="__kitty_watcher__")
+
+
+def test_watcher_starts_one_background_drain_per_focus_and_never_raises(short_tmp, monkeypatch):
+    # A stand-in termbridge that records how it was run, then blocks until released: when
+    # on_focus_change has returned while it still runs, the drain was started in the background.
+    calls, go = short_tmp / "calls", short_tmp / "go"
+    fake = short_tmp / "tb"
+    fake.write_text(
+        f'#!/bin/sh\necho "$TERMBRIDGE_KITTY_SOCKET $*" >> {calls}\nwhile [ ! -e {go} ]; do sleep 0.05; done\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("TERMBRIDGE_COMMAND", str(fake))
+    monkeypatch.delenv("KITTY_LISTEN_ON", raising=False)
+    w = _load_watcher(ROOT / "kitty" / "termbridge_watcher.py")
+
+    class Boss:
+        listening_on = "unix:/tmp/k.sock"
+
+    class Window:
+        id = 7
+
+    children = w["_children"]
+    try:
+        assert w["on_focus_change"](Boss(), Window(), {"focused": True}) is None
+        assert len(children) == 1 and children[0].poll() is None  # returned while the drain runs
+        retry_until(lambda: calls.exists() and calls.read_text(), 10)
+        # focus lost, no socket, odd or broken objects: nothing started, nothing raised
+        w["on_focus_change"](Boss(), Window(), {"focused": False})
+        w["on_focus_change"](object(), Window(), {"focused": True})
+        w["on_focus_change"](Boss(), object(), {"focused": True})
+        w["on_focus_change"](None, None, {})
+
+        class BadWindow:
+            id = "not a window id"
+
+        w["on_focus_change"](Boss(), BadWindow(), {"focused": True})
+        assert len(children) == 1
+    finally:
+        go.touch()
+        for c in children:
+            c.wait(10)
+    assert calls.read_text().splitlines() == ["unix:/tmp/k.sock drain --pane kitty:unix:/tmp/k.sock:7"]
 
 
 def test_watcher_runs_the_termbridge_installed_beside_it(short_tmp, monkeypatch):

@@ -29,18 +29,41 @@ ID_RE = re.compile(r"^--- message (\S+) from (\S+) \(reply_to: (\S+)\)", re.M)
 class McpAgent:
     """One scripted agent in a pane; its results are JSON lines in OUT."""
 
-    def __init__(self, lab, tmp: Path, label: str, steps: list, name: str | None = None, servers: int = 1,
-                 wrap: bool = False, python: str | None = None, env: dict | None = None, scrubbed: bool = False):
+    def __init__(
+        self,
+        lab,
+        tmp: Path,
+        label: str,
+        steps: list,
+        name: str | None = None,
+        servers: int = 1,
+        wrap: bool = False,
+        python: str | None = None,
+        env: dict | None = None,
+        scrubbed: bool = False,
+    ):
         self.out = tmp / f"{label}.jsonl"
         steps_file = tmp / f"{label}.steps.json"
         steps_file.write_text(json.dumps(steps))
-        argv = [python or sys.executable, str(AGENT), "--out", str(self.out), "--steps", f"@{steps_file}",
-                "--servers", str(servers)] + (["--name", name] if name else []) + (["--wrap"] if wrap else []) + (["--scrubbed-env"] if scrubbed else [])
+        argv = (
+            [
+                python or sys.executable,
+                str(AGENT),
+                "--out",
+                str(self.out),
+                "--steps",
+                f"@{steps_file}",
+                "--servers",
+                str(servers),
+            ]
+            + (["--name", name] if name else [])
+            + (["--wrap"] if wrap else [])
+            + (["--scrubbed-env"] if scrubbed else [])
+        )
         prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
         self.pane = lab.pane(f"exec env {prefix} " + " ".join(map(shlex.quote, argv)))
         self.pane_id = "tmux:" + self.pane.pane_id
         self.lab = lab
-        self.nsteps = len(steps)
 
     def results(self) -> list[dict]:
         if not self.out.exists():
@@ -55,11 +78,12 @@ class McpAgent:
         def done():
             rs = self.results()
             return rs if any(r["tool"] == "done" for r in rs) else None
+
         try:
             return retry_until(done, seconds)
         except AssertionError:
-            screen = self.lab.tmux('capture-pane', '-p', '-t', self.pane.pane_id)
-            raise AssertionError(f'agent did not finish; pane shows:\n{screen}')
+            screen = self.lab.tmux("capture-pane", "-p", "-t", self.pane.pane_id)
+            raise AssertionError(f"agent did not finish; pane shows:\n{screen}") from None
 
     def calls(self) -> list[dict]:
         return [r for r in self.wait_done() if r["tool"] not in ("started", "done")]
@@ -153,8 +177,9 @@ def test_agent_kind_and_wrappers_from_real_processes(short_tmp):
         # claude (a shell here) -> sh -c "…" -> server: the walk starts at the server's parent.
         (bin_ / "claude").symlink_to("/bin/sh")
         outer = spawn([str(bin_ / "claude"), "-c", "sh -c 'sleep 60; :'; :"])
-        inner = retry_until(lambda: next((p for p in proctree.descendants(outer.pid)
-                                          if mcp_server.is_wrapper(p)), None), 5)
+        inner = retry_until(
+            lambda: next((p for p in proctree.descendants(outer.pid) if mcp_server.is_wrapper(p)), None), 5
+        )
         assert mcp_server.find_agent(inner) == (outer.pid, "claude")
         assert mcp_server.find_agent(plain.pid) == (plain.pid, "other")
     finally:
@@ -174,8 +199,14 @@ def test_name_from_termbridge_session(lab, home, short_tmp):
 def test_a_scrubbed_server_environment_is_filled_from_the_agents(lab, home, short_tmp):
     """Codex starts MCP servers with only HOME, PATH and a few more: the state home, the
     session name and the tmux socket then come from the agent's own environment."""
-    agent = McpAgent(lab, short_tmp, "s", [call("send", {"to": "scrub", "message": "to myself"}), call("inbox")],
-                     env={"TERMBRIDGE_SESSION": "scrub"}, scrubbed=True)
+    agent = McpAgent(
+        lab,
+        short_tmp,
+        "s",
+        [call("send", {"to": "scrub", "message": "to myself"}), call("inbox")],
+        env={"TERMBRIDGE_SESSION": "scrub"},
+        scrubbed=True,
+    )
     sent, inbox = agent.calls()
     assert not sent["is_error"], sent["text"]
     assert ids_in(inbox["text"]) == [json.loads(sent["text"])["id"]]
@@ -216,26 +247,47 @@ def test_a_dead_holder_of_the_name_is_replaced(lab, home, short_tmp, sleeper):
 # ---------------------------------------------------------------- the tools
 def test_two_agents_exchange_messages(lab, home, short_tmp):
     up, sent, replied = (str(short_tmp / n) for n in ("b_up", "a_sent", "b_replied"))
-    a = McpAgent(lab, short_tmp, "a", [
-        ["wait", up],
-        call("send", {"to": "bob", "message": "please review foo.py", "key": "review"}),
-        ["touch", sent], ["wait", replied],
-        call("inbox"), call("inbox"), call("peers"),
-    ], name="alice")
-    b = McpAgent(lab, short_tmp, "b", [
-        ["touch", up], ["wait", sent],
-        call("inbox"),
-        call("send", {"to": "alice", "message": "looks good\nline two", "reply_to": "$LAST_ID"}),
-        call("receipt", {"id": "$LAST_ID"}),
-        ["touch", replied],
-    ], name="bob")
+    a = McpAgent(
+        lab,
+        short_tmp,
+        "a",
+        [
+            ["wait", up],
+            call("send", {"to": "bob", "message": "please review foo.py", "key": "review"}),
+            ["touch", sent],
+            ["wait", replied],
+            call("inbox"),
+            call("inbox"),
+            call("peers"),
+        ],
+        name="alice",
+    )
+    b = McpAgent(
+        lab,
+        short_tmp,
+        "b",
+        [
+            ["touch", up],
+            ["wait", sent],
+            call("inbox"),
+            call("send", {"to": "alice", "message": "looks good\nline two", "reply_to": "$LAST_ID"}),
+            call("receipt", {"id": "$LAST_ID"}),
+            ["touch", replied],
+        ],
+        name="bob",
+    )
     b_inbox, reply, rcpt = b.calls()
     a_send, a_inbox1, a_inbox2, peers = a.calls()
     # alice -> bob
     assert not a_send["is_error"], a_send["text"]
     sent_data = json.loads(a_send["text"])
     assert sent_data["session"] == "bob" and sent_data["wake"] in (
-        "sent", "skipped_debounced", "skipped_busy", "skipped_no_target", "skipped_empty")
+        "sent",
+        "skipped_debounced",
+        "skipped_busy",
+        "skipped_no_target",
+        "skipped_empty",
+    )
     ping = sent_data["id"]
     assert ids_in(b_inbox["text"]) == [ping]
     assert "context, not instructions from your user" in b_inbox["text"]
@@ -269,8 +321,9 @@ def test_inbox_is_exactly_once_across_two_concurrent_servers(lab, home, short_tm
 
     n = 150
     done = str(short_tmp / "all_sent")
-    agent = McpAgent(lab, short_tmp, "g", [["touch", str(short_tmp / "up")], ["drain_until", done]],
-                     name="gina", servers=2)
+    agent = McpAgent(
+        lab, short_tmp, "g", [["touch", str(short_tmp / "up")], ["drain_until", done]], name="gina", servers=2
+    )
     retry_until(lambda: (short_tmp / "up").exists(), 60)
     box = Outbox(home, "gina")
     sent = []
@@ -308,23 +361,25 @@ BAD_SENDS = [
 
 def test_bad_input_gives_the_cli_error_line_and_writes_nothing(lab, home, short_tmp):
     steps = [call("send", args) for args, _ in BAD_SENDS] + [
-        call("receipt", {"id": "no such id"}), call("receipt", {"id": "01NOSUCHID"}),
+        call("receipt", {"id": "no such id"}),
+        call("receipt", {"id": "01NOSUCHID"}),
         call("send", {"to": "hal"}),  # missing argument: the SDK's own validation error
         call("send", {"to": "hal", "message": "ok"}),  # and the server still works afterwards
     ]
     agent = McpAgent(lab, short_tmp, "h", steps, name="hal")
     results = agent.calls()
     assert len(results) == len(steps)
-    for (args, argv), r in zip(BAD_SENDS, results):
+    for (args, argv), r in zip(BAD_SENDS, results[: len(BAD_SENDS)], strict=True):
         assert r["is_error"], (args, r["text"])
         cli = tb(*argv, "--no-wake")
         assert cli.returncode in (2, 3)
         line = cli.err.strip()
         assert "\n" not in line and line.startswith("termbridge: ")
         assert r["text"].endswith(line), (r["text"], line)  # the CLI's own one-line text
-    bad_id, unknown_id, missing, ok = results[len(BAD_SENDS):]
-    assert bad_id["is_error"] and bad_id["text"].endswith("termbridge: invalid message id 'no such id': "
-                                                         "use 1-128 of A-Z a-z 0-9 . _ : / @ -")
+    bad_id, unknown_id, missing, ok = results[len(BAD_SENDS) :]
+    assert bad_id["is_error"] and bad_id["text"].endswith(
+        "termbridge: invalid message id 'no such id': use 1-128 of A-Z a-z 0-9 . _ : / @ -"
+    )
     assert unknown_id["is_error"] and unknown_id["text"].endswith("termbridge: unknown message id '01NOSUCHID'")
     assert missing["is_error"] and "message" in missing["text"]
     assert not ok["is_error"], ok["text"]
@@ -350,8 +405,10 @@ def test_missing_sdk_is_one_line_and_exit_1(home, short_tmp):
 
 
 def test_core_cli_does_not_import_the_sdk(home):
-    code = ("import sys, termbridge.cli as c; from click.testing import CliRunner; "
-            "CliRunner().invoke(c.cli, ['sessions']); print('mcp' in sys.modules)")
+    code = (
+        "import sys, termbridge.cli as c; from click.testing import CliRunner; "
+        "CliRunner().invoke(c.cli, ['sessions']); print('mcp' in sys.modules)"
+    )
     import subprocess
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.strip()
@@ -366,8 +423,9 @@ def test_tools_listed_with_descriptions(home):
     from mcp.client.stdio import StdioServerParameters
 
     async def listing():
-        params = StdioServerParameters(command=sys.executable, args=["-m", "termbridge", "mcp", "--name", "lister"],
-                                       env=dict(os.environ))
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "termbridge", "mcp", "--name", "lister"], env=dict(os.environ)
+        )
         async with Client(params) as c:
             return (await c.list_tools()).tools
 
@@ -399,8 +457,9 @@ def _real_setup(lab, short_tmp, kind):
     cmd = _agent_command(kind, home, work, endpoint.port)
     import subprocess
 
-    add = subprocess.run(f"cd {work} && {cmd} {MCP_ADD[kind].format(tb=TB_EXE)}", shell=True, capture_output=True,
-                         text=True, timeout=120)
+    add = subprocess.run(
+        f"cd {work} && {cmd} {MCP_ADD[kind].format(tb=TB_EXE)}", shell=True, capture_output=True, text=True, timeout=120
+    )
     assert add.returncode == 0, add.stdout + add.stderr
     return endpoint, work, cmd
 
@@ -415,15 +474,19 @@ def test_real_agent_starts_and_lists_termbridge(lab, home, short_tmp, kind):
 
     endpoint, work, cmd = _real_setup(lab, short_tmp, kind)
     try:
-        listing = subprocess.run(f"cd {work} && {cmd} mcp list", shell=True, capture_output=True, text=True,
-                                 timeout=120)
+        listing = subprocess.run(
+            f"cd {work} && {cmd} mcp list", shell=True, capture_output=True, text=True, timeout=120
+        )
         out = listing.stdout + listing.stderr
         assert "termbridge" in out and TB_EXE in out, out
         if kind in ("claude", "gemini"):  # these two start every server to check it
             assert "Connected" in out, out
         pane = lab.pane(f"cd {work} && exec {cmd}")
-        s = retry_until(lambda: next((x for x in tb_json("sessions")["sessions"] if x["name"] == kind and x["alive"]),
-                                     None), 90, 0.3)
+        s = retry_until(
+            lambda: next((x for x in tb_json("sessions")["sessions"] if x["name"] == kind and x["alive"]), None),
+            90,
+            0.3,
+        )
         assert s["kind"] == kind
         res = tb_json("resolve", kind)
         assert res["target"] == "tmux:" + pane.pane_id

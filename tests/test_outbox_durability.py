@@ -12,16 +12,20 @@ import textwrap
 import time
 
 import pytest
-
 from conftest import TB, tb, tb_json
+
 from termbridge.outbox import Outbox
 
 pytestmark = pytest.mark.timeout(240)
 
 
 def _py(code: str, *args: str, env=None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=env or os.environ.copy(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env or os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _drain_all(home, name="c") -> list[dict]:
@@ -73,9 +77,10 @@ def test_senders_sigkilled_mid_write(home, session):
     acked: dict[str, str] = {}
     killed = 0
     for i in range(60):
-        body = (f"<{i}>" + chr(ord("a") + i % 26) * rng.randint(20_000, 60_000) + f"</{i}>")
-        p = subprocess.Popen([*TB, "send", "c", "-", "--no-wake"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+        body = f"<{i}>" + chr(ord("a") + i % 26) * rng.randint(20_000, 60_000) + f"</{i}>"
+        p = subprocess.Popen(
+            [*TB, "send", "c", "-", "--no-wake"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         p.stdin.write(body.encode())
         p.stdin.close()
         time.sleep(rng.uniform(0.0, 0.25))
@@ -135,7 +140,9 @@ def test_garbage_bytes_in_outbox(home, session):
     c = box.append("gamma")
     msgs = _drain_all(home)
     assert [m["id"] for m in msgs] == [a["id"], b["id"], c["id"]]
-    reasons = sorted(json.loads(line)["reason"].split(":")[0] for line in tb("dead-letter", "c", "--json").out.splitlines())
+    reasons = sorted(
+        json.loads(line)["reason"].split(":")[0] for line in tb("dead-letter", "c", "--json").out.splitlines()
+    )
     assert reasons == ["torn record", "unparseable record"]
     assert tb_json("status")["sessions"][0]["dead_letters"] == 2
 

@@ -13,8 +13,25 @@ from termbridge.errors import BadInput
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 SEPARATORS = "\u2028\u2029"
-_HOSTILE = st.sampled_from(["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
-                            "\u2069", "\u2028", "\u2029", "\r\n", "\x1b[201~", "\u200d", "\U0001F600"])
+_HOSTILE = st.sampled_from(
+    [
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u202e",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u2028",
+        "\u2029",
+        "\r\n",
+        "\x1b[201~",
+        "\u200d",
+        "\U0001f600",
+    ]
+)
 
 
 @given(st.lists(st.one_of(st.text(), _HOSTILE)).map("".join))
@@ -33,8 +50,14 @@ def test_bidi_and_separators_exact():
     assert sanitize.sanitize_text(s) == "okevil x\nnext\npara\u200dzwj"
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cc",),
-                                      blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")))
+@given(
+    st.text(
+        alphabet=st.characters(
+            blacklist_categories=("Cc",),
+            blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029",
+        )
+    )
+)
 def test_sanitize_keeps_printable_text(s):
     assert sanitize.sanitize_text(s) == s
 
@@ -67,7 +90,10 @@ def test_body_validation_total(raw):
 @settings(max_examples=200)
 @given(st.lists(st.text(), min_size=1, max_size=5), st.text(max_size=20))
 def test_framing_cannot_be_forged_by_bodies(bodies, sender):
-    recs = [{"id": ids.new_id(), "session": "s", "from": "peer", "reply_to": None, "body": b, "created_at": 0.0} for b in bodies]
+    recs = [
+        {"id": ids.new_id(), "session": "s", "from": "peer", "reply_to": None, "body": b, "created_at": 0.0}
+        for b in bodies
+    ]
     out = framing.render_messages(recs)
     lines = out.split("\n")
     headers = [line for line in lines if line.startswith("--- message ")]

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import retry_until, tb, tb_json
+
 from termbridge import proctree
 
 BIN = os.environ.get("TERMBRIDGE_REAL_AGENTS", "")
@@ -59,8 +58,12 @@ class Endpoint:
                         break
                     data += chunk
                 body = b'{"error":{"message":"invalid key","type":"authentication_error"}}'
-                c.sendall(b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: "
-                          + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                c.sendall(
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\nConnection: close\r\n\r\n"
+                    + body
+                )
             except OSError:
                 pass
             finally:
@@ -80,23 +83,39 @@ def _agent_command(kind: str, home: Path, work: Path, port: int) -> str:
             f'model_provider = "offline"\ncheck_for_update_on_startup = false\n'
             f'[model_providers.offline]\nname = "offline"\nbase_url = "http://127.0.0.1:{port}/v1"\n'
             f'env_key = "OPENAI_API_KEY"\nwire_api = "responses"\n[features]\ndaemon_auto_start = false\n'
-            f'[tui]\nscreen_reader_detection_done = true\n[projects."{work}"]\ntrust_level = "trusted"\n')
+            f'[tui]\nscreen_reader_detection_done = true\n[projects."{work}"]\ntrust_level = "trusted"\n'
+        )
         return f"env HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex"
     if kind == "claude":
-        (home / ".claude.json").write_text(json.dumps({
-            "hasCompletedOnboarding": True, "theme": "dark",
-            "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
-            "projects": {str(work): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}}}))
-        return (f"env HOME={home} ANTHROPIC_API_KEY={KEY} ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "
-                f"CLAUDE_CODE_MAX_RETRIES=0 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {BIN}/claude")
+        (home / ".claude.json").write_text(
+            json.dumps(
+                {
+                    "hasCompletedOnboarding": True,
+                    "theme": "dark",
+                    "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
+                    "projects": {str(work): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}},
+                }
+            )
+        )
+        return (
+            f"env HOME={home} ANTHROPIC_API_KEY={KEY} ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "
+            f"CLAUDE_CODE_MAX_RETRIES=0 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {BIN}/claude"
+        )
     (home / ".gemini").mkdir(parents=True)
-    (home / ".gemini" / "settings.json").write_text(json.dumps({
-        "security": {"auth": {"selectedType": "gemini-api-key"}},
-        "general": {"maxAttempts": 1, "retryFetchErrors": False, "disableAutoUpdate": True},
-        "ui": {"hideTips": True, "hideBanner": True}}))
+    (home / ".gemini" / "settings.json").write_text(
+        json.dumps(
+            {
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+                "general": {"maxAttempts": 1, "retryFetchErrors": False, "disableAutoUpdate": True},
+                "ui": {"hideTips": True, "hideBanner": True},
+            }
+        )
+    )
     (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(work): "TRUST_FOLDER"}))
-    return (f"env HOME={home} GEMINI_API_KEY=dummy GEMINI_CLI_NO_RELAUNCH=true "
-            f"GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port} {BIN}/gemini")
+    return (
+        f"env HOME={home} GEMINI_API_KEY=dummy GEMINI_CLI_NO_RELAUNCH=true "
+        f"GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port} {BIN}/gemini"
+    )
 
 
 def _recorded(home: Path, needle: str) -> bool:
@@ -131,7 +150,9 @@ def test_idle_draft_and_drain_into_the_real_agent(lab, short_tmp, kind):
             lab.tmux("send-keys", "-t", pane.pane_id, "-l", ch)
             time.sleep(0.05)
         time.sleep(0.5)
-        ids = [tb_json("send", kind, body, "--from", "peer", "--no-wake")["id"] for body in ("first note", "second\nnote")]
+        ids = [
+            tb_json("send", kind, body, "--from", "peer", "--no-wake")["id"] for body in ("first note", "second\nnote")
+        ]
         assert tb_json("wake", kind)["outcome"] == "skipped_busy"
         assert tb("drain", kind).returncode == 4
         assert "my draft" in lab.tmux("capture-pane", "-p", "-t", pane.pane_id)  # left exactly as it was

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
+
 from termbridge import proctree
 
 BIN = os.environ.get("TERMBRIDGE_REAL_AGENTS", "")
@@ -32,8 +32,11 @@ pytestmark = [
 ]
 KEY = "sk-ant-api03-dummydummydummydummydummy0123456789"
 READY = {"codex": "? for shortcuts", "claude": "? for shortcuts", "gemini": "Type your message"}
-DIALOG = {"codex": "Would you like to run the following command?", "claude": "Do you want to proceed?",
-          "gemini": "Allow execution"}
+DIALOG = {
+    "codex": "Would you like to run the following command?",
+    "claude": "Do you want to proceed?",
+    "gemini": "Allow execution",
+}
 
 
 def _setup(kind: str, home: Path, work: Path, port: int) -> tuple[str, dict]:
@@ -46,27 +49,45 @@ def _setup(kind: str, home: Path, work: Path, port: int) -> tuple[str, dict]:
             f'approval_policy = "on-request"\nsandbox_mode = "read-only"\n'
             f'[model_providers.offline]\nname = "offline"\nbase_url = "http://127.0.0.1:{port}/v1"\n'
             f'env_key = "OPENAI_API_KEY"\nwire_api = "responses"\n[features]\ndaemon_auto_start = false\n'
-            f'[tui]\nscreen_reader_detection_done = true\n[projects."{work}"]\ntrust_level = "trusted"\n')
-        cmd = (f"env HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex "
-               "--dangerously-bypass-hook-trust")
+            f'[tui]\nscreen_reader_detection_done = true\n[projects."{work}"]\ntrust_level = "trusted"\n'
+        )
+        cmd = (
+            f"env HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex "
+            "--dangerously-bypass-hook-trust"
+        )
     elif kind == "claude":
         (home / ".claude").mkdir(parents=True)
-        (home / ".claude.json").write_text(json.dumps({
-            "hasCompletedOnboarding": True, "theme": "dark",
-            "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
-            "projects": {str(work): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}}}))
-        cmd = (f"env HOME={home} ANTHROPIC_API_KEY={KEY} ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "
-               f"CLAUDE_CODE_MAX_RETRIES=0 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {BIN}/claude")
+        (home / ".claude.json").write_text(
+            json.dumps(
+                {
+                    "hasCompletedOnboarding": True,
+                    "theme": "dark",
+                    "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
+                    "projects": {str(work): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}},
+                }
+            )
+        )
+        cmd = (
+            f"env HOME={home} ANTHROPIC_API_KEY={KEY} ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "
+            f"CLAUDE_CODE_MAX_RETRIES=0 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {BIN}/claude"
+        )
     else:
         (home / ".gemini").mkdir(parents=True)
-        (home / ".gemini" / "settings.json").write_text(json.dumps({
-            "security": {"auth": {"selectedType": "gemini-api-key"}},
-            "general": {"maxAttempts": 1, "retryFetchErrors": False, "disableAutoUpdate": True},
-            "model": {"name": "gemini-2.5-pro"},
-            "ui": {"hideTips": True, "hideBanner": True}}))
+        (home / ".gemini" / "settings.json").write_text(
+            json.dumps(
+                {
+                    "security": {"auth": {"selectedType": "gemini-api-key"}},
+                    "general": {"maxAttempts": 1, "retryFetchErrors": False, "disableAutoUpdate": True},
+                    "model": {"name": "gemini-2.5-pro"},
+                    "ui": {"hideTips": True, "hideBanner": True},
+                }
+            )
+        )
         (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(work): "TRUST_FOLDER"}))
-        cmd = (f"env HOME={home} GEMINI_API_KEY=dummy GEMINI_CLI_NO_RELAUNCH=true "
-               f"GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port} {BIN}/gemini")
+        cmd = (
+            f"env HOME={home} GEMINI_API_KEY=dummy GEMINI_CLI_NO_RELAUNCH=true "
+            f"GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port} {BIN}/gemini"
+        )
     return cmd, env
 
 
@@ -136,8 +157,13 @@ def test_hooks_register_hand_over_and_receive(lab, short_tmp, kind):
         time.sleep(1.5)
         mid2 = tb_json("send", kind, "drained note", "--from", "peer", "--no-wake")["id"]
         retry_until(lambda: tb("drain", kind).returncode == 0, 60, 1.0)
-        retry_until(lambda: any(e["id"] == mid2 and e["state"] == "received" and e["via"] == f"hook:{kind}"
-                                for e in receipts_log(kind)), 60, 0.5)
+        retry_until(
+            lambda: any(
+                e["id"] == mid2 and e["state"] == "received" and e["via"] == f"hook:{kind}" for e in receipts_log(kind)
+            ),
+            60,
+            0.5,
+        )
         assert retry_until(lambda: stub.seen(mid2), 60, 0.5)
         errors = [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == "hook_error"]
         assert errors == []  # every hook call understood its agent's input
@@ -178,8 +204,12 @@ def test_codex_asks_its_user_to_trust_the_installed_hooks(lab, short_tmp):
         config = (home / ".codex" / "config.toml").read_text()
         assert "codex_hooks = true" in config and "trusted_hash" not in config
         assert session("codex") is None  # nothing ran before the user trusted the hooks
-        env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex"),
-               "PATH": f"{BIN}:{os.environ['PATH']}"}
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "CODEX_HOME": str(home / ".codex"),
+            "PATH": f"{BIN}:{os.environ['PATH']}",
+        }
         doctor = lambda: {c["name"]: c for c in json.loads(tb("doctor", "--json", env=env).out)["checks"]}  # noqa: E731
         assert "not trusted yet" in doctor()["codex hooks"]["detail"]
         lab.tmux("send-keys", "-t", pane.pane_id, "2")  # the user picks "Trust all and continue"

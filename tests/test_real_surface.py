@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
 from real_agent_lab import BIN, DIALOG, READY, TERMS, agent_setup
+
 from termbridge import proctree, registry, transcripts
 from termbridge.backends import Screen
 from termbridge.sanitize import strip_sgr
@@ -38,8 +38,11 @@ pytestmark = [
     pytest.mark.skipif(not BIN, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini"),
 ]
 KINDS = ["codex", "claude", "gemini"]
-TRUST_QUESTION = {"codex": "Trust this folder?", "claude": "Is this a project you created or one you trust?",
-                  "gemini": "Do you trust the files in this folder?"}
+TRUST_QUESTION = {
+    "codex": "Trust this folder?",
+    "claude": "Is this a project you created or one you trust?",
+    "gemini": "Do you trust the files in this folder?",
+}
 WHERE = {  # where each agent records a submitted prompt (REAL_AGENTS.md)
     "claude": lambda f: f.parent.parent.name == "projects" and f.suffix == ".jsonl",
     "codex": lambda f: "sessions" in f.parts and f.name.startswith("rollout-") and f.suffix == ".jsonl",
@@ -131,8 +134,12 @@ def test_a_real_permission_dialog_is_reported_and_never_approved(agent, short_tm
     tb("send", agent.kind, "a peer message arrives during the dialog", "--from", "peer", "--no-wake")
     row = agent.status()
     assert row["surface"] == "dialog" and str(marker) in row["reason"], row
-    for args in (["drain", agent.kind], ["drain", agent.kind, "--force"], ["submit", agent.kind, "x"],
-                 ["submit", agent.kind, "--enter-only"]):
+    for args in (
+        ["drain", agent.kind],
+        ["drain", agent.kind, "--force"],
+        ["submit", agent.kind, "x"],
+        ["submit", agent.kind, "--enter-only"],
+    ):
         p = tb(*args)
         assert p.returncode == 4 and "dialog" in p.err, (args, p.returncode, p.err)
         time.sleep(0.5)
@@ -152,7 +159,12 @@ def test_a_folder_trust_dialog_is_a_dialog_and_never_answered(lab, short_tmp, ki
         tb("send", kind, "a peer message arrives before the user trusted the folder", "--from", "peer", "--no-wake")
         row = agent.status()
         assert row["surface"] == "dialog" and row["reason"].startswith("trust dialog"), row
-        for args in (["drain", kind], ["drain", kind, "--force"], ["submit", kind, "x"], ["submit", kind, "--enter-only"]):
+        for args in (
+            ["drain", kind],
+            ["drain", kind, "--force"],
+            ["submit", kind, "x"],
+            ["submit", kind, "--enter-only"],
+        ):
             p = tb(*args)
             assert p.returncode == 4 and "dialog" in p.err, (args, p.returncode, p.err)
         assert tb_json("wake", kind)["outcome"] == "skipped_busy"
@@ -178,8 +190,11 @@ def test_a_drained_message_is_received_via_the_agents_transcript(agent):
     assert r["at"]["submitted"] <= r["at"]["received"]
     # Found where the agent really writes, under the agent process's own HOME / CODEX_HOME.
     sess = registry.lookup(Path(os.environ["TERMBRIDGE_HOME"]), agent.kind)
-    files = [f for f in transcripts.candidate_files(Path(os.environ["TERMBRIDGE_HOME"]), sess, 0)
-             if mid in f.read_text(errors="replace")]
+    files = [
+        f
+        for f in transcripts.candidate_files(Path(os.environ["TERMBRIDGE_HOME"]), sess, 0)
+        if mid in f.read_text(errors="replace")
+    ]
     assert files and all(f.is_relative_to(agent.home) and WHERE[agent.kind](f) for f in files), files
     if agent.kind == "gemini":  # both of its records: the prompt log and the chat
         assert {f.name == "logs.json" for f in files} == {True, False}, files

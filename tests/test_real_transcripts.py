@@ -10,17 +10,29 @@ import os
 import subprocess
 
 import pytest
-
 from conftest import tb, tb_json
 
 LAYOUTS = {  # kind -> (path under the agent's HOME, one record holding the prompt)
-    "claude": (".claude/projects/-tmp-tb7ydnqu6l-work/cdbdbf55-c51a-4791-bd82-e71e707e84d8.jsonl",
-               lambda m: json.dumps({"type": "user", "message": {"role": "user", "content": m}}) + "\n"),
-    "codex": (".codex/sessions/2026/11/26/rollout-2026-11-26T23-12-56-01a21a22-2b43-77a0-b7d5-b62bd7dc35b6.jsonl",
-              lambda m: json.dumps({"type": "response_item", "payload": {"type": "message", "role": "user",
-                                                                         "content": [{"type": "input_text", "text": m}]}}) + "\n"),
-    "gemini": (".gemini/tmp/work/chats/session-2026-11-26T23-15-c9e8a382.jsonl",  # 0.61: .jsonl chats
-               lambda m: json.dumps({"type": "user", "content": [{"text": m}]}) + "\n"),
+    "claude": (
+        ".claude/projects/-tmp-tb7ydnqu6l-work/cdbdbf55-c51a-4791-bd82-e71e707e84d8.jsonl",
+        lambda m: json.dumps({"type": "user", "message": {"role": "user", "content": m}}) + "\n",
+    ),
+    "codex": (
+        ".codex/sessions/2026/11/26/rollout-2026-11-26T23-12-56-01a21a22-2b43-77a0-b7d5-b62bd7dc35b6.jsonl",
+        lambda m: (
+            json.dumps(
+                {
+                    "type": "response_item",
+                    "payload": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": m}]},
+                }
+            )
+            + "\n"
+        ),
+    ),
+    "gemini": (
+        ".gemini/tmp/work/chats/session-2026-11-26T23-15-c9e8a382.jsonl",  # 0.61: .jsonl chats
+        lambda m: json.dumps({"type": "user", "content": [{"text": m}]}) + "\n",
+    ),
 }
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import libtmux
 import pytest
-
 from conftest import retry_until, tb, tb_json
 from lab import PY, Agent, TmuxLab
+
 from termbridge import proctree
 
 pytestmark = pytest.mark.timeout(180)
@@ -39,7 +39,8 @@ def agent_in(lab: TmuxLab, title: str, prefix: str = "") -> Agent:
     """The demo agent in a new pane of LAB (PREFIX: e.g. `env VAR=… ` to forge its environment)."""
     lab.n += 1
     log = lab.dir / f"agent{lab.n}.log"
-    cmd = f"exec {prefix}{shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title {title} --work 0"
+    agent = f"{shlex.quote(PY)} -m termbridge.demo_agent"
+    cmd = f"exec {prefix}{agent} --log {shlex.quote(str(log))} --title {title} --work 0"
     return Agent(lab, lab.pane(cmd), log).wait_ready()
 
 
@@ -91,8 +92,13 @@ def test_register_records_tmux_server_and_kitty_address(labs, short_tmp, sleeper
     assert (rec["tmux_socket"], rec["kitty_socket"]) == (a.socket, None)
     rec = tb_json("register", "x", "--pid", pid, env=dict(inside(a), KITTY_LISTEN_ON="unix:/tmp/kitty-x"))
     assert (rec["tmux_socket"], rec["kitty_socket"]) == (a.socket, "unix:/tmp/kitty-x")
-    rec = tb_json("register", "x", "--pid", pid, env=dict(cron_env(), TERMBRIDGE_KITTY_SOCKET="unix:@k",
-                                                        KITTY_LISTEN_ON="unix:/tmp/other"))
+    rec = tb_json(
+        "register",
+        "x",
+        "--pid",
+        pid,
+        env=dict(cron_env(), TERMBRIDGE_KITTY_SOCKET="unix:@k", KITTY_LISTEN_ON="unix:/tmp/other"),
+    )
     assert (rec["tmux_socket"], rec["kitty_socket"]) == (None, "unix:@k")  # no server answers at the default socket
     stored = json.loads((Path(os.environ["TERMBRIDGE_HOME"]) / "sessions" / "x" / "session.json").read_text())
     assert (stored["tmux_socket"], stored["kitty_socket"]) == (None, "unix:@k")
@@ -195,8 +201,15 @@ def test_dead_registered_socket_is_skipped_and_others_still_checked(labs, short_
     stale = stale_socket(short_tmp / "stale.sock")  # registered: a socket file with no server behind it
     stale_socket(sockdir / "aa-dead")  # and one in the socket directory, listed before the live one
     for registered in (stale, str(short_tmp / "never-was.sock")):
-        rec = tb_json("register", "agent", "--pid", agent.pid, "--kind", "codex",
-                      env=dict(cron_env(), TERMBRIDGE_TMUX_SOCKET=registered))
+        rec = tb_json(
+            "register",
+            "agent",
+            "--pid",
+            agent.pid,
+            "--kind",
+            "codex",
+            env=dict(cron_env(), TERMBRIDGE_TMUX_SOCKET=registered),
+        )
         assert rec["tmux_socket"] == registered
         p = tb("resolve", "agent", "--json", env=cron_env())
         assert p.returncode == 0 and p.err == "", p.err

@@ -9,7 +9,6 @@ import shutil
 import time
 
 import pytest
-
 from conftest import retry_until, tb, tb_json
 
 pytestmark = pytest.mark.timeout(120)
@@ -100,8 +99,14 @@ def test_zsh_under_the_pty_wrapper_is_inert_too(home, short_tmp):
     markers.mkdir()
     t = Term(["--name", "zr", "--kind", "shell", "--", "zsh", "-f", "-i"])
     try:
-        retry_until(lambda: tb("status", "--json").returncode == 0 and
-                    tb_json("status")["sessions"] and tb_json("status")["sessions"][0]["surface"] == "idle", 15)
+        retry_until(
+            lambda: (
+                tb("status", "--json").returncode == 0
+                and tb_json("status")["sessions"]
+                and tb_json("status")["sessions"][0]["surface"] == "idle"
+            ),
+            15,
+        )
         tb("send", "zr", f"it's $(touch {markers}/P) x", "--no-wake")
         assert tb("drain", "zr").returncode == 0
         t.read(b"drain zr --print")

@@ -6,8 +6,8 @@ import os
 import stat
 
 import pytest
-
 from conftest import tb
+
 from termbridge import config, paths
 from termbridge.errors import ConfigError, StateError
 
@@ -87,7 +87,7 @@ def test_atomic_write_refuses_symlink(short_tmp):
         ("debounce_ms: true\n", "debounce_ms"),
         ("nosuchkey: 1\n", "nosuchkey"),
         ("default_ttl: 0\n", "default_ttl"),
-        ("nudge_text: \"two\\nlines\"\n", "nudge_text"),
+        ('nudge_text: "two\\nlines"\n', "nudge_text"),
         ("nudge_text: 'hi {other}'\n", "nudge_text"),
         ("kinds: {other: {busy: ['(unclosed']}}\n", "kinds.other.busy"),
         ("kinds: {other: {colour: red}}\n", "kinds.other.colour"),

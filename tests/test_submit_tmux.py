@@ -8,10 +8,9 @@ import shlex
 import time
 
 import pytest
+from conftest import retry_until, tb, tb_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import retry_until, tb, tb_json
 from lab import HERE, PY
 
 pytestmark = pytest.mark.timeout(120)
@@ -26,8 +25,15 @@ def test_bare_send_keys_fails_but_submit_works(lab):
     lab.tmux("send-keys", "-t", agent.pane_id, "C-u")
     assert tb("register", "a", "--pid", agent.pid, "--kind", "codex").returncode == 0
     res = tb_json("submit", "a", "hello from termbridge")
-    assert res == {"session": "a", "backend": "tmux", "target": f"tmux:{agent.pane_id}", "chars": 21, "submitted": True,
-                   "confirmed": "screen", "enter_presses": 1}
+    assert res == {
+        "session": "a",
+        "backend": "tmux",
+        "target": f"tmux:{agent.pane_id}",
+        "chars": 21,
+        "submitted": True,
+        "confirmed": "screen",
+        "enter_presses": 1,
+    }
     retry_until(lambda: agent.submissions() == ["hello from termbridge"])
 
 
@@ -129,8 +135,13 @@ CONTROL = re.compile(rb"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from(list("ab \n\t\x1b\x07\x01\x08\x7f\x9b\x90[]~;201\r") + ["\x1b[201~", "\x1b]0;x\x07", "é"]),
-                min_size=1, max_size=30).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(list("ab \n\t\x1b\x07\x01\x08\x7f\x9b\x90[]~;201\r") + ["\x1b[201~", "\x1b]0;x\x07", "é"]),
+        min_size=1,
+        max_size=30,
+    ).map("".join)
+)
 def test_no_escape_or_control_reaches_the_agent(recorder, text):
     start = recorder.stat().st_size if recorder.exists() else 0
     p = tb("submit", "rec", text, "--gap-ms", "50")

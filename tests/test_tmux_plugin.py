@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import retry_until, tb, tb_json
 from lab import TmuxLab
 

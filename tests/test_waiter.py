@@ -9,8 +9,8 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import TB, retry_until, tb, tb_json
+
 from termbridge.config import PULL_NUDGE_TEXT
 
 pytestmark = pytest.mark.timeout(180)
@@ -127,7 +127,9 @@ def test_pull_session_gets_only_the_nudge_when_idle(lab):
     assert tb_json("send", "p", "SECRET BODY")["wake"] == "skipped_busy"
     nudge = PULL_NUDGE_TEXT.format(session="p")
     retry_until(lambda: a.submissions()[1:] == [nudge], 20)
-    retry_until(lambda: any(e["event"] == "waiter_exit" for e in map(json.loads, tb("events", "--json").out.splitlines())), 10)
+    retry_until(
+        lambda: any(e["event"] == "waiter_exit" for e in map(json.loads, tb("events", "--json").out.splitlines())), 10
+    )
     time.sleep(1.0)
     assert a.submissions()[1:] == [nudge] and "SECRET" not in a.screen()
     assert _row("p")["pending"] == 1  # the agent fetches it (MCP inbox / drain --print)

@@ -13,7 +13,6 @@ import termios
 import time
 
 import pytest
-
 from conftest import TB, retry_until, tb, tb_json
 from lab import HERE, PY
 
@@ -27,8 +26,9 @@ class Term:
         self.master, self.slave = pty.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.before = termios.tcgetattr(self.slave)
-        self.proc = subprocess.Popen([*TB, "run", *argv], stdin=self.slave, stdout=self.slave, stderr=self.slave,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*TB, "run", *argv], stdin=self.slave, stdout=self.slave, stderr=self.slave, start_new_session=True
+        )
         self.out = b""
 
     def read(self, until: bytes, seconds: float = 10) -> bytes:
@@ -134,8 +134,9 @@ def test_wrapper_inside_tmux_wins_as_nearest(lab, home, short_tmp):
 def test_duplicate_wrapper_name_refused(term):
     t = term(["--name", "dup", "--", PY, str(HERE / "winch_child.py")])
     t.read(b"READY")
-    p = subprocess.run([*TB, "run", "--name", "dup", "--", "true"], capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [*TB, "run", "--name", "dup", "--", "true"], capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     assert p.returncode == 2 and "already runs" in p.stderr
 
 

@@ -7,9 +7,10 @@ screens, submit types and presses Enter -- none of them branches on the backend.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 BACKENDS = ("pty", "tmux", "kitty")  # order only breaks ties at the same pid
 
@@ -55,7 +56,7 @@ class Backend(Protocol):
         """What the terminal shows now."""
 
     def parse_target(self, spec: str, env: Mapping[str, str] | None = None) -> str | None:
-        """SPEC in the contract's form ('tmux:%3', 'kitty:<addr>:<id>', 'pty:NAME') if it is this backend's, else None."""
+        """SPEC in the contract's form ('tmux:%3', 'kitty:<addr>:<id>', 'pty:NAME') if this backend's, else None."""
 
 
 def backend(name: str) -> Backend:
@@ -64,4 +65,4 @@ def backend(name: str) -> Backend:
 
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}")
-    return importlib.import_module(f"termbridge.backends.{name}")  # type: ignore[return-value]
+    return importlib.import_module(f"termbridge.backends.{name}")

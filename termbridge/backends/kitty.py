@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from termbridge.backends import Screen, Target
 from termbridge.kitty_rc import KittyClient, KittyError
@@ -16,7 +16,8 @@ def address(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def list_hosts(home=None, env: Mapping[str, str] | None = None, addr: str | None = None) -> dict[int, Target]:
-    """pid -> Target for each kitty window (its own pid and its foreground processes) of ADDR, else the caller's kitty."""
+    """pid -> Target for each kitty window (its own pid and its foreground processes) of ADDR, else of the caller's
+    kitty."""
     addr = addr or address(env)
     if not addr:
         return {}
@@ -75,7 +76,9 @@ def parse_target(spec: str, env: Mapping[str, str] | None = None) -> str | None:
     if bare.isdigit():
         addr = address(env)
         if not addr:
-            raise BadInput(f"pane {spec!r} is a kitty window id, but no kitty socket is set "
-                           "(TERMBRIDGE_KITTY_SOCKET or KITTY_LISTEN_ON)")
+            raise BadInput(
+                f"pane {spec!r} is a kitty window id, but no kitty socket is set "
+                "(TERMBRIDGE_KITTY_SOCKET or KITTY_LISTEN_ON)"
+            )
         return f"kitty:{addr}:{bare}"
     return spec if split_target(spec) is not None else None

@@ -39,7 +39,9 @@ def list_hosts(home: Path, env=None) -> dict[int, Target]:
             wpid, cpid = int(data["wrapper_pid"]), int(data["child_pid"])
         except (ValueError, KeyError, TypeError, OSError):
             continue
-        if not proctree.is_alive(wpid, data.get("wrapper_start")) or not proctree.is_alive(cpid, data.get("child_start")):
+        if not proctree.is_alive(wpid, data.get("wrapper_start")) or not proctree.is_alive(
+            cpid, data.get("child_start")
+        ):
             continue
         chain = proctree.ancestor_chain(cpid)
         if len(chain) < 2 or chain[1] != wpid:
@@ -95,8 +97,14 @@ def screen(target: Target, env=None) -> Screen:
     info = request(target, {"op": "info"})
     cur = info.get("cursor")
     cursor = (int(cur[0]), int(cur[1])) if isinstance(cur, list) and len(cur) == 2 else None
-    return Screen(str(info.get("text") or ""), info.get("styled"), cursor, None,
-                  int(info.get("quiet_ms") or 0), info.get("prompt"))
+    return Screen(
+        str(info.get("text") or ""),
+        info.get("styled"),
+        cursor,
+        None,
+        int(info.get("quiet_ms") or 0),
+        info.get("prompt"),
+    )
 
 
 def parse_target(spec: str, env=None) -> str | None:

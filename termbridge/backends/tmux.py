@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 from termbridge.backends import Screen, Target
 from termbridge.tmux_cmd import SEP, TmuxError, answers, no_server, run_tmux, socket_path
@@ -15,8 +15,9 @@ PANE_ID = re.compile(r"%\d+")
 _SHORT = 512  # longer or multi-line text goes through a paste buffer
 
 
-def list_hosts(home=None, env: Mapping[str, str] | None = None, socket: str | None = None,
-               timeout: float = 5.0) -> dict[int, Target]:
+def list_hosts(
+    home=None, env: Mapping[str, str] | None = None, socket: str | None = None, timeout: float = 5.0
+) -> dict[int, Target]:
     """pane_pid -> Target for every live pane of one server (one tmux process): SOCKET, else the caller's.
 
     Each Target carries the server's socket (info["socket"]) so later tmux calls for it go
@@ -39,9 +40,18 @@ def list_hosts(home=None, env: Mapping[str, str] | None = None, socket: str | No
         if len(parts) != 6 or not PANE_ID.fullmatch(parts[0]) or not parts[1].isdigit() or parts[3] == "1":
             continue
         pid = int(parts[1])
-        hosts[pid] = Target("tmux", f"tmux:{parts[0]}", pid, {
-            "pane": parts[0], "tty": parts[2], "tmux_session": parts[4], "socket": sock,
-            "server_pid": int(parts[5]) if parts[5].isdigit() else None})
+        hosts[pid] = Target(
+            "tmux",
+            f"tmux:{parts[0]}",
+            pid,
+            {
+                "pane": parts[0],
+                "tty": parts[2],
+                "tmux_session": parts[4],
+                "socket": sock,
+                "server_pid": int(parts[5]) if parts[5].isdigit() else None,
+            },
+        )
     return hosts
 
 
@@ -63,8 +73,23 @@ def type_text(target: Target, text: str, env: Mapping[str, str] | None = None) -
     buf = f"termbridge-{os.getpid()}-{time.monotonic_ns()}"
     # One tmux process: load the uniquely named buffer from stdin, paste it (-p bracketed,
     # -r no LF->CR), and delete it (-d).
-    run_tmux("load-buffer", "-b", buf, "-", ";", "paste-buffer", "-p", "-r", "-d", "-b", buf, "-t", pane,
-             input=text.encode("utf-8"), env=env)
+    run_tmux(
+        "load-buffer",
+        "-b",
+        buf,
+        "-",
+        ";",
+        "paste-buffer",
+        "-p",
+        "-r",
+        "-d",
+        "-b",
+        buf,
+        "-t",
+        pane,
+        input=text.encode("utf-8"),
+        env=env,
+    )
 
 
 def press_enter(target: Target, env: Mapping[str, str] | None = None) -> None:
@@ -78,14 +103,26 @@ def screen(target: Target, env: Mapping[str, str] | None = None) -> Screen:
     env = _env_for(target, env)
     pane = target.info["pane"]
     out = run_tmux(
-        "display-message", "-p", "-t", pane, SEP.join(["#{cursor_x}", "#{cursor_y}", "#{pane_in_mode}", "#{pane_mode}"]),
-        ";", "capture-pane", "-p", "-e", "-t", pane, env=env,
+        "display-message",
+        "-p",
+        "-t",
+        pane,
+        SEP.join(["#{cursor_x}", "#{cursor_y}", "#{pane_in_mode}", "#{pane_mode}"]),
+        ";",
+        "capture-pane",
+        "-p",
+        "-e",
+        "-t",
+        pane,
+        env=env,
     )
     head, _, styled = out.partition("\n")
     x, y, in_mode, mode = (head.split(SEP) + ["0", "0", "0", ""])[:4]
     from termbridge.sanitize import strip_sgr
 
-    return Screen(strip_sgr(styled), styled, (int(x or 0), int(y or 0)), (mode or "copy-mode") if in_mode == "1" else None)
+    return Screen(
+        strip_sgr(styled), styled, (int(x or 0), int(y or 0)), (mode or "copy-mode") if in_mode == "1" else None
+    )
 
 
 def parse_target(spec: str, env: Mapping[str, str] | None = None) -> str | None:

@@ -23,8 +23,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from agent_stub import AgentStub  # noqa: E402
-from lab import TmuxLab  # noqa: E402
 from conftest import retry_until  # noqa: E402
+from lab import TmuxLab  # noqa: E402
 from real_agent_lab import BIN, COMMAND, DIALOG, DRAFT, READY, TERMS, TRUST, VERSIONS, agent_setup  # noqa: E402
 
 
@@ -72,8 +72,14 @@ class Run:
         x, y = map(int, self.lab.tmux("display-message", "-p", "-t", self.id, "#{cursor_x} #{cursor_y}").split())
         name = f"{self.kind}-{self.term}-{state}"
         (HERE / f"{name}.ansi").write_text(styled)
-        meta = {"cursor": [x, y], "kind": self.kind, "expect": expect, "term": self.term,
-                "agent": f"{self.kind} {VERSIONS[self.kind]}", **extra}
+        meta = {
+            "cursor": [x, y],
+            "kind": self.kind,
+            "expect": expect,
+            "term": self.term,
+            "agent": f"{self.kind} {VERSIONS[self.kind]}",
+            **extra,
+        }
         (HERE / f"{name}.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
         print(f"saved {name} ({len(styled)} bytes)", flush=True)
 
@@ -92,7 +98,12 @@ def capture_turns(lab: TmuxLab, kind: str, term: str, tmp: Path) -> None:
     r = Run(lab, kind, term, tmp)
     try:
         r.wait_for(READY[kind])
-        print(kind, term, "pane size", lab.tmux("display-message", "-p", "-t", r.id, "#{pane_width}x#{pane_height}").strip())
+        print(
+            kind,
+            term,
+            "pane size",
+            lab.tmux("display-message", "-p", "-t", r.id, "#{pane_width}x#{pane_height}").strip(),
+        )
         r.save("idle", "idle")
         r.type_slowly(DRAFT)
         r.save("draft", "draft", draft=DRAFT)
