@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from termbridge.backends import Screen, Target
 
@@ -84,9 +85,15 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
 _PROMPT = re.compile(r"^(?P<prompt>.*?(?:[$#%>»❯›]|\]\$?))(?:\s+(?P<draft>.*))?$")
 _RULE = re.compile(r"^[\s─━═│┃╭╮╰╯┌┐└┘├┤┬┴┼▔▁-]*$")
 _BOX_EDGES = "│┃|╭╮╰╯ \u00a0"
-_MODES = {"copy-mode": "copy mode", "view-mode": "view mode", "clock-mode": "clock mode",
-          "tree-mode": "choose-tree", "client-mode": "choose-client", "buffer-mode": "choose-buffer",
-          "options-mode": "customize mode"}
+_MODES = {
+    "copy-mode": "copy mode",
+    "view-mode": "view mode",
+    "clock-mode": "clock mode",
+    "tree-mode": "choose-tree",
+    "client-mode": "choose-client",
+    "buffer-mode": "choose-buffer",
+    "options-mode": "customize mode",
+}
 
 
 @dataclass
@@ -191,7 +198,7 @@ def apply_sgr(pen: _Pen, params: str) -> None:
             rest = [x[0] for x in groups[i + 1 : i + 5]]
             width = 2 if rest[:1] == ["5"] else 4 if rest[:1] == ["2"] else 0
             if p == "38":
-                pen.fg = _extended_color(rest[:width + 1])
+                pen.fg = _extended_color(rest[: width + 1])
             i += 1 + width
             continue
         n = _num(p)
@@ -298,7 +305,9 @@ def _dialog_reason(lines: list[str], j: int) -> str:
     """'permission dialog: Bash(touch x) — Do you want to proceed?': the question and what it is about."""
     near = [ln.strip(_BOX_EDGES).strip() for ln in lines[max(j - 8, 0) : j + 8]]
     question = lines[j].strip(_BOX_EDGES).strip()
-    label = "permission dialog" if re.search(r"proceed|run|execution|[Aa]llow|edits|changes", " ".join(near)) else "dialog"
+    label = (
+        "permission dialog" if re.search(r"proceed|run|execution|[Aa]llow|edits|changes", " ".join(near)) else "dialog"
+    )
     if re.search(r"trust", question, re.I):
         label = "trust dialog"
     about = ""
@@ -333,8 +342,9 @@ def read_prompt(lines: list[str], cells, cursor: tuple[int, int] | None) -> str 
 
 
 # ---------------------------------------------------------------- one sample
-def judge_screen(screen: Screen, spec: dict, typed: dict | None = None, shell: bool = False,
-                 quiet_ms_min: int = 500) -> Surface:
+def judge_screen(
+    screen: Screen, spec: dict, typed: dict | None = None, shell: bool = False, quiet_ms_min: int = 500
+) -> Surface:
     """The surface one SCREEN sample shows (no second sample, no hook marks)."""
     if screen.mode:
         name = _MODES.get(screen.mode, screen.mode)
@@ -438,8 +448,14 @@ def screen_of(tgt: Target, env: Mapping[str, str] | None = None) -> Screen:
     return backend_module(tgt.backend).screen(tgt, env=env)
 
 
-def read_surface(home: Path, sess, tgt: Target, sample: bool = True, cfg: Mapping[str, Any] | None = None,
-                 env: Mapping[str, str] | None = None) -> Surface:
+def read_surface(
+    home: Path,
+    sess,
+    tgt: Target,
+    sample: bool = True,
+    cfg: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Surface:
     """The surface of SESS at TGT: one screen sample, hook marks, and (SAMPLE) a second sample for idle."""
     from termbridge import idle
 

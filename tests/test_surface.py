@@ -29,8 +29,16 @@ CODEX_IDLE = "header\n\n› " + E + "[2mAsk Codex to do anything" + E + "[0m\n\n
 
 
 # ---------------------------------------------------------------- styles (issue: drafts read as empty)
-ISSUE_STYLES = [E + "[38;2;200;200;200m", E + "[38;2;2;2;2m", E + "[48;5;2m", E + "[38:2::200:200:200m",
-                E + "[4;58;5;2m", E + "[1m", E + "[38;5;2m", E + "[48;2;95;95;95m" + E + "[38;2;255;255;255m"]
+ISSUE_STYLES = [
+    E + "[38;2;200;200;200m",
+    E + "[38;2;2;2;2m",
+    E + "[48;5;2m",
+    E + "[38:2::200:200:200m",
+    E + "[4;58;5;2m",
+    E + "[1m",
+    E + "[38;5;2m",
+    E + "[48;2;95;95;95m" + E + "[38;2;255;255;255m",
+]
 
 
 def test_every_style_from_the_issue_around_a_draft_is_a_draft():
@@ -40,8 +48,16 @@ def test_every_style_from_the_issue_around_a_draft_is_a_draft():
 
 
 def test_faint_and_grey_placeholders_are_empty():
-    for sgr in [E + "[2m", E + "[90m", E + "[38;5;8m", E + "[38;5;244m", E + "[38;2;128;128;128m", E + "[38;2;175;175;175m",
-                E + "[38:2::120:120:120m", E + "[1;2m"]:
+    for sgr in [
+        E + "[2m",
+        E + "[90m",
+        E + "[38;5;8m",
+        E + "[38;5;244m",
+        E + "[38;2;128;128;128m",
+        E + "[38;2;175;175;175m",
+        E + "[38:2::120:120:120m",
+        E + "[1;2m",
+    ]:
         s = judge(f"header\n\n› {sgr}whatever placeholder{E}[0m\n")
         assert s.kind == "idle", sgr
 
@@ -71,18 +87,32 @@ def test_gemini_truecolor_draft_as_measured():
 
 SGR_PARAM = st.one_of(
     st.sampled_from(["0", "1", "3", "4", "7", "22", "39", "49", "24"]),
-    st.integers(30, 37).map(str), st.integers(40, 47).map(str), st.integers(100, 107).map(str),
+    st.integers(30, 37).map(str),
+    st.integers(40, 47).map(str),
+    st.integers(100, 107).map(str),
     st.integers(0, 255).map(lambda n: f"48;5;{n}"),
-    st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)).map(lambda c: "48;2;%d;%d;%d" % c),
+    st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)).map(lambda c: "48;2;{};{};{}".format(*c)),
     st.integers(0, 255).map(lambda n: f"58;5;{n}"),
-    st.sampled_from(["38;2;255;255;255", "38;2;2;2;2", "38;2;200;200;200", "38:2::250:10:10", "38;5;15", "38;5;2",
-                     "4:3", "38;2;0;255;0"]),
+    st.sampled_from(
+        [
+            "38;2;255;255;255",
+            "38;2;2;2;2",
+            "38;2;200;200;200",
+            "38:2::250:10:10",
+            "38;5;15",
+            "38;5;2",
+            "4:3",
+            "38;2;0;255;0",
+        ]
+    ),
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(SGR_PARAM, min_size=1, max_size=4).map(";".join), min_size=1, max_size=4),
-       st.text(st.characters(whitelist_categories=("L", "N"), max_codepoint=0x2FFF), min_size=1, max_size=20))
+@given(
+    st.lists(st.lists(SGR_PARAM, min_size=1, max_size=4).map(";".join), min_size=1, max_size=4),
+    st.text(st.characters(whitelist_categories=("L", "N"), max_codepoint=0x2FFF), min_size=1, max_size=20),
+)
 def test_property_any_non_faint_style_keeps_a_draft(seqs, word):
     styled = "".join(f"{E}[{p}m" for p in seqs)
     s = judge(f"header\n\n› {styled}{word}{E}[0m\n")
@@ -140,19 +170,27 @@ def test_each_agents_permission_dialog_is_a_dialog_not_a_draft():
 
 
 def test_dialog_text_in_history_above_an_idle_composer_is_not_a_dialog():
-    s = judge("Do you want to proceed? was asked earlier\n ❯ 1. Yes\n\n" + "─" * 20 + "\n❯\u00a0\n" + "─" * 20, "claude")
+    s = judge(
+        "Do you want to proceed? was asked earlier\n ❯ 1. Yes\n\n" + "─" * 20 + "\n❯\u00a0\n" + "─" * 20, "claude"
+    )
     assert s.kind == "idle"
 
 
 def test_trust_dialogs():
-    s = judge("Do you trust the files in this folder?\n\n ❯ 1. Yes, proceed\n   2. No, exit\n\n Enter to confirm · Esc to exit",
-              "claude")
+    s = judge(
+        "Do you trust the files in this folder?\n\n ❯ 1. Yes, proceed\n   2. No, exit\n\n"
+        " Enter to confirm · Esc to exit",
+        "claude",
+    )
     assert s.kind == "dialog" and s.reason.startswith("trust dialog")
 
 
 # ---------------------------------------------------------------- working, modes, ours
 def test_busy_marker_and_copy_mode():
-    assert judge("• Working (3s • esc to interrupt)\n\n› " + E + "[2mAsk Codex to do anything" + E + "[0m").kind == "working"
+    assert (
+        judge("• Working (3s • esc to interrupt)\n\n› " + E + "[2mAsk Codex to do anything" + E + "[0m").kind
+        == "working"
+    )
     s = judge(CODEX_IDLE, mode="copy-mode")
     assert (s.kind, s.reason) == ("working", "pane is in copy mode")
     assert judge(CODEX_IDLE, mode="view-mode").reason == "pane is in view mode"
@@ -172,8 +210,18 @@ def test_ours_only_while_unedited():
 # ---------------------------------------------------------------- shells
 def test_shell_prompts_without_trailing_space_are_idle():
     # capture-pane drops the trailing space; the cursor sits after it
-    for line in ["$", "user@host:~$", "vm#", "root@vm:/work#", "user@host ~>", "%", "bash-5.2$", "[user@host ~]$",
-                 "❯", "~/src ❯"]:
+    for line in [
+        "$",
+        "user@host:~$",
+        "vm#",
+        "root@vm:/work#",
+        "user@host ~>",
+        "%",
+        "bash-5.2$",
+        "[user@host ~]$",
+        "❯",
+        "~/src ❯",
+    ]:
         s = judge(f"older output\n{line}", "shell", cursor=(len(line) + 1, 1))
         assert s.kind == "idle", line
     s = judge("user@host:~$ ls -l", "shell", cursor=(18, 0))
