@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 
-from termbridge import events, framing, paths, registry
+from termbridge import agents, events, framing, paths, registry
 from termbridge.config import DEFAULTS
 
 AGENTS = ("claude", "codex", "gemini")
@@ -48,8 +48,6 @@ _FRAMED_ID = re.compile(r"^--- message ([0-9A-HJKMNP-TV-Z]{26}) from ", re.M)
 _BARE_ID = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Z]{26}(?![0-9A-Za-z])")
 _HEADER_START = framing.HEADER.split("{n}")[0]  # "[termbridge] "
 _HEADER_MARK = " peer message"
-_SHELLS = re.compile(r"^(sh|bash|dash|zsh|ksh|fish)$")
-_RUNTIMES = re.compile(r"^(node(js)?|bun|deno|python[0-9.]*)$")
 
 
 def _budget_path(home: Path, name: str) -> Path:
@@ -75,69 +73,13 @@ def session_name(session: str | None, agent: str, env: Mapping[str, str] | None 
 
 
 # ---------------------------------------------------------------- the agent's own process
-def _argv(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            raw = f.read()
-    except OSError:
-        import subprocess
-
-        try:
-            out = subprocess.run(
-                ["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True, timeout=5
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            return []
-        return out.split()
-    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
-
-
-def _exe(pid: int) -> str:
-    try:
-        return os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return ""
-
-
-def _names_agent(path: str, agent: str) -> bool:
-    """PATH names AGENT: a component `claude`, `claude-code`, `@google/gemini-cli`, `codex.js`…"""
-    for part in path.split("/"):
-        if part == agent or part.startswith((agent + "-", agent + ".")):
-            return True
-    return False
-
-
-def is_agent_process(pid: int, agent: str) -> bool:
-    """Whether PID runs AGENT: its executable or argv[0] is the agent, or an interpreter runs its script.
-
-    A shell that runs the hook (`sh -c "… --agent claude"`) is not the agent: only
-    argv[0], the executable, and an interpreter's first non-option argument count.
-    """
-    argv = _argv(pid)
-    exe = _exe(pid)
-    if argv and _names_agent(os.path.basename(argv[0]), agent):
-        return True
-    if exe and _names_agent(os.path.basename(exe).removesuffix(" (deleted)"), agent):
-        return True
-    prog = os.path.basename(argv[0]) if argv else ""
-    if len(argv) > 1 and (_SHELLS.match(prog) or _SHELLS.match(os.path.basename(exe))):
-        # A shell runs a script only as its first argument: `sh -c CMD` (the hook's own
-        # shell, CMD naming the agent) is never taken for the agent.
-        return not argv[1].startswith("-") and _names_agent(argv[1], agent)
-    if _RUNTIMES.match(prog) or _RUNTIMES.match(os.path.basename(exe)):
-        # node [--flags…] /…/gemini-cli/dist/index.js (Gemini relaunches node with memory flags)
-        script = next((a for a in argv[1:] if not a.startswith("-")), None)
-        return script is not None and _names_agent(script, agent)
-    return False
-
-
 def find_agent_pid(agent: str, start: int | None = None) -> int | None:
     """The nearest ancestor of START (default: this process) that is AGENT, or None."""
     from termbridge import proctree
 
     chain = proctree.ancestor_chain(os.getpid() if start is None else start)
     for pid in chain[1:]:
-        if pid > 1 and is_agent_process(pid, agent):
+        if pid > 1 and agents.is_agent(pid, agent):
             return pid
     return None
 

@@ -18,7 +18,6 @@ import difflib
 import json
 import os
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,18 +65,10 @@ class Plan:
 
 
 def termbridge_command() -> str:
-    """The command line that runs this termbridge: its absolute path, or `python -m termbridge`."""
-    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
-    if os.path.basename(argv0) == "__main__.py" or os.path.basename(argv0) == "-m":
-        return f"{shlex.quote(sys.executable)} -m termbridge"
-    if os.path.basename(argv0).startswith("termbridge") and os.path.exists(argv0):
-        return shlex.quote(os.path.abspath(argv0))
-    import shutil
+    """The command line that runs this termbridge, absolute (see plugins.command_argv)."""
+    from termbridge.plugins import command_string
 
-    found = shutil.which("termbridge")
-    if found:
-        return shlex.quote(os.path.abspath(found))
-    return f"{shlex.quote(sys.executable)} -m termbridge"
+    return command_string()
 
 
 def _home() -> Path:

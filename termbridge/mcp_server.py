@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from termbridge import paths
+from termbridge import paths, proctree
 from termbridge.errors import TermbridgeError
 
 SDK_MISSING = "termbridge mcp needs the MCP SDK: pip install 'termbridge[mcp]'"
@@ -72,29 +72,6 @@ def load_sdk() -> tuple[type, type]:
 
 
 # ---------------------------------------------------------------- who started us
-def _argv(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            raw = f.read()
-    except OSError:
-        from termbridge.proctree import _ps
-
-        try:
-            return _ps(["-o", "args=", "-p", str(pid)]).split()
-        except Exception:  # noqa: BLE001 - no ps either: unknown
-            return []
-    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            return f.read().decode("utf-8", "replace").strip()
-    except OSError:
-        argv = _argv(pid)
-        return os.path.basename(argv[0]) if argv else ""
-
-
 def _base(arg: str) -> str:
     return os.path.basename(arg).lower()
 
@@ -104,31 +81,16 @@ def _is_interpreter(name: str) -> bool:
 
 
 def agent_kind(pid: int) -> str | None:
-    """'claude', 'codex' or 'gemini' when PID is recognisably that agent, else None."""
-    names = {_comm(pid).lower()}
-    argv = _argv(pid)
-    if argv:
-        names.add(_base(argv[0]))
-    for kind in ("claude", "codex", "gemini"):
-        if any(n == kind or n.startswith(kind + "-") for n in names):
-            return kind  # the native binaries (codex-linux-x64 and the like included)
-    if argv and (names & {"node", "nodejs", "bun"}):
-        # An npm install runs as `node …/bin/gemini` or `node …/@google/gemini-cli/…`.
-        script = " ".join(argv[1:3]).lower()
-        for kind, marks in (
-            ("gemini", ("gemini",)),
-            ("claude", ("claude-code", "/claude")),
-            ("codex", ("@openai/codex", "/codex")),
-        ):
-            if any(m in script for m in marks):
-                return kind
-    return None
+    """'claude', 'codex' or 'gemini' when PID is recognisably that agent, else None (see agents.py)."""
+    from termbridge.agents import agent_kind as kind_of
+
+    return kind_of(pid)
 
 
 def is_wrapper(pid: int) -> bool:
     """PID is a launcher (a shell running -c, env, npx, uvx…) rather than the agent itself."""
-    argv = _argv(pid)
-    names = {_comm(pid).lower()} | ({_base(argv[0])} if argv else set())
+    argv = proctree.cmdline(pid)
+    names = {proctree.comm(pid).lower()} | ({_base(argv[0])} if argv else set())
     if names & {"sh", "bash", "dash", "zsh", "fish", "ksh"}:
         return "-c" in argv[1:3] or any(a.startswith("-") and "c" in a and not a.startswith("--") for a in argv[1:2])
     if names & WRAPPERS:
@@ -173,25 +135,10 @@ AGENT_ENV_KEYS = (
 )
 
 
-def agent_environ(pid: int) -> dict[str, str]:
-    """The environment PID started with (/proc/PID/environ: same user only), or {} when unreadable."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return {}
-    out = {}
-    for item in raw.split(b"\0"):
-        k, sep, v = item.partition(b"=")
-        if sep:
-            out[k.decode("utf-8", "replace")] = v.decode("utf-8", "replace")
-    return out
-
-
 def effective_env(own: Mapping[str, str], agent_pid: int) -> dict[str, str]:
     """OWN, plus AGENT_ENV_KEYS that OWN lacks and the agent has (what the server was given wins)."""
     env = dict(own)
-    theirs = agent_environ(agent_pid)
+    theirs = proctree.environ(agent_pid)
     for k in AGENT_ENV_KEYS:
         if not env.get(k) and theirs.get(k):
             env[k] = theirs[k]

@@ -124,3 +124,50 @@ def is_canonical(tty: str) -> bool | None:
         return None
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------- what a process is
+def cmdline(pid: int) -> list[str]:
+    """PID's argv ([] when it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        try:
+            return _ps(["-o", "args=", "-p", str(pid)]).split()
+        except Exception:  # noqa: BLE001 - no /proc and no ps: unknown
+            return []
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+
+
+def exe(pid: int) -> str:
+    """The path of PID's executable ('' when unreadable; ' (deleted)' removed)."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+    except OSError:
+        return ""
+
+
+def comm(pid: int) -> str:
+    """PID's command name (/proc/PID/comm), else argv[0]'s base name."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read().decode("utf-8", "replace").strip()
+    except OSError:
+        argv = cmdline(pid)
+        return os.path.basename(argv[0]) if argv else ""
+
+
+def environ(pid: int) -> dict[str, str]:
+    """The environment PID was started with (/proc/PID/environ: same user only; {} when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return {}
+    env = {}
+    for item in raw.split(b"\0"):
+        k, sep, v = item.partition(b"=")
+        if sep:
+            env[k.decode("utf-8", "replace")] = v.decode("utf-8", "replace")
+    return env

@@ -19,21 +19,6 @@ _TAIL = 8 << 20  # read at most the last 8 MiB of a transcript
 _MAX_FILES = 200
 
 
-def agent_env(pid: int) -> dict[str, str]:
-    """The environment PID was started with (empty when unreadable)."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return {}
-    env = {}
-    for item in raw.split(b"\0"):
-        k, sep, v = item.partition(b"=")
-        if sep:
-            env[k.decode("utf-8", "replace")] = v.decode("utf-8", "replace")
-    return env
-
-
 def candidate_files(home: Path, sess, since: float) -> list[Path]:
     """Transcript files of SESS's agent modified at or after SINCE (newest first)."""
     from termbridge import paths, registry
@@ -42,7 +27,9 @@ def candidate_files(home: Path, sess, since: float) -> list[Path]:
     hinted = paths.read_json(registry.session_dir(home, sess.name) / "transcript.json", {})
     if isinstance(hinted, dict) and isinstance(hinted.get("path"), str):
         found.append(Path(hinted["path"]))
-    env = agent_env(sess.pid)
+    from termbridge.proctree import environ
+
+    env = environ(sess.pid)
     user_home = Path(env.get("HOME") or os.path.expanduser("~"))
     globs: list[tuple[Path, str]] = []
     if sess.kind in ("claude", "other"):

@@ -222,10 +222,10 @@ def test_command_option_and_the_written_command_runs(scratch, sleeper):
     assert cfg["hooks"]["Stop"][0]["hooks"][0]["command"] == "/opt/tb/bin/tb hook stop --agent codex"
     assert tb("hooks", "uninstall", "--agent", "codex", "--command", "/opt/tb/bin/tb").returncode == 0
     assert "hooks" not in json.loads((scratch / ".codex" / "hooks.json").read_text())
-    # The default: this termbridge (here `python -m termbridge`), absolute.
+    # The default: this termbridge, absolute (the console script beside this Python).
     assert tb("hooks", "install", "--agent", "codex").returncode == 0
     cmd = json.loads((scratch / ".codex" / "hooks.json").read_text())["hooks"]["Stop"][0]["hooks"][0]["command"]
-    assert cmd.startswith(sys.executable)
+    assert cmd.split()[0] == os.path.join(os.path.dirname(sys.executable), "termbridge")
     tb("register", "codex", "--pid", sleeper().pid, "--kind", "codex")
     tb("send", "codex", "via the installed command", "--no-wake")
     out = subprocess.run(["sh", "-c", cmd], input=b'{"stop_hook_active": false}', capture_output=True, timeout=60)
