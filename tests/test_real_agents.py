@@ -9,7 +9,6 @@ not in every CI run. To run it:
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -17,16 +16,14 @@ from pathlib import Path
 
 import pytest
 from conftest import retry_until, tb, tb_json
+from real_agent_lab import BIN, KEY, READY
 
 from termbridge import proctree
 
-BIN = os.environ.get("TERMBRIDGE_REAL_AGENTS", "")
 pytestmark = [
     pytest.mark.timeout(300),
     pytest.mark.skipif(not BIN, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini"),
 ]
-KEY = "sk-ant-api03-dummydummydummydummydummy0123456789"
-READY = {"codex": "? for shortcuts", "claude": "? for shortcuts", "gemini": "Type your message"}
 
 
 class Endpoint:

@@ -22,21 +22,14 @@ from pathlib import Path
 import pytest
 from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
+from real_agent_lab import BIN, DIALOG, KEY, READY
 
 from termbridge import proctree
 
-BIN = os.environ.get("TERMBRIDGE_REAL_AGENTS", "")
 pytestmark = [
     pytest.mark.timeout(400),
     pytest.mark.skipif(not BIN, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini"),
 ]
-KEY = "sk-ant-api03-dummydummydummydummydummy0123456789"
-READY = {"codex": "? for shortcuts", "claude": "? for shortcuts", "gemini": "Type your message"}
-DIALOG = {
-    "codex": "Would you like to run the following command?",
-    "claude": "Do you want to proceed?",
-    "gemini": "Allow execution",
-}
 
 
 def _setup(kind: str, home: Path, work: Path, port: int) -> tuple[str, dict]:
