@@ -183,6 +183,12 @@ def test_other_modes_and_hidden_windows(lab, attached_client):
     assert _row()["reason"] == "pane is in clock mode"
     lab.tmux("send-keys", "-t", a.pane_id, "q")
     retry_until(lambda: lab.tmux("display-message", "-p", "-t", a.pane_id, "#{pane_in_mode}").strip() == "0")
+    lab.tmux("choose-tree", "-t", a.pane_id)  # a chooser drawn over the agent's pane
+    retry_until(lambda: _row()["reason"] == "pane is in choose-tree", 5)
+    assert tb("submit", "a", "must not land").returncode == 4
+    lab.tmux("send-keys", "-t", a.pane_id, "q")  # the person leaves the chooser
+    retry_until(lambda: lab.tmux("display-message", "-p", "-t", a.pane_id, "#{pane_in_mode}").strip() == "0")
+    assert a.submissions() == []
     lab.pane("sleep 300")  # a new window: the agent's window is now hidden
     lab.tmux("resize-pane", "-Z", "-t", a.pane_id)
     assert tb_json("submit", "a", "into a hidden window")["submitted"] is True
