@@ -101,7 +101,9 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
             return "session unregistered"
         if not sess.alive():
             return "session died"
-        if not box.has_pending() and surface.read_typed(home, name) is None:
+        pull = sess.delivery == "pull" or sess.kind == "shell"
+        # A push session's own unsubmitted text still needs its Enter (a drain gives it, or settles it).
+        if not box.has_pending() and (pull or surface.read_typed(home, name) is None):
             return "nothing pending"
         if time.monotonic() > deadline:
             return f"gave up after idle_wait_max_s ({cfg['idle_wait_max_s']} s)"
