@@ -123,6 +123,8 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> Drained:
 
     cfg = load_config()
     sess = registry.require_alive(registry.lookup(home, name))
+    if sess.kind == "shell" or sess.delivery == "pull":
+        return _nudge_instead(home, sess)
     box = Outbox(home, name, cfg)
     typed = surface.read_typed(home, name)
     if not box.has_pending() and typed is None:
@@ -163,26 +165,6 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
     if s.kind != "idle" and not forced:
         events.log_event(home, "drain_deferred", name, target=tgt.target, surface=s.kind, reason=s.reason)
         raise TargetBusy(f"{name} is busy ({s.kind}: {s.reason}); messages stay queued")
-    if sess.kind == "shell" or sess.delivery == "pull":
-        from termbridge.wake import nudge_line
-
-        out = submit.type_and_confirm(home, sess, tgt, nudge_line(sess, cfg), [], "nudge", cfg["gap_ms"], cfg)
-        events.log_event(
-            home,
-            "nudged",
-            name,
-            target=tgt.target,
-            confirmed=out.confirmed,
-            why="shell" if sess.kind == "shell" else "pull",
-        )
-        if not out.confirmed:
-            raise submit.Unconfirmed(submit.not_submitted(name))
-        how = "drain --print" if sess.kind == "shell" else "MCP inbox or drain --print"
-        return Drained(
-            0,
-            f"{name} is a {'shell' if sess.kind == 'shell' else 'pull session'}: "
-            f"nudged; its messages stay queued for {how}",
-        )
     with box.delivering() as d:
         if d is None:
             return Drained(0)
@@ -220,6 +202,29 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
         enter_presses=out.enter_presses,
     )
     return Drained(count)
+
+
+def _nudge_instead(home: Path, sess) -> Drained:
+    """Shells and pull sessions never get peer text typed: a drain gives them the wake nudge
+    (debounced like every nudge, so focus drains do not repeat it), and the messages stay
+    queued for `drain --print` or MCP `inbox`."""
+    from termbridge import wake
+    from termbridge.errors import NoTarget, TargetBusy
+
+    why: dict = {}
+    outcome = wake.wake_session(home, sess.name, why)
+    what = "shell" if sess.kind == "shell" else "pull session"
+    how = "drain --print" if sess.kind == "shell" else "MCP inbox or drain --print"
+    if outcome == "skipped_busy":
+        reason = f"{why['surface']}: {why['reason']}" if "surface" in why else why.get("reason", "busy")
+        raise TargetBusy(f"{sess.name} is busy ({reason}); messages stay queued")
+    if outcome == "skipped_no_target":
+        raise NoTarget(f"{sess.name}: {why.get('reason', 'no verified target')}")
+    if outcome == "sent":
+        return Drained(0, f"{sess.name} is a {what}: nudged; its messages stay queued for {how}")
+    if outcome == "skipped_debounced":
+        return Drained(0, f"{sess.name} is a {what}: nudged moments ago; its messages stay queued for {how}")
+    return Drained(0)
 
 
 def _settle_vanished(home: Path, name: str, typed: dict, box: Outbox) -> None:

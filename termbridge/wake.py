@@ -59,8 +59,8 @@ def nudge_line(sess: registry.Session, cfg: dict) -> str:
     return nudge_text(sess.name, cfg)
 
 
-def wake_session(home: Path, name: str) -> str:
-    """Try one nudge; returns exactly one outcome from OUTCOMES (and logs it)."""
+def wake_session(home: Path, name: str, details: dict | None = None) -> str:
+    """Try one nudge; returns exactly one outcome from OUTCOMES (and logs it; DETAILS gets the why)."""
     cfg = load_config()
     sess = registry.lookup(home, name)
     asked = time.time()
@@ -83,6 +83,8 @@ def wake_session(home: Path, name: str) -> str:
             state["last_sent"] = time.time()
         paths.atomic_write(_state_path(home, name), json.dumps(state).encode())
     events.log_event(home, "wake_outcome", name, outcome=outcome, **extra)
+    if details is not None:
+        details.update(extra)
     return outcome
 
 

@@ -115,3 +115,16 @@ def test_zsh_under_the_pty_wrapper_is_inert_too(home, short_tmp):
     finally:
         t.proc.kill()
         t.proc.wait()
+
+
+def test_focus_drains_of_a_shell_nudge_once_per_window(lab, short_tmp):
+    pane = _shell_pane(lab, short_tmp, "dash")
+    retry_until(lambda: tb_json("status")["sessions"][0]["surface"] == "idle", 15)
+    tb("send", "dash", "peer text", "--no-wake")
+    first, second = tb("drain", "dash"), tb("drain", "dash")  # two focus events in a row
+    assert first.returncode == 0 and "nudged;" in first.err
+    assert second.returncode == 0 and "nudged moments ago" in second.err
+    time.sleep(0.8)
+    screen = lab.tmux("capture-pane", "-p", "-J", "-S", "-50", "-t", pane.pane_id)
+    assert screen.count("true termbridge: peer messages wait for dash.") == 1
+    assert tb_json("status")["sessions"][0]["pending"] == 1
