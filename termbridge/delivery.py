@@ -123,7 +123,7 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> Drained:
 
     cfg = load_config()
     sess = registry.require_alive(registry.lookup(home, name))
-    if sess.kind == "shell" or sess.delivery == "pull":
+    if sess.is_shell() or sess.delivery == "pull":
         return _nudge_instead(home, sess)
     box = Outbox(home, name, cfg)
     typed = surface.read_typed(home, name)
@@ -213,8 +213,8 @@ def _nudge_instead(home: Path, sess) -> Drained:
 
     why: dict = {}
     outcome = wake.wake_session(home, sess.name, why)
-    what = "shell" if sess.kind == "shell" else "pull session"
-    how = "drain --print" if sess.kind == "shell" else "MCP inbox or drain --print"
+    what = "shell" if sess.is_shell() else "pull session"
+    how = "drain --print" if sess.is_shell() else "MCP inbox or drain --print"
     if outcome == "skipped_busy":
         reason = f"{why['surface']}: {why['reason']}" if "surface" in why else why.get("reason", "busy")
         raise TargetBusy(f"{sess.name} is busy ({reason}); messages stay queued")
@@ -262,7 +262,7 @@ def attempt_after_send(home: Path, name: str) -> str:
 
     try:
         sess = registry.lookup(home, name)
-        if sess.delivery == "pull" or sess.kind == "shell":
+        if sess.delivery == "pull" or sess.is_shell():
             outcome = wake.wake_session(home, name)
         else:
             try:
@@ -279,7 +279,7 @@ def attempt_after_send(home: Path, name: str) -> str:
                 events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
             else:
                 events.log_event(home, "wake_outcome", name, outcome=outcome, mode="push")
-        push = not (sess.delivery == "pull" or sess.kind == "shell")
+        push = not (sess.delivery == "pull" or sess.is_shell())
         if outcome in ("skipped_busy", "skipped_debounced") or (push and Outbox(home, name).has_pending()):
             waiter.start_waiter(home, name)  # e.g. Enter went on earlier text: the rest follows at idle
         return outcome

@@ -34,6 +34,17 @@ class Session:
         self.tmux_socket = tmux_socket  # the tmux server the agent was registered from, if any
         self.kitty_socket = kitty_socket  # the kitty remote-control address it was registered from, if any
 
+    def is_shell(self) -> bool:
+        """A person's shell: registered `--kind shell`, or `other` whose process is a shell. It never
+        gets peer text typed, only the inert nudge (a shell would run the text as commands)."""
+        if self.kind == "shell":
+            return True
+        if self.kind != "other":
+            return False
+        from termbridge.agents import is_shell
+
+        return is_shell(self.pid)
+
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__}
 

@@ -140,7 +140,7 @@ def confirm(
             m = idle.read_mark(home, sess.name)
             if m and m["state"] == "busy" and m["t"] >= enter_at:
                 return Outcome("hook", presses, "", "the agent's prompt hook saw the submission")
-            s = surface.judge_screen(surface.screen_of(tgt, env), spec, typed, sess.kind == "shell", 0)
+            s = surface.judge_screen(surface.screen_of(tgt, env), spec, typed, sess.is_shell(), 0)
             if s.kind != "ours" or time.monotonic() >= deadline:
                 break
         if s.kind in ("idle", "working", "dialog") or (s.kind == "unknown" and observable):
@@ -285,7 +285,7 @@ def submit_text(
     if enter:
         clean = clean.rstrip("\n")  # a trailing newline would only add an empty line before the submit
     sess = registry.lookup(home, name)
-    if sess.kind == "shell" and not enter_only:
+    if sess.is_shell() and not enter_only:
         raise BadInput(
             f"{name} is a shell: it never receives peer text (read messages with: termbridge drain {name} --print)"
         )

@@ -465,7 +465,7 @@ def read_surface(
         cfg = load_config()
     spec = kind_spec(sess.kind, cfg)
     typed = read_typed(home, sess.name, tgt.target)
-    shell = sess.kind == "shell"
+    shell = sess.is_shell()
     first = screen_of(tgt, env)
     s = judge_screen(first, spec, typed, shell, cfg["pty_quiet_ms"])
     if s.kind != "idle":

@@ -101,7 +101,7 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
             return "session unregistered"
         if not sess.alive():
             return "session died"
-        pull = sess.delivery == "pull" or sess.kind == "shell"
+        pull = sess.delivery == "pull" or sess.is_shell()
         # A push session's own unsubmitted text still needs its Enter (a drain gives it, or settles it).
         if not box.has_pending() and (pull or surface.read_typed(home, name) is None):
             return "nothing pending"
@@ -119,7 +119,7 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
                 surface.screen_of(tgt),
                 spec,
                 surface.read_typed(home, name, tgt.target),
-                sess.kind == "shell",
+                sess.is_shell(),
                 cfg["pty_quiet_ms"],
             )
             if s.kind in ("idle", "ours") and _deliver(home, name, sess) == "nudged":
@@ -133,7 +133,7 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
 
 def _deliver(home: Path, name: str, sess: registry.Session) -> str:
     """One delivery attempt by the session's mode; 'nudged' when a pull session was told."""
-    if sess.delivery == "pull" or sess.kind == "shell":
+    if sess.delivery == "pull" or sess.is_shell():
         from termbridge.wake import wake_session
 
         return "nudged" if wake_session(home, name) == "sent" else "waiting"

@@ -52,7 +52,7 @@ def nudge_line(sess: registry.Session, cfg: dict) -> str:
     """The nudge as typed into SESS: for a shell, made inert in bash, zsh, fish and dash."""
     from termbridge.framing import inert_for_shells
 
-    if sess.kind == "shell":  # a person at a prompt: say where the messages are, as an inert command
+    if sess.is_shell():  # a person at a prompt: say where the messages are, as an inert command
         return inert_for_shells(SHELL_NUDGE.format(session=sess.name))
     if sess.delivery == "pull" and cfg["nudge_text"] == NUDGE_TEXT:  # the default says messages arrive by themselves
         return sanitize_text(PULL_NUDGE_TEXT.format(session=sess.name))
