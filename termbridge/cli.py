@@ -65,7 +65,11 @@ def cli(ctx):
 @cli.command()
 @click.argument("name")
 @click.option("--pid", type=int, required=True, help="The agent's process id.")
-@click.option("--kind", type=click.Choice(KINDS), default="other", show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    help="The agent's kind (default: read from the process: an agent, a shell, else other).",
+)
 @click.option(
     "--delivery",
     type=click.Choice(DELIVERY_MODES),
@@ -79,6 +83,10 @@ def register(name, pid, kind, delivery, json_):
     from termbridge import registry
     from termbridge.events import log_event
 
+    if kind is None:
+        from termbridge import agents
+
+        kind = agents.detect_kind(pid)
     sess = registry.register(_home(), name, pid, kind, delivery)
     log_event(_home(), "registered", name, pid=pid, kind=kind, delivery=delivery)
     if json_:

@@ -152,6 +152,12 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
     except BackendError as e:  # the terminal stopped answering: a failed delivery attempt
         _note_failure(home, name, tgt.target, e)
         raise
+    if s.kind == "ours" and not _auto_enter(s.typed):
+        events.log_event(home, "drain_deferred", name, target=tgt.target, surface=s.kind, reason="staged text")
+        raise TargetBusy(
+            f"{name} is busy (ours: text `termbridge submit` typed waits in the composer; press Enter on it with "
+            "`submit --enter-only` or clear it); messages stay queued"
+        )
     if s.kind == "ours":
         out, n = submit.enter_over_ours(home, sess, tgt, s.typed or {}, cfg)
         if not out.confirmed:
@@ -202,6 +208,13 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
         enter_presses=out.enter_presses,
     )
     return Drained(count)
+
+
+def _auto_enter(typed: dict | None) -> bool:
+    """Whether a drain, wake or waiter may press Enter on termbridge's own text: a drain's framed
+    messages or a nudge, yes; what `termbridge submit` typed (`--no-enter`, or an unconfirmed
+    submit) is its caller's to submit (`--enter-only`), never an unrelated delivery's."""
+    return typed is not None and typed.get("what") in ("messages", "nudge")
 
 
 def _nudge_instead(home: Path, sess) -> Drained:
@@ -266,7 +279,8 @@ def attempt_after_send(home: Path, name: str) -> str:
             outcome = wake.wake_session(home, name)
         else:
             try:
-                outcome = "sent" if drain_to_target(home, name).count else "skipped_empty"
+                done = drain_to_target(home, name)
+                outcome = "sent" if done.count or done.note else "skipped_empty"
             except NoTarget as e:
                 outcome = "skipped_no_target"
                 events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])

@@ -130,6 +130,10 @@ def confirm(
     from termbridge import idle, surface
 
     spec = surface.kind_spec(sess.kind, cfg)
+    composer = bool(spec.get("composer"))
+    # An agent's screen with no composer in sight proves nothing (a tall paste scrolled it away, a
+    # redraw): keep looking. A prompt-driven program's prompt line going away means it ran the line.
+    unsure = ("ours", "unknown") if composer else ("ours",)
     backend = targets.backend_module(tgt.backend)
     retries, wait = cfg.get("confirm_retries", 3), cfg.get("confirm_wait_ms", 400) / 1000.0
     s = None
@@ -141,10 +145,13 @@ def confirm(
             if m and m["state"] == "busy" and m["t"] >= enter_at:
                 return Outcome("hook", presses, "", "the agent's prompt hook saw the submission")
             s = surface.judge_screen(surface.screen_of(tgt, env), spec, typed, sess.is_shell(), 0)
-            if s.kind != "ours" or time.monotonic() >= deadline:
+            if s.kind not in unsure or time.monotonic() >= deadline:
                 break
-        if s.kind in ("idle", "working", "dialog") or (s.kind == "unknown" and observable):
+        if s.kind in ("idle", "working", "dialog") or (s.kind == "unknown" and observable and not composer):
             return Outcome("screen", presses, s.kind, f"the text left the composer ({s.reason})")
+        if s.kind == "unknown" and composer:
+            # Never an Enter into a screen we cannot read: it could be a dialog's.
+            return Outcome(None, presses, s.kind, s.reason)
         if s.kind != "ours":
             return Outcome(None, presses, s.kind, s.reason, observable=s.kind != "unknown")
         if attempt < retries:
@@ -323,7 +330,13 @@ def _submit_locked(
         out, _ = enter_over_ours(home, sess, tgt, s.typed or {}, cfg, env)
         chars = 0
     else:
-        if s.kind in ("draft", "dialog", "ours") or (s.kind == "working" and s.reason.startswith("pane is in")):
+        # An agent whose composer is out of sight is typed into blind: it could be showing a dialog.
+        blind = s.kind == "unknown" and bool(surface.kind_spec(sess.kind, cfg).get("composer"))
+        if (
+            blind
+            or s.kind in ("draft", "dialog", "ours")
+            or (s.kind == "working" and s.reason.startswith("pane is in"))
+        ):
             events.log_event(home, "submit_refused", name, target=tgt.target, surface=s.kind, reason=s.reason)
             raise TargetBusy(f"{name} is busy ({s.kind}: {s.reason}); nothing typed")
         if not enter:

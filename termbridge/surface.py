@@ -82,7 +82,10 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
     "other": {"busy": [], "composer": "", "placeholder": [], "ready": [], "dialog": [], "pasted": []},
 }
 # A prompt: anything, then one of the usual prompt ends; capture-pane drops the trailing space.
-_PROMPT = re.compile(r"^(?P<prompt>.*?(?:[$#%>»❯›]|\]\$?))(?:\s+(?P<draft>.*))?$")
+_PROMPT = re.compile(r"^(?P<prompt>.*?(?:[$#%>»❯›λ]|\][$#]))(?:\s+(?P<draft>.*))?$")
+# A shell's continuation prompt (bash PS2 `>`, zsh `for>`, `heredoc>`, `dquote>`...) is the middle of
+# a command the person is writing, not an idle prompt.
+_CONTINUATION = re.compile(r"^\s*(?:[a-z]+\s)*[a-z]*>$")
 _RULE = re.compile(r"^[\s─━═│┃╭╮╰╯┌┐└┘├┤┬┴┼▔▁-]*$")
 _BOX_EDGES = "│┃|╭╮╰╯ \u00a0"
 _MODES = {
@@ -248,10 +251,13 @@ def _lines(screen: Screen) -> tuple[list[str], list[list[tuple[str, bool]]] | No
     return ["".join(ch for ch, _ in c) for c in cells], cells
 
 
-def _undimmed(line_cells: list[tuple[str, bool]] | None, start: int, end: int, plain: str) -> str:
+def _undimmed(line_cells: list[tuple[str, bool]] | None, start: int, end: int, plain: str, typed_upto: int = -1) -> str:
+    """The characters of PLAIN[START:END] a person typed: not faint or grey -- except those left of
+    TYPED_UPTO (the cursor on this line), which were typed whatever their style (a placeholder or
+    a suggestion sits at or after the cursor; a person's text ends where the cursor is)."""
     if line_cells is None or end > len(line_cells):
         return plain[start:end]
-    return "".join(ch for ch, dim in line_cells[start:end] if not dim)
+    return "".join(ch for k, (ch, dim) in enumerate(line_cells[start:end], start) if not dim or k < typed_upto)
 
 
 @dataclass
@@ -261,34 +267,42 @@ class Composer:
     line: int
     draft: str  # without placeholder and faint/grey text
     region: str  # the composer's text over its continuation lines (for `ours`)
+    last: int = -1  # the region's last line
+    folded: bool = False  # the region touches the screen's top or bottom: part of it may be off screen
 
 
-def find_composer(lines: list[str], cells, spec: dict) -> Composer | None:
+def find_composer(lines: list[str], cells, spec: dict, cursor: tuple[int, int] | None = None) -> Composer | None:
     """The last line matching the kind's composer pattern, with its draft and continuation lines."""
     rx = re.compile(spec["composer"])
+
+    def upto(y: int) -> int:
+        return cursor[0] if cursor is not None and cursor[1] == y else -1
+
     for i in range(len(lines) - 1, -1, -1):
         m = rx.match(lines[i])
         if not m:
             continue
         raw = m.group("draft")
-        draft = _undimmed(cells[i] if cells else None, m.start("draft"), m.end("draft"), lines[i])
+        draft = _undimmed(cells[i] if cells else None, m.start("draft"), m.end("draft"), lines[i], upto(i))
         draft = draft.replace("\u00a0", " ").strip()
         if any(re.search(p, raw.replace("\u00a0", " ").strip()) for p in spec.get("placeholder", [])):
             draft = ""
         region = [raw.replace("\u00a0", " ").strip()] if draft else []
         stops = [re.compile(p) for p in spec.get("ready", []) + spec.get("busy", [])]
+        last = i
         for j in range(i + 1, len(lines)):
             nxt = lines[j]
             if not nxt.strip() or _RULE.match(nxt) or any(s.search(nxt) for s in stops):
                 break
             text = nxt.strip(_BOX_EDGES).strip()
-            undim = _undimmed(cells[j] if cells else None, 0, len(nxt), nxt).strip(_BOX_EDGES).strip()
+            undim = _undimmed(cells[j] if cells else None, 0, len(nxt), nxt, upto(j)).strip(_BOX_EDGES).strip()
             if not undim:
                 break
             region.append(text)
+            last = j
             if not draft:
                 draft = undim
-        return Composer(i, draft, "\n".join(region))
+        return Composer(i, draft, "\n".join(region), last, folded=i == 0 or last >= len(lines) - 1)
     return None
 
 
@@ -334,7 +348,7 @@ def read_prompt(lines: list[str], cells, cursor: tuple[int, int] | None) -> str 
         y = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip()), len(lines))
     line = lines[y] if y < len(lines) else ""
     m = _PROMPT.match(line.rstrip())
-    if m is None:
+    if m is None or _CONTINUATION.match(m.group("prompt")):
         return None
     if m.group("draft") is None:
         return ""
@@ -351,7 +365,7 @@ def judge_screen(
         return Surface("working", f"pane is in {name}")
     lines, cells = _lines(screen)
     if spec.get("composer"):
-        comp = find_composer(lines, cells, spec)
+        comp = find_composer(lines, cells, spec, screen.cursor)
         below = comp.line if comp else -1
         if comp is not None and find_dialog([lines[comp.line]], spec, -1):
             below = -1  # the "composer" line is itself a dialog's selected option (Claude's `❯ 1. Yes`)
@@ -360,11 +374,15 @@ def judge_screen(
         if dialog:
             return Surface("dialog", dialog)
         if comp and comp.draft:
-            return _text_in_composer(comp.region or comp.draft, comp.draft, spec, typed)
+            return _text_in_composer(comp.region or comp.draft, comp.draft, spec, typed, comp.folded)
         marker = busy_marker(lines, spec)
         if marker:
             return Surface("working", marker)
         if comp is None:
+            if typed and _fills_screen(lines, typed):
+                return Surface(
+                    "ours", "termbridge's own text fills the screen (its composer line scrolled off)", "", typed
+                )
             return Surface("unknown", "no composer visible")
         return Surface("idle", "the composer is empty")
     # shells and other programs: the prompt at the cursor
@@ -382,14 +400,40 @@ def judge_screen(
     return Surface("idle", "at an idle prompt")
 
 
-def _text_in_composer(region: str, draft: str, spec: dict, typed: dict | None) -> Surface:
-    """Text in the composer is `ours` when it is what termbridge typed (and nothing else), else a draft."""
+def _text_in_composer(region: str, draft: str, spec: dict, typed: dict | None, partial: bool = False) -> Surface:
+    """Text in the composer is `ours` only when it is exactly what termbridge typed: a person who
+    added, removed or changed anything made it a draft. PARTIAL: the region touches the screen's
+    edge, so only a part of the text may show (a long paste); that part must then be a piece of it.
+    A TUI's folded paste (`[Pasted Content 1843 chars]`) is ours when its size is the typed text's."""
     if typed and isinstance(typed.get("text"), str):
         have, mine = _norm(region), _norm(typed["text"])
-        folded = any(re.search(p, region.strip()) for p in spec.get("pasted", []))
-        if folded or (have and have in mine and len(have) >= min(len(mine), 10)):
+        if have == mine or (partial and have and have in mine and len(have) >= min(len(mine), 10)):
             return Surface("ours", "termbridge's own text is in the composer, not submitted", region, typed)
+        if _folded_paste_of(region, typed["text"], spec):
+            return Surface("ours", "termbridge's own paste is in the composer, not submitted", region, typed)
     return Surface("draft", "a draft is in the composer", draft)
+
+
+def _folded_paste_of(region: str, text: str, spec: dict) -> bool:
+    """REGION is the TUI's folded form of a paste of TEXT: `[Pasted Content N chars]` with N its length,
+    or `[Pasted text #1 +N lines]` with N its line count (one off either way)."""
+    shown = region.strip()
+    if not any(re.search(p, shown) for p in spec.get("pasted", [])):
+        return False
+    m = re.search(r"(\d+)\s*(chars?|characters?|lines?)", shown)
+    if not m:
+        return False
+    n, unit = int(m.group(1)), m.group(2)
+    if unit.startswith("char"):
+        return abs(n - len(text)) <= 2
+    return abs(n - text.count("\n")) <= 1
+
+
+def _fills_screen(lines: list[str], typed: dict) -> bool:
+    """Every non-empty line on screen is a piece of the typed text (a paste taller than the pane)."""
+    shown = _norm("".join(ln.strip(_BOX_EDGES) for ln in lines if ln.strip()))
+    mine = _norm(str(typed.get("text") or ""))
+    return len(shown) >= 10 and shown in mine
 
 
 def busy_marker(lines: list[str], spec: dict) -> str | None:

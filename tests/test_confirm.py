@@ -257,3 +257,64 @@ def test_received_from_the_agents_transcript(home, short_tmp):
     finally:
         agent.kill()
         agent.wait()
+
+
+# ---------------------------------------------------------------- found by an adversarial pass
+def test_a_swallowed_enter_under_a_paste_taller_than_the_pane_is_not_called_submitted(lab):
+    a = _agent(lab, swallow=-1)
+    tall = "\n".join(f"line {i}" for i in range(60))  # scrolls the composer line off the 45-row pane
+    p = tb("submit", "a", "--json", input=tall)
+    assert p.returncode == 1 and "typed but not submitted" in p.err
+    assert json.loads(p.out)["submitted"] is False and a.submissions() == []
+    assert _row()["surface"] == "ours"  # the screen is all termbridge's text: Enter only next time
+    assert tb("submit", "a", "more text").returncode == 4  # never typed on top of it
+
+
+def test_text_staged_with_no_enter_is_not_submitted_by_an_unrelated_send(lab):
+    a = _agent(lab)
+    assert tb("submit", "a", "staged by a script", "--no-enter").returncode == 0
+    assert _row()["surface"] == "ours"
+    res = tb_json("send", "a", "a peer message")
+    assert res["wake"] == "skipped_busy"
+    p = tb("drain", "a")
+    assert p.returncode == 4 and "submit --enter-only" in p.err
+    time.sleep(1.0)
+    assert a.submissions() == [] and "› staged by a script" in a.screen()
+    assert tb_json("submit", "a", "--enter-only")["submitted"] is True  # its owner submits it
+    retry_until(lambda: len(a.submissions()) == 2, 15)  # then the waiter delivers the peer message
+    assert a.submissions()[0] == "staged by a script" and "a peer message" in a.submissions()[1]
+
+
+def test_a_shell_registered_without_kind_never_runs_peer_text(lab, short_tmp):
+    marker = short_tmp / "PWNED"
+    pane = lab.pane("exec env -i PATH=/usr/bin:/bin HOME=/tmp TERM=screen PS1='$ ' bash --norc --noprofile -i")
+    assert tb_json("register", "b", "--pid", int(pane.pane_pid))["kind"] == "shell"  # detected
+    tb("register", "o", "--pid", int(pane.pane_pid), "--kind", "other")  # even when told 'other'
+    retry_until(lambda: _row("o")["surface"] == "idle", 15)
+    tb("send", "o", f"'; touch {marker} #", "--no-wake")
+    assert tb("drain", "o").returncode == 0
+    time.sleep(1.0)
+    assert not marker.exists() and "touch" not in lab.tmux("capture-pane", "-p", "-t", pane.pane_id)
+    assert _row("o")["pending"] == 1
+    assert tb("submit", "o", "echo hi").returncode == 2
+
+
+def test_a_shell_asking_a_question_or_inside_a_heredoc_gets_no_nudge(lab, short_tmp):
+    notes = short_tmp / "notes.txt"
+    pane = lab.pane("exec env -i PATH=/usr/bin:/bin HOME=/tmp TERM=screen PS1='$ ' bash --norc --noprofile -i")
+    tb("register", "q", "--pid", int(pane.pane_pid), "--kind", "shell")
+    retry_until(lambda: _row("q")["surface"] == "idle", 15)
+    lab.tmux("send-keys", "-t", pane.pane_id, "-l", "read -p 'Do you want to continue? [Y/n] ' a")
+    lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
+    retry_until(lambda: "[Y/n]" in lab.tmux("capture-pane", "-p", "-t", pane.pane_id), 5)
+    tb("send", "q", "peer", "--no-wake")
+    assert tb("drain", "q").returncode == 4 and _row("q")["surface"] == "working"
+    lab.tmux("send-keys", "-t", pane.pane_id, "n", "Enter")
+    lab.tmux("send-keys", "-t", pane.pane_id, "-l", f"cat > {notes} <<EOF")
+    lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
+    retry_until(lambda: lab.tmux("capture-pane", "-p", "-t", pane.pane_id).rstrip().endswith(">"), 5)
+    assert tb("drain", "q").returncode == 4
+    lab.tmux("send-keys", "-t", pane.pane_id, "-l", "EOF")
+    lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
+    retry_until(lambda: _row("q")["surface"] == "idle", 10)
+    assert notes.read_text() == ""  # nothing of termbridge's went into the heredoc

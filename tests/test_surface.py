@@ -204,7 +204,27 @@ def test_ours_only_while_unedited():
     assert judge(shown + " and my words", typed=typed).kind == "draft"
     assert judge("› my own draft", typed=typed).kind == "draft"
     assert judge(shown).kind == "draft"  # nothing typed by termbridge: a person's text
-    assert judge("› [Pasted Content 1843 chars]", typed=typed).kind == "ours"
+    # A person's edit makes it a draft again, a deletion included (the whole text is on screen).
+    edited = "header\n" + shown.replace("> hi", "> h") + "\n\n  ? for shortcuts"
+    assert judge(edited, typed=typed).kind == "draft"
+    assert judge("header\n" + shown + "\n\n  ? for shortcuts", typed=typed).kind == "ours"
+    # A folded paste is ours only when its size is the typed text's: a person's own paste is a draft.
+    big = {"text": "x" * 1843}
+    assert judge("› [Pasted Content 1843 chars]", typed=big).kind == "ours"
+    assert judge("› [Pasted Content 1873 chars]", typed=big).kind == "draft"
+    assert judge("› [Pasted Content 1843 chars]", typed=None).kind == "draft"
+    # Taller than the pane: the composer line scrolled off, the screen is all termbridge's text.
+    tall = {"text": "\n".join(f"line {i}" for i in range(80))}
+    assert judge("\n".join(f"  line {i}" for i in range(40, 80)), typed=tall).kind == "ours"
+    assert judge("\n".join(f"  line {i}" for i in range(40, 80)), typed=None).kind == "unknown"
+
+
+def test_grey_text_left_of_the_cursor_is_typed_whatever_its_style():
+    for sgr in ("90", "38;5;244", "38;2;150;150;150", "38:5:8", "2", "2;31"):
+        line = f"› {E}[{sgr}mrm -rf build please{E}[0m"
+        s = judge(line, cursor=(21, 0))  # the cursor after the text: a person typed it
+        assert (s.kind, s.text) == ("draft", "rm -rf build please"), sgr
+        assert judge(line, cursor=(2, 0)).kind == "idle", sgr  # the cursor before it: a placeholder
 
 
 # ---------------------------------------------------------------- shells
@@ -224,6 +244,8 @@ def test_shell_prompts_without_trailing_space_are_idle():
     ]:
         s = judge(f"older output\n{line}", "shell", cursor=(len(line) + 1, 1))
         assert s.kind == "idle", line
+    for line in ("> ", "for> ", "heredoc> ", "dquote> ", "Do you want to continue? [Y/n] "):
+        assert judge(line, "shell", cursor=(len(line), 0)).kind == "working", line  # not an idle prompt
     s = judge("user@host:~$ ls -l", "shell", cursor=(18, 0))
     assert (s.kind, s.text) == ("draft", "ls -l")
     assert judge("compiling...\n", "shell", cursor=(0, 1)).kind == "working"
