@@ -347,6 +347,8 @@ def test_session_start_keeps_a_pull_registration(home, short_tmp):
     holder = subprocess.Popen(["sleep", "600"])
     try:
         tb("register", "gemini", "--pid", holder.pid, "--kind", "gemini", "--delivery", "pull")
+        holder.kill()  # the earlier gemini exited (a live one keeps its name)
+        holder.wait()
         proc = subprocess.Popen([str(script)], stdout=subprocess.PIPE, start_new_session=True)
         try:
             assert proc.stdout.readline() == b"{}\n"  # Gemini's SessionStart answer
@@ -383,3 +385,56 @@ def test_session_start_under_a_node_agent_with_flags(home, short_tmp):
     finally:
         proc.kill()
         proc.wait()
+
+
+TWO_WINDOWS_AGENT = """#!/bin/sh
+# A stand-in for {agent}: SessionStart, then one Stop hook per line read, both through sh -c.
+printf '%s' '{{"hook_event_name": "SessionStart"}}' | sh -c "{tb} hook session-start --agent {agent}"
+echo hook-done
+while read line; do
+  printf '%s' '{{"hook_event_name": "Stop", "stop_hook_active": false}}' | sh -c "{tb} hook stop --agent {agent}"
+  echo
+  echo stop-done
+done
+"""
+
+
+def test_a_second_agent_does_not_take_over_the_name_nor_its_messages(home, short_tmp):
+    """Two Claude Code windows both default to the session name `claude`: the first keeps it,
+    and the second's Stop hook does not hand over (nor mark delivered) the first one's messages."""
+    tb_cmd = " ".join(shlex.quote(a) for a in TB)
+    procs = []
+    try:
+        for w in ("a", "b"):
+            d = short_tmp / w
+            d.mkdir()
+            script = d / "claude"
+            script.write_text(TWO_WINDOWS_AGENT.format(agent="claude", tb=tb_cmd))
+            script.chmod(0o755)
+            p = subprocess.Popen([str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+            procs.append(p)
+            assert p.stdout.readline() == b"hook-done\n"
+        a, b = procs
+        s = tb_json("sessions")["sessions"]
+        assert [(x["name"], x["pid"]) for x in s] == [("claude", a.pid)]  # the first window keeps its name
+        errs = events_of("hook_error")
+        assert len(errs) == 1 and "belongs to another live process" in errs[0]["error"]
+        assert "TERMBRIDGE_SESSION" in errs[0]["error"]
+        mid = tb_json("send", "claude", "for window a", "--from", "peer", "--no-wake")["id"]
+        b.stdin.write(b"stop\n")
+        b.stdin.flush()
+        assert b.stdout.readline() == b"\n" and b.stdout.readline() == b"stop-done\n"  # b carries on, nothing handed
+        assert tb_json("status")["sessions"][0]["pending"] == 1
+        assert tb_json("receipt", mid)["state"] == "queued"
+        errs = events_of("hook_error")
+        assert len(errs) == 2 and f"registered to pid {a.pid}" in errs[1]["error"]
+        a.stdin.write(b"stop\n")
+        a.stdin.flush()
+        out = json.loads(a.stdout.readline())  # the session's own agent gets it
+        assert out["decision"] == "block" and mid in out["reason"]
+        assert a.stdout.readline() == b"\n" and a.stdout.readline() == b"stop-done\n"
+        assert tb_json("receipt", mid)["state"] == "submitted"
+    finally:
+        for p in procs:
+            os.killpg(p.pid, 9)
+            p.wait()
