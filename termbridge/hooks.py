@@ -318,6 +318,21 @@ def _maybe_pending(box) -> bool:
         return True
 
 
+def _pick(box, cap: int) -> list[str]:
+    """The ids one Stop hands over: the oldest deliverable messages whose framed text fits in CAP
+    bytes, at least one; the rest stay queued for the next Stop."""
+    records = box.pending_records()
+    if not records:
+        box.claim(only=[])  # fold back what dead drains held (it takes nothing), then look again
+        records = box.pending_records()
+    chosen: list[dict] = []
+    for r in records:
+        if chosen and len(framing.render_messages(chosen + [r]).encode("utf-8", "replace")) > cap:
+            break
+        chosen.append(r)
+    return [r["id"] for r in chosen]
+
+
 def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], None]) -> bool:
     """Hand pending messages over while the block budget lasts; True if a decision was written.
 
@@ -333,10 +348,15 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     budget = cfg["block_budget"]
     fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
     blocks = 0 if fresh_turn else _blocks(home, name)
-    box = Outbox(home, name, cfg)
+    # A hook never waits long for the outbox lock: on a timeout the messages stay queued for
+    # the next Stop (logged as a hook_error by run_hook).
+    box = Outbox(home, name, dict(cfg, lock_timeout_s=_HOOK_LOCK_S))
+    only = _pick(box, cfg["max_body_bytes"]) if blocks < budget and _maybe_pending(box) else None
     # One transaction: the messages count as delivered only once the decision is written, and
     # are released (back at the head of the queue) on any failure before that.
-    with box.delivering() if blocks < budget and _maybe_pending(box) else nullcontext() as d:
+    with box.delivering(only) if only else nullcontext() as d:
+        if d is not None:
+            d.box = Outbox(home, name, cfg)  # settling it (commit, release) waits as long as any drain
         if d is None:
             if fresh_turn:
                 _set_blocks(home, name, 0)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from conftest import TB, retry_until, tb, tb_json
 from termbridge import proctree
 
 pytestmark = pytest.mark.timeout(120)
+_FRAMED = re.compile(r"^--- message (\S+) from ", re.M)
 HOME = lambda: Path(os.environ["TERMBRIDGE_HOME"])  # noqa: E731
 
 # Inputs as each agent documents them (Claude Code hooks reference; Codex hooks schema;
@@ -438,3 +441,60 @@ def test_a_second_agent_does_not_take_over_the_name_nor_its_messages(home, short
         for p in procs:
             os.killpg(p.pid, 9)
             p.wait()
+
+
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from termbridge import paths
+paths.add_root(Path(sys.argv[1]))
+lock = paths.state_lock(Path(sys.argv[2]), timeout=10)
+lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_stop_does_not_wait_for_a_held_outbox_lock(registered, short_tmp):
+    """Another drain holds the outbox lock: the Stop hook does not block the agent for
+    lock_timeout_s; it lets it stop and the message stays queued for the next Stop."""
+    (short_tmp / "config.yaml").write_text("lock_timeout_s: 3600\n")
+    registered("claude", "claude")
+    mid = tb_json("send", "claude", "later", "--from", "peer", "--no-wake")["id"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(HOME()), str(HOME() / "sessions" / "claude" / "outbox.lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        p = tb("hook", "stop", "--agent", "claude", input=json.dumps(CLAUDE["stop"]), timeout=30)
+        assert p.returncode == 0 and p.out == ""
+        assert tb_json("receipt", mid)["state"] == "queued"
+        errs = events_of("hook_error")
+        assert len(errs) == 1 and "timed out" in errs[0]["error"]
+    finally:
+        holder.kill()
+        holder.wait()
+    out = json.loads(hook("stop", "claude", CLAUDE["stop"]).out)  # the next Stop hands it over
+    assert mid in out["reason"]
+
+
+def test_one_stop_hands_over_at_most_max_body_bytes(registered):
+    """2000 messages of 60 KiB are not one 120 MB reason: each Stop takes what fits in
+    max_body_bytes of framed text (at least one message), in order; the rest stays queued."""
+    registered("claude", "claude")
+    ids = [tb_json("send", "claude", f"{i} " + "x" * 20000, "--from", "peer", "--no-wake")["id"] for i in range(7)]
+    ids.append(tb_json("send", "claude", "y" * 65500, "--from", "peer", "--no-wake")["id"])  # alone over the cap
+    ids.append(tb_json("send", "claude", "small", "--from", "peer", "--no-wake")["id"])
+    handed: list[list[str]] = []
+    for _ in range(10):
+        p = hook("stop", "claude", CLAUDE["stop"])
+        if not p.out:
+            break
+        reason = json.loads(p.out)["reason"]
+        assert len(reason.encode()) <= 65536 or len(_FRAMED.findall(reason)) == 1
+        handed.append(_FRAMED.findall(reason))
+    assert [i for batch in handed for i in batch] == ids  # each exactly once, in order
+    assert [len(b) for b in handed] == [3, 3, 1, 1, 1]
+    assert tb_json("status")["sessions"][0]["pending"] == 0
