@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import re
 import shlex
@@ -134,13 +135,26 @@ def _read(path: Path) -> str | None:
         raise BadInput(f"cannot read {path}: {e}") from None
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range (it would be written back as Infinity, not JSON)")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
 def _parse_settings(path: Path, text: str | None) -> dict:
     if text is None or not text.strip():
         return {}
     try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise BadInput(f"cannot parse {path}: {e}; fix it first, nothing was written") from None
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        _dump(data).encode("utf-8")  # a lone surrogate (\ud800) would not write back
+    except (ValueError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else str(e).splitlines()[0] if str(e) else "invalid"
+        raise BadInput(f"cannot parse {path}: {why}; fix it first, nothing was written") from None
     if not isinstance(data, dict):
         raise BadInput(f"cannot parse {path}: not a JSON object; nothing was written")
     hooks = data.get("hooks")

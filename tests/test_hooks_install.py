@@ -184,6 +184,10 @@ def test_gemini_project_install(scratch):
         ("claude", ".claude/settings.json", "[1, 2]"),
         ("gemini", ".gemini/settings.json", '{"hooks": []}'),
         ("codex", ".codex/hooks.json", '{"hooks": {"Stop": {}}}'),
+        ("claude", ".claude/settings.json", '{"model": "opus", "big": 1e400}'),  # not written back as Infinity
+        ("claude", ".claude/settings.json", '{"n": NaN}'),
+        ("gemini", ".gemini/settings.json", '{"name": "\\ud800"}'),  # a lone surrogate cannot be written back
+        ("claude", ".claude/settings.json", '{"a": ' + "[" * 100000 + "]" * 100000 + "}"),
         ("codex", ".codex/config.toml", "[features\ncodex_hooks = true\n"),
     ],
 )
