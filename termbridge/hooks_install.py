@@ -208,7 +208,8 @@ def _codex_config_change(enable: bool) -> tuple[FileChange | None, list[str]]:
     import tomlkit
 
     path = codex_home() / "config.toml"
-    text = _read(path)
+    real = Path(os.path.realpath(path))  # a symlinked config.toml (dotfiles) is edited where it lives
+    text = _read(real)
     try:
         doc = tomlkit.parse(text or "")
     except Exception as e:  # noqa: BLE001 - tomlkit raises several parse error types
@@ -225,7 +226,7 @@ def _codex_config_change(enable: bool) -> tuple[FileChange | None, list[str]]:
         features = tomlkit.table()
         doc["features"] = features
     features["codex_hooks"] = True
-    return FileChange(path, text, tomlkit.dumps(doc)), notes
+    return FileChange(real, text, tomlkit.dumps(doc)), notes
 
 
 def _has_space(s: str) -> bool:

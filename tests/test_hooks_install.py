@@ -315,3 +315,21 @@ def test_only_termbridges_own_hook_commands_are_replaced(scratch):
         cmds = [h["command"] for gs in cfg["hooks"].values() for g in gs for h in g["hooks"]]
         assert [c for c in cmds if c in mine] == mine
         assert len(cmds) == len(mine) + (3 if action == "install" else 0)
+
+
+def test_symlinked_codex_files_are_edited_where_they_live(scratch):
+    """Dotfiles: ~/.codex/config.toml and hooks.json are links into a repository; both stay links."""
+    dots = scratch / "dotfiles"
+    dots.mkdir()
+    (dots / "config.toml").write_text(CODEX_TOML)
+    (dots / "hooks.json").write_text("{}")
+    (scratch / ".codex").mkdir()
+    for name in ("config.toml", "hooks.json"):
+        (scratch / ".codex" / name).symlink_to(dots / name)
+    assert tb("hooks", "install", "--agent", "codex").returncode == 0
+    for name in ("config.toml", "hooks.json"):
+        assert (scratch / ".codex" / name).is_symlink()
+    assert tomllib.loads((dots / "config.toml").read_text())["features"]["codex_hooks"] is True
+    assert "# features comment" in (dots / "config.toml").read_text()
+    assert len(ours(json.loads((dots / "hooks.json").read_text()))) == 3
+    assert (dots / "config.toml.termbridge-backup").read_text() == CODEX_TOML
