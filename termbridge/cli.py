@@ -591,6 +591,9 @@ def status(json_):
     if not rows:
         click.echo("no sessions registered")
     for r in rows:
+        if r.get("error"):
+            click.echo(f"{r['name']}: refused: {r['error']}")
+            continue
         rc = r.get("receipts") or {}
         surf = f"{r['surface']} ({r['reason']})" if r.get("surface") else "-"
         click.echo(

@@ -18,7 +18,9 @@ def last_wake(home: Path, name: str) -> str | None:
 def collect_status(home: Path, resolve: bool = True) -> list[dict]:
     """One dict per registered session: liveness, queue counts, target and idle state."""
     rows = []
-    for s in registry.all_sessions(home):
+    refused: list[tuple[str, str]] = []
+    sessions = registry.all_sessions(home, refused)
+    for s in sessions:
         lv = s.liveness()
         row = {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": lv == "alive", "liveness": lv}
         row.update(Outbox(home, s.name).stats())
@@ -39,7 +41,32 @@ def collect_status(home: Path, resolve: bool = True) -> list[dict]:
             else {"backend": None, "target": None, "state": None, "surface": None, "reason": lv}
         )
         rows.append(row)
-    return rows
+    for name, error in refused:  # an unsafe session directory: shown, never read through
+        rows.append(
+            {
+                "name": name,
+                "pid": None,
+                "kind": None,
+                "alive": False,
+                "liveness": "refused",
+                "pending": None,
+                "in_flight": None,
+                "dead_letters": None,
+                "last_wake": None,
+                "failed_deliveries": 0,
+                "backoff_until": None,
+                "delivery": None,
+                "receipts": {},
+                "waiter": None,
+                "backend": None,
+                "target": None,
+                "state": None,
+                "surface": None,
+                "reason": error,
+                "error": error,
+            }
+        )
+    return sorted(rows, key=lambda r: r["name"])
 
 
 def _target_state(home: Path, sess) -> dict:

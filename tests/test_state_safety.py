@@ -117,3 +117,33 @@ def test_small_body_limit_from_config(home, sleeper, short_tmp):
     tb("register", "c", "--pid", sleeper().pid)
     assert tb("send", "c", "123456789", "--no-wake").returncode == 2
     assert tb("send", "c", "12345678", "--no-wake").returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a directory owned by another user needs root")
+def test_one_unsafe_session_directory_does_not_fail_the_listing(home, sleeper, short_tmp):
+    """A symlinked or foreign-owned sessions/NAME is skipped (never read through), not fatal for everyone."""
+    import json
+    import shutil
+
+    pid = sleeper().pid
+    for name in ("a", "linked", "foreign", "z"):
+        assert tb("register", name, "--pid", pid).returncode == 0
+    elsewhere = short_tmp / "elsewhere"
+    shutil.move(home / "sessions" / "linked", elsewhere)
+    os.symlink(elsewhere, home / "sessions" / "linked")
+    for root, dirs, files in os.walk(home / "sessions" / "foreign"):
+        for n in dirs + files + ["."]:
+            os.chown(os.path.join(root, n), 65534, 65534)
+    p = tb("sessions", "--json")
+    assert p.returncode == 0, p.err
+    assert [s["name"] for s in json.loads(p.out)["sessions"]] == ["a", "z"]
+    p = tb("status", "--json")
+    assert p.returncode == 0, p.err
+    rows = {r["name"]: r for r in json.loads(p.out)["sessions"]}
+    assert sorted(rows) == ["a", "foreign", "linked", "z"]
+    assert rows["a"]["pending"] == 0 and "error" not in rows["a"]
+    assert "symlink" in rows["linked"]["error"] and rows["linked"]["liveness"] == "refused"
+    assert "owned by uid 65534" in rows["foreign"]["error"]
+    p = tb("status")
+    assert p.returncode == 0 and "linked: refused: " in p.out and p.out.count("\n") == 4
+    assert tb("send", "a", "still works", "--no-wake").returncode == 0
