@@ -227,7 +227,8 @@ def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json
     from termbridge import sending
     from termbridge.config import load_config
 
-    raw = sending.read_body(sys.stdin.buffer, load_config()["max_body_bytes"]) if message == "-" else message
+    stdin = sys.stdin.buffer if sys.stdin is not None else None  # `<&-`: an empty body (exit 2)
+    raw = (sending.read_body(stdin, load_config()["max_body_bytes"]) if stdin else b"") if message == "-" else message
     sent = sending.send_message(_home(), name, raw, sender, reply_to, key, ttl, not no_wake, wait_s, until)
     code = sending.report(sent, json_, click.echo, lambda s: click.echo(s, err=True))
     if code:
