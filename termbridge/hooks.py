@@ -58,8 +58,8 @@ def _budget_path(home: Path, name: str) -> Path:
 def _blocks(home: Path, name: str) -> int:
     state = paths.read_json(_budget_path(home, name), {})
     try:
-        return int(state.get("consecutive_blocks", 0))
-    except (ValueError, AttributeError, TypeError):
+        return max(0, int(state.get("consecutive_blocks", 0)))
+    except (ValueError, AttributeError, TypeError, OverflowError):  # a damaged budget (1e999 is inf)
         return 0
 
 

@@ -147,3 +147,46 @@ def test_one_unsafe_session_directory_does_not_fail_the_listing(home, sleeper, s
     p = tb("status")
     assert p.returncode == 0 and "linked: refused: " in p.out and p.out.count("\n") == 4
     assert tb("send", "a", "still works", "--no-wake").returncode == 0
+
+
+def test_a_fifo_as_config_is_one_line_exit_2_not_a_hang(home, short_tmp, monkeypatch):
+    fifo = short_tmp / "config.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("TERMBRIDGE_CONFIG", str(fifo))
+    p = tb("sessions", timeout=30)
+    assert p.returncode == 2 and "not a regular file" in p.err and str(fifo) in p.err
+    assert p.err.count("\n") == 1
+
+
+def test_a_fifo_as_transcript_path_is_skipped_not_a_hang(home, sleeper, short_tmp):
+    import json
+
+    tb("register", "c", "--pid", sleeper().pid, "--kind", "claude")
+    fifo = short_tmp / "transcript.fifo"
+    os.mkfifo(fifo)
+    (home / "sessions" / "c" / "transcript.json").write_text(json.dumps({"path": str(fifo)}))
+    mid = tb("send", "c", "hi", "--no-wake").out.strip()
+    assert tb("drain", "c", "--print").returncode == 0
+    p = tb("receipt", mid, "--json", timeout=30)
+    assert p.returncode == 0 and json.loads(p.out)["state"] == "submitted"
+
+
+@pytest.mark.parametrize("value", ["1e999", "-1e999", "-3"])
+def test_a_damaged_stop_budget_still_hands_over(home, sleeper, value):
+    """stop_hook.json {"consecutive_blocks": 1e999} (inf) is a damaged budget, not an OverflowError
+    that made the Stop hook do nothing at all."""
+    import json
+
+    tb("register", "c", "--pid", sleeper().pid, "--kind", "claude")
+    (home / "sessions" / "c" / "stop_hook.json").write_text('{"consecutive_blocks": ' + value + "}")
+    mid = tb("send", "c", "hi", "--no-wake").out.strip()
+    blocked = 0
+    for _ in range(5):
+        p = tb("hook", "stop", "--agent", "claude", "--session", "c", input='{"stop_hook_active": true}')
+        assert p.returncode == 0
+        if p.out:
+            assert mid in json.loads(p.out)["reason"] or blocked
+            blocked += 1
+            tb("send", "c", "more", "--no-wake")
+    assert blocked == 3  # the default block_budget, counted from a repaired 0
+    assert "hook_error" not in tb("events").out
