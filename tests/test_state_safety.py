@@ -190,3 +190,24 @@ def test_a_damaged_stop_budget_still_hands_over(home, sleeper, value):
             tb("send", "c", "more", "--no-wake")
     assert blocked == 3  # the default block_budget, counted from a repaired 0
     assert "hook_error" not in tb("events").out
+
+
+def test_a_symlink_above_the_state_root_is_the_persons_own(home, sleeper, short_tmp):
+    """HOME/.local is a link into dotfiles: first use creates ~/.local/state/termbridge through it.
+    Only the levels at and under the state root are checked."""
+    user = short_tmp / "user"
+    dots = short_tmp / "dotfiles" / "local"
+    user.mkdir()
+    dots.mkdir(parents=True)
+    (user / ".local").symlink_to(dots)
+    env = {k: v for k, v in os.environ.items() if k not in ("TERMBRIDGE_HOME", "XDG_STATE_HOME")}
+    env["HOME"] = str(user)
+    p = tb("register", "c", "--pid", sleeper().pid, env=env)
+    assert p.returncode == 0, p.err
+    assert (dots / "state" / "termbridge" / "sessions" / "c" / "session.json").is_file()
+    assert _mode(dots / "state" / "termbridge") == 0o700
+    # Under the root a symlinked level is still refused.
+    (dots / "state" / "termbridge" / "sessions" / "c").rename(short_tmp / "moved")
+    (dots / "state" / "termbridge" / "sessions" / "c").symlink_to(short_tmp / "moved")
+    p = tb("send", "c", "hi", "--no-wake", env=env)
+    assert p.returncode == 1 and "symlink" in p.err
