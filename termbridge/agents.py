@@ -57,9 +57,6 @@ def is_agent(pid: int, agent: str) -> bool:
 def is_shell(pid: int) -> bool:
     """Whether PID is an interactive shell (bash, zsh, fish, dash, sh, ksh) rather than an agent."""
     argv = proctree.cmdline(pid)
-    names = [
-        os.path.basename(argv[0]).lstrip("-") if argv else "",
-        os.path.basename(proctree.exe(pid)),
-        proctree.comm(pid).lstrip("-"),
-    ]
+    names = [os.path.basename(argv[0]).lstrip("-") if argv else "", os.path.basename(proctree.exe(pid)),
+             proctree.comm(pid).lstrip("-")]
     return any(SHELLS.match(n) for n in names if n) and agent_kind(pid) is None
