@@ -235,7 +235,8 @@ def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json
     from termbridge import sending
     from termbridge.config import load_config
 
-    raw = sending.read_body(sys.stdin.buffer, load_config()["max_body_bytes"]) if message == "-" else message
+    stdin = sys.stdin.buffer if sys.stdin is not None else None  # `<&-`: an empty body (exit 2)
+    raw = (sending.read_body(stdin, load_config()["max_body_bytes"]) if stdin else b"") if message == "-" else message
     sent = sending.send_message(_home(), name, raw, sender, reply_to, key, ttl, not no_wake, wait_s, until)
     code = sending.report(sent, json_, click.echo, lambda s: click.echo(s, err=True))
     if code:
@@ -599,6 +600,9 @@ def status(json_):
     if not rows:
         click.echo("no sessions registered")
     for r in rows:
+        if r.get("error"):
+            click.echo(f"{r['name']}: refused: {r['error']}")
+            continue
         rc = r.get("receipts") or {}
         surf = f"{r['surface']} ({r['reason']})" if r.get("surface") else "-"
         click.echo(

@@ -83,7 +83,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         return _cache[key]
     cfg = dict(DEFAULTS)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_regular(path)
     except FileNotFoundError:
         text = None
     except (OSError, UnicodeDecodeError) as e:
@@ -92,6 +92,22 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         cfg.update(validate(parse_yaml(text, path), path))
     _cache[key] = cfg
     return cfg
+
+
+def _read_regular(path: Path) -> str:
+    """PATH's text, opened without blocking: a FIFO or device would hang every command."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read().decode("utf-8")
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def parse_yaml(text: str, path: Path) -> dict:

@@ -67,13 +67,17 @@ def run_send(args: list[str]) -> int | None:
         return None
     from termbridge.errors import TermbridgeError
 
+    # A closed stdout or stderr (`>&-`: sys.stdout is None) drops what would go there, as
+    # click.echo does: the message is durable either way.
     def out(s: str) -> None:
-        sys.stdout.write(s + "\n")
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.write(s + "\n")
+            sys.stdout.flush()
 
     def err(s: str) -> None:
-        sys.stderr.write(s + "\n")
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.write(s + "\n")
+            sys.stderr.flush()
 
     try:
         from termbridge import paths, sending
@@ -81,7 +85,8 @@ def run_send(args: list[str]) -> int | None:
 
         cfg = load_config()
         message = opts["message"]
-        raw = sending.read_body(sys.stdin.buffer, cfg["max_body_bytes"]) if message == "-" else message
+        stdin = sys.stdin.buffer if sys.stdin is not None else None
+        raw = (sending.read_body(stdin, cfg["max_body_bytes"]) if stdin else b"") if message == "-" else message
         sent = sending.send_message(
             paths.state_home(),
             opts["name"],

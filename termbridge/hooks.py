@@ -48,6 +48,7 @@ _FRAMED_ID = re.compile(r"^--- message ([0-9A-HJKMNP-TV-Z]{26}) from ", re.M)
 _BARE_ID = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Z]{26}(?![0-9A-Za-z])")
 _HEADER_START = framing.HEADER.split("{n}")[0]  # "[termbridge] "
 _HEADER_MARK = " peer message"
+_HOOK_LOCK_S = 0.15  # a hook never waits long on a lock: what it would do waits for the next hook
 
 
 def _budget_path(home: Path, name: str) -> Path:
@@ -57,8 +58,8 @@ def _budget_path(home: Path, name: str) -> Path:
 def _blocks(home: Path, name: str) -> int:
     state = paths.read_json(_budget_path(home, name), {})
     try:
-        return int(state.get("consecutive_blocks", 0))
-    except (ValueError, AttributeError, TypeError):
+        return max(0, int(state.get("consecutive_blocks", 0)))
+    except (ValueError, AttributeError, TypeError, OverflowError):  # a damaged budget (1e999 is inf)
         return 0
 
 
@@ -77,11 +78,46 @@ def find_agent_pid(agent: str, start: int | None = None) -> int | None:
     """The nearest ancestor of START (default: this process) that is AGENT, or None."""
     from termbridge import proctree
 
-    chain = proctree.ancestor_chain(os.getpid() if start is None else start)
-    for pid in chain[1:]:
-        if pid > 1 and agents.is_agent(pid, agent):
-            return pid
-    return None
+    return _agent_in(proctree.ancestor_chain(os.getpid() if start is None else start)[1:], agent)
+
+
+def _chain() -> list[int]:
+    """This hook's ancestors, itself excluded."""
+    from termbridge import proctree
+
+    return proctree.ancestor_chain(os.getpid())[1:]
+
+
+def _agent_in(chain: list[int], agent: str) -> int | None:
+    return next((pid for pid in chain if pid > 1 and agents.is_agent(pid, agent)), None)
+
+
+def _require_own(home: Path, hook: str, agent: str, name: str) -> registry.Session:
+    """The registered session NAME, if this hook runs for its process; else log and _Skip.
+
+    The hook acts for NAME when the registered PID is among the hook's ancestors (the agent
+    itself, or what launched it). When the hook's own agent is another process, NAME belongs
+    to someone else: acting would hand that agent's messages to this one. A hook with no
+    agent among its ancestors (run by hand) acts for the name it was given.
+    """
+    sess = registry.lookup(home, name)
+    chain = _chain()
+    if sess.pid in chain:
+        return sess
+    mine = _agent_in(chain, agent)
+    if mine is not None and mine != sess.pid:
+        events.log_event(
+            home,
+            "hook_error",
+            name,
+            hook=hook,
+            error=(
+                f"session {name!r} is registered to pid {sess.pid}, not to this {agent} (pid {mine}); "
+                f"nothing done: set TERMBRIDGE_SESSION to this agent's own session name"
+            ),
+        )
+        raise _Skip
+    return sess
 
 
 # ---------------------------------------------------------------- helpers
@@ -178,7 +214,8 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
     from termbridge.tmux_cmd import socket_path
 
     env = os.environ if env is None else env
-    pid = find_agent_pid(agent)
+    chain = _chain()
+    pid = _agent_in(chain, agent)
     if pid is None:
         events.log_event(
             home,
@@ -188,12 +225,33 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
             error=f"no {agent} process among the hook's ancestors; not registered",
         )
         return
-    delivery = "push"
-    try:
-        delivery = registry.lookup(home, name).delivery  # re-registering keeps the chosen delivery mode
-    except (UnknownSession, StateError):
-        pass
-    sess = registry.register(home, name, pid, agent, delivery, tmux_socket=socket_path(env), kitty_socket=address(env))
+    d = paths.ensure_dir(registry.session_dir(home, name))
+    # The lock `termbridge mcp` takes for the same check: two agents starting at once for one
+    # name must not both take it. Short: a hook never waits long.
+    with paths.state_lock(d / "mcp-register.lock", timeout=_HOOK_LOCK_S):
+        delivery = "push"
+        try:
+            old = registry.lookup(home, name)
+            delivery = old.delivery  # re-registering keeps the chosen delivery mode
+        except (UnknownSession, StateError):
+            old = None
+        if old is not None and old.pid != pid and old.pid not in chain and old.liveness() == "alive":
+            # Another live agent holds the name (two Claude Code windows both default to
+            # `claude`): taking it over would hand its messages to this one.
+            events.log_event(
+                home,
+                "hook_error",
+                name,
+                hook=f"session-start:{agent}",
+                error=(
+                    f"session name {name!r} belongs to another live process (pid {old.pid}, {old.kind}); "
+                    f"this {agent} (pid {pid}) did not take it over: set TERMBRIDGE_SESSION to another name"
+                ),
+            )
+            return
+        sess = registry.register(
+            home, name, pid, agent, delivery, tmux_socket=socket_path(env), kitty_socket=address(env)
+        )
     _set_blocks(home, name, 0)
     tp = data.get("transcript_path")
     if isinstance(tp, str) and tp:
@@ -226,7 +284,7 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
-    registry.lookup(home, name)
+    _require_own(home, f"prompt-submit:{agent}", agent, name)
     set_mark(home, name, "busy")
     prompt = data.get("prompt")
     prompt = prompt if isinstance(prompt, str) else ""
@@ -260,6 +318,21 @@ def _maybe_pending(box) -> bool:
         return True
 
 
+def _pick(box, cap: int) -> list[str]:
+    """The ids one Stop hands over: the oldest deliverable messages whose framed text fits in CAP
+    bytes, at least one; the rest stay queued for the next Stop."""
+    records = box.pending_records()
+    if not records:
+        box.claim(only=[])  # fold back what dead drains held (it takes nothing), then look again
+        records = box.pending_records()
+    chosen: list[dict] = []
+    for r in records:
+        if chosen and len(framing.render_messages(chosen + [r]).encode("utf-8", "replace")) > cap:
+            break
+        chosen.append(r)
+    return [r["id"] for r in chosen]
+
+
 def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], None]) -> bool:
     """Hand pending messages over while the block budget lasts; True if a decision was written.
 
@@ -270,15 +343,20 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
-    registry.lookup(home, name)
+    _require_own(home, f"stop:{agent}", agent, name)
     cfg = _config(home, f"stop:{agent}", name)
     budget = cfg["block_budget"]
     fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
     blocks = 0 if fresh_turn else _blocks(home, name)
-    box = Outbox(home, name, cfg)
+    # A hook never waits long for the outbox lock: on a timeout the messages stay queued for
+    # the next Stop (logged as a hook_error by run_hook).
+    box = Outbox(home, name, dict(cfg, lock_timeout_s=_HOOK_LOCK_S))
+    only = _pick(box, cfg["max_body_bytes"]) if blocks < budget and _maybe_pending(box) else None
     # One transaction: the messages count as delivered only once the decision is written, and
     # are released (back at the head of the queue) on any failure before that.
-    with box.delivering() if blocks < budget and _maybe_pending(box) else nullcontext() as d:
+    with box.delivering(only) if only else nullcontext() as d:
+        if d is not None:
+            d.box = Outbox(home, name, cfg)  # settling it (commit, release) waits as long as any drain
         if d is None:
             if fresh_turn:
                 _set_blocks(home, name, 0)

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from termbridge.errors import BadInput
-from termbridge.hooks import AGENT_EVENTS, AGENTS
+from termbridge.hooks import AGENT_EVENTS, AGENTS, EVENTS
 
 # Seconds for claude and codex, milliseconds for gemini (each agent's own unit).
 _TIMEOUT = {"claude": 10, "codex": 10, "gemini": 10000}
@@ -31,7 +33,9 @@ CODEX_TRUST_NOTE = (
     'pick "Trust all and continue" in its "Hooks need review" screen. termbridge never writes '
     "Codex's trust state."
 )
-_OUR_VERBS = ("hook", "register", "mark")
+_OUR_VERBS = ("register", "mark")  # the 0.1 snippets' lines
+_OUR_HOOKS = (*EVENTS, "claude-stop")
+_PYTHON = re.compile(r"^python[0-9.]*$")
 
 
 @dataclass
@@ -92,19 +96,26 @@ def settings_path(agent: str, project: bool = False, cwd: Path | None = None) ->
 
 
 def is_ours(command: object, extra: str | None = None) -> bool:
-    """Whether a hook COMMAND is termbridge's (any path to termbridge, or EXTRA, running hook/register/mark)."""
+    """Whether a hook COMMAND is termbridge's: the program `termbridge` (any directory),
+    `python -m termbridge` or EXTRA (the --command given), running a `hook` subcommand
+    termbridge writes, or the 0.1 snippets' `register`/`mark` lines an install replaces.
+    A user's own `termbridge-notify hook …` or `termbridge send …` is not."""
     if not isinstance(command, str):
         return False
     try:
         words = shlex.split(command)
     except ValueError:
         return False
-    if len(words) >= 3 and words[1] == "-m" and words[2] == "termbridge":
+    if len(words) >= 3 and _PYTHON.match(os.path.basename(words[0])) and words[1:3] == ["-m", "termbridge"]:
         words = ["termbridge"] + words[3:]
-    if len(words) < 2 or words[1] not in _OUR_VERBS:
+    if len(words) < 2:
         return False
     prog = words[0]
-    return os.path.basename(prog).startswith("termbridge") or (extra is not None and prog == extra)
+    if not (os.path.basename(prog) == "termbridge" or (extra is not None and prog == extra)):
+        return False
+    if words[1] == "hook":
+        return len(words) >= 3 and words[2] in _OUR_HOOKS
+    return words[1] in _OUR_VERBS
 
 
 def _split1(cmd: str) -> list[str]:
@@ -124,13 +135,26 @@ def _read(path: Path) -> str | None:
         raise BadInput(f"cannot read {path}: {e}") from None
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range (it would be written back as Infinity, not JSON)")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
 def _parse_settings(path: Path, text: str | None) -> dict:
     if text is None or not text.strip():
         return {}
     try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise BadInput(f"cannot parse {path}: {e}; fix it first, nothing was written") from None
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        _dump(data).encode("utf-8")  # a lone surrogate (\ud800) would not write back
+    except (ValueError, RecursionError) as e:
+        why = "nested too deeply" if isinstance(e, RecursionError) else str(e).splitlines()[0] if str(e) else "invalid"
+        raise BadInput(f"cannot parse {path}: {why}; fix it first, nothing was written") from None
     if not isinstance(data, dict):
         raise BadInput(f"cannot parse {path}: not a JSON object; nothing was written")
     hooks = data.get("hooks")
@@ -184,7 +208,8 @@ def _codex_config_change(enable: bool) -> tuple[FileChange | None, list[str]]:
     import tomlkit
 
     path = codex_home() / "config.toml"
-    text = _read(path)
+    real = Path(os.path.realpath(path))  # a symlinked config.toml (dotfiles) is edited where it lives
+    text = _read(real)
     try:
         doc = tomlkit.parse(text or "")
     except Exception as e:  # noqa: BLE001 - tomlkit raises several parse error types
@@ -201,7 +226,25 @@ def _codex_config_change(enable: bool) -> tuple[FileChange | None, list[str]]:
         features = tomlkit.table()
         doc["features"] = features
     features["codex_hooks"] = True
-    return FileChange(path, text, tomlkit.dumps(doc)), notes
+    return FileChange(real, text, tomlkit.dumps(doc)), notes
+
+
+def _has_space(s: str) -> bool:
+    return any(c.isspace() for c in s)
+
+
+def _command(command: str) -> str:
+    """The --command as written into the settings: a bare name stays bare (found on the agent's
+    PATH), a path is made absolute, and either is shell-quoted; a command line with arguments
+    (`python3 -m termbridge`) is kept as given."""
+    cmd = command.strip()
+    expanded = os.path.expanduser(cmd)
+    one_path = os.path.exists(expanded) or (os.sep in expanded and not _has_space(os.path.basename(expanded)))
+    if _has_space(cmd) and not one_path:
+        return cmd  # `python3 -m termbridge`, `/usr/bin/python3 -m termbridge`
+    if os.sep in expanded:
+        expanded = os.path.abspath(expanded)
+    return shlex.quote(expanded)
 
 
 def plan(agent: str, action: str, project: bool = False, command: str | None = None, cwd: Path | None = None) -> Plan:
@@ -214,9 +257,7 @@ def plan(agent: str, action: str, project: bool = False, command: str | None = N
     real = Path(os.path.realpath(path))  # a symlinked settings file (dotfiles) is edited where it lives
     text = _read(real)
     data = _parse_settings(path, text)
-    cmd = command.strip() if command else termbridge_command()
-    if command is not None:
-        cmd = shlex.quote(os.path.abspath(os.path.expanduser(cmd))) if not any(c.isspace() for c in cmd) else cmd
+    cmd = _command(command) if command else termbridge_command()
     result = Plan(agent, action)
     config_change, notes = _codex_config_change(action == "install") if agent == "codex" else (None, [])
     removed = _strip_ours(data, _split1(cmd)[0] if _split1(cmd) else None)

@@ -217,28 +217,16 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
 def tool_send(
     bridge: Bridge, to: str, message: str, reply_to: str | None = None, key: str | None = None, ttl: float | None = None
 ) -> dict:
-    """Queue MESSAGE durably for session TO, from this agent; then one delivery attempt (never an error)."""
-    from termbridge import registry, validate
-    from termbridge.config import load_config
-    from termbridge.errors import BadInput
-    from termbridge.outbox import Outbox
+    """Queue MESSAGE durably for session TO, from this agent; then one delivery attempt (never an error).
 
-    me = bridge.me()
-    home = bridge.home
-    cfg = load_config()
-    paths.validate_name(to)
-    validate.token(reply_to, "--reply-to")
-    validate.token(key, "--key")
-    if ttl is not None and not (ttl > 0):
-        raise BadInput("--ttl must be a positive number of seconds")
-    body = validate.body_text(message, cfg["max_body_bytes"])
-    registry.lookup(home, to)
-    rec = Outbox(home, to, cfg).append(body, me, reply_to, key, ttl)
-    from termbridge.delivery import attempt_after_send
+    The CLI's own library call (termbridge.sending.send_message): the same validation and errors.
+    """
+    from termbridge.sending import send_message
 
+    sent = send_message(bridge.home, to, message, bridge.me(), reply_to, key, ttl)
     # The same one attempt as `termbridge send`: push drains, pull nudges, a busy target
     # gets the idle waiter; an outcome, never an error.
-    return {"id": rec["id"], "session": to, "wake": attempt_after_send(home, to)}
+    return {"id": sent.id, "session": to, "wake": sent.wake}
 
 
 def tool_inbox(bridge: Bridge) -> str:

@@ -132,6 +132,16 @@ def _check_owned(st: os.stat_result, path: Path | str) -> None:
         raise StateError(f"refusing state owned by uid {st.st_uid}: {path}")
 
 
+def _above_root(path: Path | str) -> bool:
+    """PATH is a proper ancestor of a state root (and not itself under another root)."""
+    p = os.path.normpath(str(path))
+    if _root_of(p) is not None:
+        return False
+    if not _roots:
+        state_home()  # the environment's root (resolved once) may not be known yet
+    return any(r.startswith(p.rstrip(os.sep) + os.sep) for r in _roots)
+
+
 def ensure_dir(path: Path) -> Path:
     """Create PATH (and parents) mode 0700; refuse a symlink or a foreign-owned directory."""
     path = Path(path)
@@ -139,7 +149,12 @@ def ensure_dir(path: Path) -> Path:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        if not os.path.lexists(path.parent) or os.path.islink(path.parent):
+        if _above_root(path.parent):
+            # The person's own directories above the state root (~/.local may be a link into
+            # dotfiles): created as any program would, symlinks followed. Only the levels at
+            # and under the root are state.
+            os.makedirs(path.parent, 0o700, exist_ok=True)
+        elif not os.path.lexists(path.parent) or os.path.islink(path.parent):
             ensure_dir(path.parent)  # creates it, or refuses a symlinked parent
         try:
             os.mkdir(path, 0o700)

@@ -160,15 +160,24 @@ def require_alive(sess: Session) -> Session:
     return sess
 
 
-def all_sessions(home: Path) -> list[Session]:
-    """Every registered session, by name."""
+def all_sessions(home: Path, refused: list[tuple[str, str]] | None = None) -> list[Session]:
+    """Every registered session, by name. A session whose directory is unsafe (symlinked,
+    foreign-owned) is skipped, never followed, and never fails the listing: with REFUSED,
+    its (name, reason) is appended there."""
     d = sessions_dir(home)
     out = []
     for name in paths.list_dir(d):  # a symlinked or foreign sessions/ is refused, not listed
-        if paths.NAME_RE.fullmatch(name) and os.path.lexists(d / name / "session.json"):
-            paths.check_levels(d / name)  # an unsafe directory is refused, not skipped
-            try:
-                out.append(lookup(home, name))
-            except (UnknownSession, StateError):
+        if not paths.NAME_RE.fullmatch(name):
+            continue
+        try:
+            paths.check_levels(d / name)  # before anything is read through it
+            if not os.path.lexists(d / name / "session.json"):
                 continue
+            out.append(lookup(home, name))
+        except UnknownSession:
+            continue
+        except StateError as e:
+            if refused is not None and os.path.lexists(d / name / "session.json"):
+                refused.append((name, str(e)))
+            continue
     return out

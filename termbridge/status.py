@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from termbridge import registry
+from termbridge.errors import StateError
 from termbridge.outbox import Outbox
 
 
@@ -18,28 +19,64 @@ def last_wake(home: Path, name: str) -> str | None:
 def collect_status(home: Path, resolve: bool = True) -> list[dict]:
     """One dict per registered session: liveness, queue counts, target and idle state."""
     rows = []
-    for s in registry.all_sessions(home):
-        lv = s.liveness()
-        row = {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": lv == "alive", "liveness": lv}
-        row.update(Outbox(home, s.name).stats())
-        row["last_wake"] = last_wake(home, s.name)
-        from termbridge.delivery import read_backoff
+    refused: list[tuple[str, str]] = []
+    sessions = registry.all_sessions(home, refused)
+    for s in sessions:
+        try:
+            rows.append(_row(home, s, resolve))
+        except StateError as e:  # one session's unsafe state never fails the whole listing
+            rows.append(_refused_row(s.name, str(e)))
+    rows += [_refused_row(name, error) for name, error in refused]  # shown, never read through
+    return sorted(rows, key=lambda r: r["name"])
 
-        b = read_backoff(home, s.name)
-        row["failed_deliveries"] = int(b.get("failures", 0))
-        row["backoff_until"] = b.get("next_at")
-        row["delivery"] = s.delivery
-        from termbridge import receipts, waiter
 
-        row["receipts"] = receipts.counts(home, s.name)
-        row["waiter"] = waiter.live_waiter(home, s.name)
-        row.update(
-            _target_state(home, s)
-            if resolve and lv == "alive"
-            else {"backend": None, "target": None, "state": None, "surface": None, "reason": lv}
-        )
-        rows.append(row)
-    return rows
+def _row(home: Path, s, resolve: bool) -> dict:
+    lv = s.liveness()
+    row = {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": lv == "alive", "liveness": lv}
+    row.update(Outbox(home, s.name).stats())
+    row["last_wake"] = last_wake(home, s.name)
+    from termbridge.delivery import read_backoff
+
+    b = read_backoff(home, s.name)
+    row["failed_deliveries"] = int(b.get("failures", 0))
+    row["backoff_until"] = b.get("next_at")
+    row["delivery"] = s.delivery
+    from termbridge import receipts, waiter
+
+    row["receipts"] = receipts.counts(home, s.name)
+    row["waiter"] = waiter.live_waiter(home, s.name)
+    row.update(
+        _target_state(home, s)
+        if resolve and lv == "alive"
+        else {"backend": None, "target": None, "state": None, "surface": None, "reason": lv}
+    )
+    return row
+
+
+def _refused_row(name: str, error: str) -> dict:
+    """A session whose state directory is unsafe (symlinked, foreign-owned): its name and why."""
+    return {
+        "name": name,
+        "pid": None,
+        "kind": None,
+        "alive": False,
+        "liveness": "refused",
+        "pending": None,
+        "in_flight": None,
+        "dead_letters": None,
+        "last_wake": None,
+        "failed_deliveries": 0,
+        "backoff_until": None,
+        "delivery": None,
+        "receipts": {},
+        "waiter": None,
+        "backend": None,
+        "target": None,
+        "state": None,
+        "surface": None,
+        "reason": error,
+        "error": error,
+    }
 
 
 def _target_state(home: Path, sess) -> dict:

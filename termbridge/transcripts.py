@@ -62,18 +62,30 @@ def candidate_files(home: Path, sess, since: float) -> list[Path]:
     return out[:_MAX_FILES]
 
 
+def _tail(path: Path) -> bytes | None:
+    """The last _TAIL bytes of PATH; None unless it is a regular file (a FIFO would hang the read)."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - _TAIL))
+        return f.read()
+
+
 def find_ids(home: Path, sess, ids: Iterable[str], since: float = 0.0) -> set[str]:
     """Which of IDS appear in SESS's agent's transcripts written since SINCE."""
     want = {i for i in ids if i}
     hit: set[str] = set()
     for path in candidate_files(home, sess, since):
         try:
-            with open(path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - _TAIL))
-                data = f.read()
+            data = _tail(path)
         except OSError:
+            continue
+        if data is None:
             continue
         for i in want - hit:
             if i.encode() in data:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from conftest import TB, retry_until, tb, tb_json
 from termbridge import proctree
 
 pytestmark = pytest.mark.timeout(120)
+_FRAMED = re.compile(r"^--- message (\S+) from ", re.M)
 HOME = lambda: Path(os.environ["TERMBRIDGE_HOME"])  # noqa: E731
 
 # Inputs as each agent documents them (Claude Code hooks reference; Codex hooks schema;
@@ -347,6 +350,8 @@ def test_session_start_keeps_a_pull_registration(home, short_tmp):
     holder = subprocess.Popen(["sleep", "600"])
     try:
         tb("register", "gemini", "--pid", holder.pid, "--kind", "gemini", "--delivery", "pull")
+        holder.kill()  # the earlier gemini exited (a live one keeps its name)
+        holder.wait()
         proc = subprocess.Popen([str(script)], stdout=subprocess.PIPE, start_new_session=True)
         try:
             assert proc.stdout.readline() == b"{}\n"  # Gemini's SessionStart answer
@@ -383,3 +388,113 @@ def test_session_start_under_a_node_agent_with_flags(home, short_tmp):
     finally:
         proc.kill()
         proc.wait()
+
+
+TWO_WINDOWS_AGENT = """#!/bin/sh
+# A stand-in for {agent}: SessionStart, then one Stop hook per line read, both through sh -c.
+printf '%s' '{{"hook_event_name": "SessionStart"}}' | sh -c "{tb} hook session-start --agent {agent}"
+echo hook-done
+while read line; do
+  printf '%s' '{{"hook_event_name": "Stop", "stop_hook_active": false}}' | sh -c "{tb} hook stop --agent {agent}"
+  echo
+  echo stop-done
+done
+"""
+
+
+def test_a_second_agent_does_not_take_over_the_name_nor_its_messages(home, short_tmp):
+    """Two Claude Code windows both default to the session name `claude`: the first keeps it,
+    and the second's Stop hook does not hand over (nor mark delivered) the first one's messages."""
+    tb_cmd = " ".join(shlex.quote(a) for a in TB)
+    procs = []
+    try:
+        for w in ("a", "b"):
+            d = short_tmp / w
+            d.mkdir()
+            script = d / "claude"
+            script.write_text(TWO_WINDOWS_AGENT.format(agent="claude", tb=tb_cmd))
+            script.chmod(0o755)
+            p = subprocess.Popen([str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+            procs.append(p)
+            assert p.stdout.readline() == b"hook-done\n"
+        a, b = procs
+        s = tb_json("sessions")["sessions"]
+        assert [(x["name"], x["pid"]) for x in s] == [("claude", a.pid)]  # the first window keeps its name
+        errs = events_of("hook_error")
+        assert len(errs) == 1 and "belongs to another live process" in errs[0]["error"]
+        assert "TERMBRIDGE_SESSION" in errs[0]["error"]
+        mid = tb_json("send", "claude", "for window a", "--from", "peer", "--no-wake")["id"]
+        b.stdin.write(b"stop\n")
+        b.stdin.flush()
+        assert b.stdout.readline() == b"\n" and b.stdout.readline() == b"stop-done\n"  # b carries on, nothing handed
+        assert tb_json("status")["sessions"][0]["pending"] == 1
+        assert tb_json("receipt", mid)["state"] == "queued"
+        errs = events_of("hook_error")
+        assert len(errs) == 2 and f"registered to pid {a.pid}" in errs[1]["error"]
+        a.stdin.write(b"stop\n")
+        a.stdin.flush()
+        out = json.loads(a.stdout.readline())  # the session's own agent gets it
+        assert out["decision"] == "block" and mid in out["reason"]
+        assert a.stdout.readline() == b"\n" and a.stdout.readline() == b"stop-done\n"
+        assert tb_json("receipt", mid)["state"] == "submitted"
+    finally:
+        for p in procs:
+            os.killpg(p.pid, 9)
+            p.wait()
+
+
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from termbridge import paths
+paths.add_root(Path(sys.argv[1]))
+lock = paths.state_lock(Path(sys.argv[2]), timeout=10)
+lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_stop_does_not_wait_for_a_held_outbox_lock(registered, short_tmp):
+    """Another drain holds the outbox lock: the Stop hook does not block the agent for
+    lock_timeout_s; it lets it stop and the message stays queued for the next Stop."""
+    (short_tmp / "config.yaml").write_text("lock_timeout_s: 3600\n")
+    registered("claude", "claude")
+    mid = tb_json("send", "claude", "later", "--from", "peer", "--no-wake")["id"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(HOME()), str(HOME() / "sessions" / "claude" / "outbox.lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        p = tb("hook", "stop", "--agent", "claude", input=json.dumps(CLAUDE["stop"]), timeout=30)
+        assert p.returncode == 0 and p.out == ""
+        assert tb_json("receipt", mid)["state"] == "queued"
+        errs = events_of("hook_error")
+        assert len(errs) == 1 and "timed out" in errs[0]["error"]
+    finally:
+        holder.kill()
+        holder.wait()
+    out = json.loads(hook("stop", "claude", CLAUDE["stop"]).out)  # the next Stop hands it over
+    assert mid in out["reason"]
+
+
+def test_one_stop_hands_over_at_most_max_body_bytes(registered):
+    """2000 messages of 60 KiB are not one 120 MB reason: each Stop takes what fits in
+    max_body_bytes of framed text (at least one message), in order; the rest stays queued."""
+    registered("claude", "claude")
+    ids = [tb_json("send", "claude", f"{i} " + "x" * 20000, "--from", "peer", "--no-wake")["id"] for i in range(7)]
+    ids.append(tb_json("send", "claude", "y" * 65500, "--from", "peer", "--no-wake")["id"])  # alone over the cap
+    ids.append(tb_json("send", "claude", "small", "--from", "peer", "--no-wake")["id"])
+    handed: list[list[str]] = []
+    for _ in range(10):
+        p = hook("stop", "claude", CLAUDE["stop"])
+        if not p.out:
+            break
+        reason = json.loads(p.out)["reason"]
+        assert len(reason.encode()) <= 65536 or len(_FRAMED.findall(reason)) == 1
+        handed.append(_FRAMED.findall(reason))
+    assert [i for batch in handed for i in batch] == ids  # each exactly once, in order
+    assert [len(b) for b in handed] == [3, 3, 1, 1, 1]
+    assert tb_json("status")["sessions"][0]["pending"] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -64,3 +65,23 @@ def test_send_does_not_import_click(home, sleeper):
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert json.loads(p.stdout)["session"] == "a" and p.stderr.strip().endswith("NOCLICK")
+
+
+CLOSED = {"stdout": ">&-", "stderr": "2>&-", "both": ">&- 2>&-", "stdin": "<&-"}
+
+
+@pytest.mark.parametrize("closed", sorted(CLOSED))
+def test_closed_streams_like_click(home, sleeper, closed):
+    """`termbridge send a x >&-`: the message is durable and the exit code is click's; no crash."""
+    tb("register", "a", "--pid", sleeper().pid)
+    results = []
+    for prefix in ([sys.executable, "-m", "termbridge"], CLICK):
+        for args in (["send", "a", "x", "--no-wake"], ["send", "a", "x"], ["send", "a", "-"]):
+            line = " ".join(shlex.quote(a) for a in [*prefix, *args]) + " " + CLOSED[closed]
+            p = subprocess.run(["sh", "-c", line], capture_output=True, timeout=60, env=os.environ.copy())
+            assert "Error" not in p.stderr.decode(), p.stderr
+            results.append(p.returncode)
+    assert results[:3] == results[3:]  # the fast path exits as click does
+    assert results[0] == 0 and results[1] == 0
+    pending = json.loads(tb("status", "--json").out)["sessions"][0]["pending"]
+    assert pending == 4  # `-` reads an empty stdin (or none): refused, exit 2

@@ -184,6 +184,10 @@ def test_gemini_project_install(scratch):
         ("claude", ".claude/settings.json", "[1, 2]"),
         ("gemini", ".gemini/settings.json", '{"hooks": []}'),
         ("codex", ".codex/hooks.json", '{"hooks": {"Stop": {}}}'),
+        ("claude", ".claude/settings.json", '{"model": "opus", "big": 1e400}'),  # not written back as Infinity
+        ("claude", ".claude/settings.json", '{"n": NaN}'),
+        ("gemini", ".gemini/settings.json", '{"name": "\\ud800"}'),  # a lone surrogate cannot be written back
+        ("claude", ".claude/settings.json", '{"a": ' + "[" * 100000 + "]" * 100000 + "}"),
         ("codex", ".codex/config.toml", "[features\ncodex_hooks = true\n"),
     ],
 )
@@ -273,3 +277,59 @@ def test_doctor_warns_when_the_hook_command_is_gone(agents_on_path, scratch):
     assert tb("hooks", "install", "--agent", "claude", "--command", str(gone)).returncode == 0
     c = hook_checks()["claude hooks"]
     assert c["status"] == "warn" and str(gone) in c["detail"] and "no longer exists" in c["detail"]
+
+
+def test_command_bare_name_stays_bare_and_a_spaced_path_is_quoted(scratch, sleeper):
+    path = scratch / ".codex" / "hooks.json"
+    assert tb("hooks", "install", "--agent", "codex", "--command", "termbridge").returncode == 0
+    stop = lambda: json.loads(path.read_text())["hooks"]["Stop"][0]["hooks"][0]["command"]  # noqa: E731
+    assert stop() == "termbridge hook stop --agent codex"  # found on the agent's PATH, not $PWD/termbridge
+    spaced = scratch / "my tb"
+    spaced.mkdir()
+    (spaced / "termbridge").symlink_to(os.path.join(os.path.dirname(sys.executable), "termbridge"))
+    assert tb("hooks", "install", "--agent", "codex", "--command", str(spaced / "termbridge")).returncode == 0
+    assert stop() == f"'{spaced}/termbridge' hook stop --agent codex"
+    cfg = json.loads(path.read_text())
+    assert sum(len(g["hooks"]) for gs in cfg["hooks"].values() for g in gs) == 3  # the bare ones replaced
+    tb("register", "codex", "--pid", sleeper().pid, "--kind", "codex")
+    tb("send", "codex", "through a spaced path", "--no-wake")
+    out = subprocess.run(["sh", "-c", stop()], input=b'{"stop_hook_active": false}', capture_output=True, timeout=60)
+    assert out.returncode == 0 and "through a spaced path" in json.loads(out.stdout)["reason"]
+
+
+def test_only_termbridges_own_hook_commands_are_replaced(scratch):
+    """A user's `termbridge-notify hook x` or `termbridge send …` is theirs: install and uninstall keep it."""
+    path = scratch / ".claude" / "settings.json"
+    path.parent.mkdir()
+    mine = [
+        "termbridge-notify hook x",
+        "/usr/local/bin/termbridge-helper register y",
+        "termbridge send reviewer done",
+        "termbridge hook my-own-thing",
+        "node -m termbridge hook stop",
+    ]
+    path.write_text(json.dumps({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": c} for c in mine]}]}}))
+    for action in ("install", "uninstall"):
+        assert tb("hooks", action, "--agent", "claude").returncode == 0
+        cfg = json.loads(path.read_text())
+        cmds = [h["command"] for gs in cfg["hooks"].values() for g in gs for h in g["hooks"]]
+        assert [c for c in cmds if c in mine] == mine
+        assert len(cmds) == len(mine) + (3 if action == "install" else 0)
+
+
+def test_symlinked_codex_files_are_edited_where_they_live(scratch):
+    """Dotfiles: ~/.codex/config.toml and hooks.json are links into a repository; both stay links."""
+    dots = scratch / "dotfiles"
+    dots.mkdir()
+    (dots / "config.toml").write_text(CODEX_TOML)
+    (dots / "hooks.json").write_text("{}")
+    (scratch / ".codex").mkdir()
+    for name in ("config.toml", "hooks.json"):
+        (scratch / ".codex" / name).symlink_to(dots / name)
+    assert tb("hooks", "install", "--agent", "codex").returncode == 0
+    for name in ("config.toml", "hooks.json"):
+        assert (scratch / ".codex" / name).is_symlink()
+    assert tomllib.loads((dots / "config.toml").read_text())["features"]["codex_hooks"] is True
+    assert "# features comment" in (dots / "config.toml").read_text()
+    assert len(ours(json.loads((dots / "hooks.json").read_text()))) == 3
+    assert (dots / "config.toml.termbridge-backup").read_text() == CODEX_TOML

@@ -464,6 +464,13 @@ def _assert_refused(args, needle):
     assert needle in p.err and p.err.count("\n") == 1 and "Traceback" not in p.err, (args, p.err)
 
 
+def _assert_status_row_refused(name, needle):
+    p = tb("status", "--json")
+    assert p.returncode == 0 and "Traceback" not in p.err, p.err
+    (row,) = [r for r in json.loads(p.out)["sessions"] if r["name"] == name]
+    assert row["liveness"] == "refused" and needle in row["error"], row
+
+
 def test_symlinked_sessions_dir_is_refused(home, sleeper, short_tmp):
     tb("register", "c", "--pid", sleeper().pid)
     tb("send", "c", "queued", "--no-wake")
@@ -488,7 +495,7 @@ def test_symlinked_session_and_claims_levels_are_refused(home, sleeper, short_tm
     decoy.mkdir(mode=0o700)
     os.symlink(decoy, sd / "claims")
     _assert_refused(["drain", "c", "--print"], "symlinked state directory")
-    _assert_refused(["status"], "symlinked state directory")
+    _assert_status_row_refused("c", "symlinked state directory")
     assert list(decoy.iterdir()) == []
     os.unlink(sd / "claims")
     os.rename(sd, short_tmp / "c-real")
@@ -509,7 +516,10 @@ def test_foreign_owned_level_is_refused(home, sleeper, level):
     os.chown(d, 65534, 65534)
     before = _tree(home / "sessions")
     for args in _COMMANDS if level != "sessions/c/claims" else [["drain", "c", "--print"], ["status"]]:
-        _assert_refused(args, "owned by uid 65534")
+        if args == ["status"] and level != "sessions":
+            _assert_status_row_refused("c", "owned by uid 65534")  # one session's state fails only its row
+        else:
+            _assert_refused(args, "owned by uid 65534")
     assert _tree(home / "sessions") == before
     os.chown(d, os.geteuid(), os.getegid())
     assert [m["body"] for m in _drained_json("c")] == ["queued"]

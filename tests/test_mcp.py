@@ -355,6 +355,7 @@ BAD_SENDS = [
     ({"to": "hal", "message": "x", "key": "k" * 200}, ["send", "hal", "x", "--key", "k" * 200]),
     ({"to": "hal", "message": "x", "ttl": 0}, ["send", "hal", "x", "--ttl", "0"]),
     ({"to": "hal", "message": "x", "ttl": -3}, ["send", "hal", "x", "--ttl", "-3"]),
+    ({"to": "hal", "message": "x", "ttl": 3e9}, ["send", "hal", "x", "--ttl", "3e9"]),
     ({"to": "nobody", "message": "x"}, ["send", "nobody", "x"]),
 ]
 

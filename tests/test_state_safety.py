@@ -117,3 +117,97 @@ def test_small_body_limit_from_config(home, sleeper, short_tmp):
     tb("register", "c", "--pid", sleeper().pid)
     assert tb("send", "c", "123456789", "--no-wake").returncode == 2
     assert tb("send", "c", "12345678", "--no-wake").returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a directory owned by another user needs root")
+def test_one_unsafe_session_directory_does_not_fail_the_listing(home, sleeper, short_tmp):
+    """A symlinked or foreign-owned sessions/NAME is skipped (never read through), not fatal for everyone."""
+    import json
+    import shutil
+
+    pid = sleeper().pid
+    for name in ("a", "linked", "foreign", "z"):
+        assert tb("register", name, "--pid", pid).returncode == 0
+    elsewhere = short_tmp / "elsewhere"
+    shutil.move(home / "sessions" / "linked", elsewhere)
+    os.symlink(elsewhere, home / "sessions" / "linked")
+    for root, dirs, files in os.walk(home / "sessions" / "foreign"):
+        for n in dirs + files + ["."]:
+            os.chown(os.path.join(root, n), 65534, 65534)
+    p = tb("sessions", "--json")
+    assert p.returncode == 0, p.err
+    assert [s["name"] for s in json.loads(p.out)["sessions"]] == ["a", "z"]
+    p = tb("status", "--json")
+    assert p.returncode == 0, p.err
+    rows = {r["name"]: r for r in json.loads(p.out)["sessions"]}
+    assert sorted(rows) == ["a", "foreign", "linked", "z"]
+    assert rows["a"]["pending"] == 0 and "error" not in rows["a"]
+    assert "symlink" in rows["linked"]["error"] and rows["linked"]["liveness"] == "refused"
+    assert "owned by uid 65534" in rows["foreign"]["error"]
+    p = tb("status")
+    assert p.returncode == 0 and "linked: refused: " in p.out and p.out.count("\n") == 4
+    assert tb("send", "a", "still works", "--no-wake").returncode == 0
+
+
+def test_a_fifo_as_config_is_one_line_exit_2_not_a_hang(home, short_tmp, monkeypatch):
+    fifo = short_tmp / "config.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("TERMBRIDGE_CONFIG", str(fifo))
+    p = tb("sessions", timeout=30)
+    assert p.returncode == 2 and "not a regular file" in p.err and str(fifo) in p.err
+    assert p.err.count("\n") == 1
+
+
+def test_a_fifo_as_transcript_path_is_skipped_not_a_hang(home, sleeper, short_tmp):
+    import json
+
+    tb("register", "c", "--pid", sleeper().pid, "--kind", "claude")
+    fifo = short_tmp / "transcript.fifo"
+    os.mkfifo(fifo)
+    (home / "sessions" / "c" / "transcript.json").write_text(json.dumps({"path": str(fifo)}))
+    mid = tb("send", "c", "hi", "--no-wake").out.strip()
+    assert tb("drain", "c", "--print").returncode == 0
+    p = tb("receipt", mid, "--json", timeout=30)
+    assert p.returncode == 0 and json.loads(p.out)["state"] == "submitted"
+
+
+@pytest.mark.parametrize("value", ["1e999", "-1e999", "-3"])
+def test_a_damaged_stop_budget_still_hands_over(home, sleeper, value):
+    """stop_hook.json {"consecutive_blocks": 1e999} (inf) is a damaged budget, not an OverflowError
+    that made the Stop hook do nothing at all."""
+    import json
+
+    tb("register", "c", "--pid", sleeper().pid, "--kind", "claude")
+    (home / "sessions" / "c" / "stop_hook.json").write_text('{"consecutive_blocks": ' + value + "}")
+    mid = tb("send", "c", "hi", "--no-wake").out.strip()
+    blocked = 0
+    for _ in range(5):
+        p = tb("hook", "stop", "--agent", "claude", "--session", "c", input='{"stop_hook_active": true}')
+        assert p.returncode == 0
+        if p.out:
+            assert mid in json.loads(p.out)["reason"] or blocked
+            blocked += 1
+            tb("send", "c", "more", "--no-wake")
+    assert blocked == 3  # the default block_budget, counted from a repaired 0
+    assert "hook_error" not in tb("events").out
+
+
+def test_a_symlink_above_the_state_root_is_the_persons_own(home, sleeper, short_tmp):
+    """HOME/.local is a link into dotfiles: first use creates ~/.local/state/termbridge through it.
+    Only the levels at and under the state root are checked."""
+    user = short_tmp / "user"
+    dots = short_tmp / "dotfiles" / "local"
+    user.mkdir()
+    dots.mkdir(parents=True)
+    (user / ".local").symlink_to(dots)
+    env = {k: v for k, v in os.environ.items() if k not in ("TERMBRIDGE_HOME", "XDG_STATE_HOME")}
+    env["HOME"] = str(user)
+    p = tb("register", "c", "--pid", sleeper().pid, env=env)
+    assert p.returncode == 0, p.err
+    assert (dots / "state" / "termbridge" / "sessions" / "c" / "session.json").is_file()
+    assert _mode(dots / "state" / "termbridge") == 0o700
+    # Under the root a symlinked level is still refused.
+    (dots / "state" / "termbridge" / "sessions" / "c").rename(short_tmp / "moved")
+    (dots / "state" / "termbridge" / "sessions" / "c").symlink_to(short_tmp / "moved")
+    p = tb("send", "c", "hi", "--no-wake", env=env)
+    assert p.returncode == 1 and "symlink" in p.err
