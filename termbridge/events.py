@@ -41,7 +41,7 @@ def _append(home: Path, data: bytes) -> None:
         kept = _files[key] = paths.KeptFile(log_path(home), os.O_WRONLY | os.O_APPEND)
     path = kept.path
     fd = kept.fd()  # reopened after a rotation renamed the file away
-    created = os.fstat(fd).st_size == 0
+    created = kept.opened and os.fstat(fd).st_size == 0  # a new file: its directory entry needs a sync
     paths.write_all(fd, data)  # one O_APPEND write: whole even when processes interleave
     if sync or created:
         paths.sync_data(fd)

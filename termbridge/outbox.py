@@ -216,8 +216,9 @@ class Outbox:
             if self._pending_file is None:
                 self._pending_file = paths.KeptFile(self.pending_path)
             fd = self._pending_file.fd()  # rewrites rename a new file in under this same lock
-            created = os.fstat(fd).st_size == 0
-            self._heal_tail(fd)
+            size = os.fstat(fd).st_size
+            created = size == 0
+            self._heal_tail(fd, size)
             paths.write_all(fd, line)
             paths.sync_data(fd)  # durable before the id is returned (the directory too, if new)
             if created:
@@ -225,9 +226,10 @@ class Outbox:
         events.log_event(self.home, "enqueued", self.name, id=rec["id"], key=key, chars=len(body))
         return rec
 
-    def _heal_tail(self, fd: int) -> None:
+    def _heal_tail(self, fd: int, size: int | None = None) -> None:
         """Quarantine bytes after the last newline (a writer died mid-append), so no two records glue."""
-        size = os.fstat(fd).st_size
+        if size is None:
+            size = os.fstat(fd).st_size
         if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
             return
         cut, pos = 0, size

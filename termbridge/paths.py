@@ -289,6 +289,7 @@ class KeptFile:
         self._spath = os.fspath(path)  # lstat'ed on every use: no Path conversion each time
         self._fd: int | None = None
         self._id: tuple[int, int] | None = None
+        self.opened = False
 
     def fd(self) -> int:
         try:
@@ -297,8 +298,10 @@ class KeptFile:
         except FileNotFoundError:
             now = None
         if self._fd is not None and now is not None and now == self._id:
+            self.opened = False
             return self._fd
         self.close()
+        self.opened = True  # (re)opened by this call: the caller may want to check for a new file
         fd = open_state(self.path, self.flags, create=True)
         st = os.fstat(fd)
         self._fd, self._id = fd, (st.st_ino, st.st_dev)
