@@ -76,7 +76,7 @@ def _root_of(path: str) -> str | None:
     return best
 
 
-def _check_level(d: str) -> bool:
+def _check_level(d: str, remember: bool = True) -> bool:
     """Check directory D (lstat: not a symlink, a directory, ours; tighten a loose mode).
     False when it does not exist yet."""
     try:
@@ -90,7 +90,8 @@ def _check_level(d: str) -> bool:
     _check_owned(st, d)
     if st.st_mode & 0o077:
         os.chmod(d, 0o700)  # ours but too open: tighten rather than refuse
-    _verified.add(d)
+    if remember:
+        _verified.add(d)
     return True
 
 
@@ -146,9 +147,7 @@ def ensure_dir(path: Path) -> Path:
     """Create PATH (and parents) mode 0700; refuse a symlink or a foreign-owned directory."""
     path = Path(path)
     check_levels(path.parent)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         if _above_root(path.parent):
             # The person's own directories above the state root (~/.local may be a link into
             # dotfiles): created as any program would, symlinks followed. Only the levels at
@@ -160,16 +159,9 @@ def ensure_dir(path: Path) -> Path:
             os.mkdir(path, 0o700)
         except FileExistsError:
             pass
-        st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise StateError(f"refusing symlinked state directory: {path}")
-    if not stat.S_ISDIR(st.st_mode):
-        raise StateError(f"state path is not a directory: {path}")
-    _check_owned(st, path)
-    if st.st_mode & 0o077:
-        os.chmod(path, 0o700)  # ours but too open: tighten rather than refuse
-    if _root_of(os.path.normpath(str(path))) is not None:
-        _verified.add(os.path.normpath(str(path)))
+    d = os.path.normpath(str(path))
+    if not _check_level(d, remember=_root_of(d) is not None):
+        raise FileNotFoundError(errno.ENOENT, "state directory vanished while it was made", d)
     return path
 
 
