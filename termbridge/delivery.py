@@ -123,7 +123,7 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> Drained:
 
     cfg = load_config()
     sess = registry.require_alive(registry.lookup(home, name))
-    if sess.is_shell() or sess.delivery == "pull":
+    if sess.nudge_only():
         return _nudge_instead(home, sess)
     box = Outbox(home, name, cfg)
     typed = surface.read_typed(home, name)
@@ -152,7 +152,7 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
     except BackendError as e:  # the terminal stopped answering: a failed delivery attempt
         _note_failure(home, name, tgt.target, e)
         raise
-    if s.kind == "ours" and not _auto_enter(s.typed):
+    if s.kind == "ours" and not surface.auto_enter(s.typed):
         events.log_event(home, "drain_deferred", name, target=tgt.target, surface=s.kind, reason="staged text")
         raise TargetBusy(
             f"{name} is busy (ours: text `termbridge submit` typed waits in the composer; press Enter on it with "
@@ -210,13 +210,6 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
     return Drained(count)
 
 
-def _auto_enter(typed: dict | None) -> bool:
-    """Whether a drain, wake or waiter may press Enter on termbridge's own text: a drain's framed
-    messages or a nudge, yes; what `termbridge submit` typed (`--no-enter`, or an unconfirmed
-    submit) is its caller's to submit (`--enter-only`), never an unrelated delivery's."""
-    return typed is not None and typed.get("what") in ("messages", "nudge")
-
-
 def _nudge_instead(home: Path, sess) -> Drained:
     """Shells and pull sessions never get peer text typed: a drain gives them the wake nudge
     (debounced like every nudge, so focus drains do not repeat it), and the messages stay
@@ -271,29 +264,25 @@ def attempt_after_send(home: Path, name: str) -> str:
     not be confirmed), the session's idle waiter is started to deliver once it is.
     """
     from termbridge import events, registry, waiter, wake
-    from termbridge.errors import NoTarget, TargetBusy, TermbridgeError
+    from termbridge.errors import NoTarget, TermbridgeError
 
     try:
         sess = registry.lookup(home, name)
-        if sess.delivery == "pull" or sess.is_shell():
+        if sess.nudge_only():
             outcome = wake.wake_session(home, name)
         else:
             try:
                 done = drain_to_target(home, name)
                 outcome = "sent" if done.count or done.note else "skipped_empty"
             except NoTarget as e:
-                outcome = "skipped_no_target"
-                events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
-                return outcome
-            except TargetBusy as e:
-                outcome = "skipped_busy"
-                events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
-            except TermbridgeError as e:  # typed but unconfirmed, or a terminal that failed: the waiter retries
+                events.log_event(home, "wake_outcome", name, outcome="skipped_no_target", reason=str(e)[:200])
+                return "skipped_no_target"
+            except TermbridgeError as e:  # busy, typed but unconfirmed, a terminal that failed: the waiter retries
                 outcome = "skipped_busy"
                 events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
             else:
                 events.log_event(home, "wake_outcome", name, outcome=outcome, mode="push")
-        push = not (sess.delivery == "pull" or sess.is_shell())
+        push = not sess.nudge_only()
         if outcome in ("skipped_busy", "skipped_debounced") or (push and Outbox(home, name).has_pending()):
             waiter.start_waiter(home, name)  # e.g. Enter went on earlier text: the rest follows at idle
         return outcome

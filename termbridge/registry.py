@@ -15,7 +15,8 @@ from termbridge.kinds import DELIVERY_MODES, KINDS
 class Session:
     """A registered session (a plain class: `dataclasses` costs ~7 ms of every hook's start-up)."""
 
-    __slots__ = ("name", "pid", "start_time", "kind", "registered_at", "delivery", "tmux_socket", "kitty_socket")
+    FIELDS = ("name", "pid", "start_time", "kind", "registered_at", "delivery", "tmux_socket", "kitty_socket")
+    __slots__ = (*FIELDS, "_shell")
 
     def __init__(
         self,
@@ -33,20 +34,26 @@ class Session:
         self.delivery = delivery  # "push" | "pull" (see kinds.DELIVERY_MODES)
         self.tmux_socket = tmux_socket  # the tmux server the agent was registered from, if any
         self.kitty_socket = kitty_socket  # the kitty remote-control address it was registered from, if any
+        self._shell: bool | None = None  # is_shell(), read from /proc once per instance
 
     def is_shell(self) -> bool:
         """A person's shell: registered `--kind shell`, or `other` whose process is a shell. It never
         gets peer text typed, only the inert nudge (a shell would run the text as commands)."""
-        if self.kind == "shell":
-            return True
-        if self.kind != "other":
-            return False
-        from termbridge.agents import is_shell
+        if self._shell is None:
+            if self.kind in ("shell", "other"):
+                from termbridge.agents import is_shell
 
-        return is_shell(self.pid)
+                self._shell = self.kind == "shell" or is_shell(self.pid)
+            else:
+                self._shell = False
+        return self._shell
+
+    def nudge_only(self) -> bool:
+        """Only the wake nudge is ever typed (a shell, or a `pull` session that fetches its messages)."""
+        return self.delivery == "pull" or self.is_shell()
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: getattr(self, k) for k in self.FIELDS}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Session) and self.as_dict() == other.as_dict()

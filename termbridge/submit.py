@@ -89,14 +89,20 @@ def deliver_text(
     tgt: Target, text: str, enter: bool, gap_ms: int, tty: str | None = None, env: Mapping[str, str] | None = None
 ) -> None:
     """Type already-sanitized TEXT as one paste, then Enter as its own key GAP_MS after the app read it."""
-    backend = targets.backend_module(tgt.backend)
     if text:
-        backend.type_text(tgt, text, env=env)
+        targets.backend_module(tgt.backend).type_text(tgt, text, env=env)
     if enter:
-        if text:
-            wait_input_drained(tty)
-            time.sleep(gap_ms / 1000.0)  # raw-mode TUIs drop an Enter that follows a paste burst too closely
-        backend.press_enter(tgt, env=env)
+        enter_after_gap(tgt, gap_ms if text else None, tty, env)
+
+
+def enter_after_gap(tgt: Target, gap_ms: int | None, tty: str | None, env: Mapping[str, str] | None = None) -> float:
+    """Press Enter as its own key, GAP_MS after the app read what was typed (None: at once); its time."""
+    if gap_ms is not None:
+        wait_input_drained(tty)
+        time.sleep(gap_ms / 1000.0)  # raw-mode TUIs drop an Enter that follows a paste burst too closely
+    pressed = time.time()
+    targets.backend_module(tgt.backend).press_enter(tgt, env=env)
+    return pressed
 
 
 # ---------------------------------------------------------------- confirmation
@@ -183,10 +189,7 @@ def type_and_confirm(
     except BaseException:
         surface.forget_typed(home, sess.name)  # nothing (or not all) reached the composer
         raise
-    wait_input_drained(target_tty(sess, tgt))
-    time.sleep(gap_ms / 1000.0)
-    enter_at = time.time()
-    targets.backend_module(tgt.backend).press_enter(tgt, env=env)
+    enter_at = enter_after_gap(tgt, gap_ms, target_tty(sess, tgt), env)
     typed = surface.read_typed(home, sess.name) or {"text": text}
     return finish(home, sess, tgt, typed, cfg, enter_at, 1, env, observable)
 
@@ -248,8 +251,7 @@ def enter_over_ours(
                 f"{sess.name}: termbridge's earlier text is in the composer, but its messages were "
                 "delivered another way meanwhile; submit or clear it yourself. Nothing typed"
             )
-        enter_at = time.time()
-        targets.backend_module(tgt.backend).press_enter(tgt, env=env)
+        enter_at = enter_after_gap(tgt, None, None, env)
         out = finish(home, sess, tgt, typed, cfg, enter_at, 1, env)
         if d is None:
             return out, 0

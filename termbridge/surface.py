@@ -477,6 +477,13 @@ def read_typed(home: Path, name: str, target: str | None = None) -> dict | None:
     return rec
 
 
+def auto_enter(typed: dict | None) -> bool:
+    """Whether a drain, wake or waiter may press Enter on termbridge's own text: a drain's framed
+    messages or a nudge, yes; what `termbridge submit` typed (`--no-enter`, or an unconfirmed
+    submit) is its caller's to submit (`--enter-only`), never an unrelated delivery's."""
+    return typed is not None and typed.get("what") in ("messages", "nudge")
+
+
 def forget_typed(home: Path, name: str) -> None:
     """The typed text was submitted (or is gone): it is no longer ours to press Enter on."""
     from termbridge import paths

@@ -101,9 +101,8 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
             return "session unregistered"
         if not sess.alive():
             return "session died"
-        pull = sess.delivery == "pull" or sess.is_shell()
         # A push session's own unsubmitted text still needs its Enter (a drain gives it, or settles it).
-        if not box.has_pending() and (pull or surface.read_typed(home, name) is None):
+        if not box.has_pending() and (sess.nudge_only() or surface.read_typed(home, name) is None):
             return "nothing pending"
         if time.monotonic() > deadline:
             return f"gave up after idle_wait_max_s ({cfg['idle_wait_max_s']} s)"
@@ -114,14 +113,7 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
         try:
             if tgt is None or time.monotonic() - resolved_at > RESOLVE_EVERY_S:
                 tgt, resolved_at = targets.resolve_session(home, sess, log_failure=False), time.monotonic()
-            spec = surface.kind_spec(sess.kind, cfg)
-            s = surface.judge_screen(
-                surface.screen_of(tgt),
-                spec,
-                surface.read_typed(home, name, tgt.target),
-                sess.is_shell(),
-                cfg["pty_quiet_ms"],
-            )
+            s = surface.read_surface(home, sess, tgt, sample=False, cfg=cfg)  # one cheap sample per poll
             if s.kind in ("idle", "ours") and _deliver(home, name, sess) == "nudged":
                 return "nudged (pull): the agent fetches its messages"
         except NoTarget:
@@ -133,7 +125,7 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
 
 def _deliver(home: Path, name: str, sess: registry.Session) -> str:
     """One delivery attempt by the session's mode; 'nudged' when a pull session was told."""
-    if sess.delivery == "pull" or sess.is_shell():
+    if sess.nudge_only():
         from termbridge.wake import wake_session
 
         return "nudged" if wake_session(home, name) == "sent" else "waiting"

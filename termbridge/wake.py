@@ -107,9 +107,7 @@ def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict) -> tuple[s
 
     try:
         s = surface.read_surface(home, sess, tgt, cfg=cfg)
-        from termbridge.delivery import _auto_enter
-
-        if s.kind == "ours" and not _auto_enter(s.typed):
+        if s.kind == "ours" and not surface.auto_enter(s.typed):
             return "skipped_busy", {"surface": "ours", "reason": "text `termbridge submit` typed waits in the composer"}
         if s.kind == "ours":  # termbridge's own earlier text: Enter only, never a second paste
             try:
