@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,6 +56,13 @@ def record(home: Path, name: str, records: Iterable[dict | str], state: str, via
 
 
 def _trim(path: Path) -> None:
+    # Every entry is over 64 bytes (a 26-character id alone takes 36 of them), so a file smaller
+    # than that many entries cannot be over the line limit: no need to read it on every commit.
+    try:
+        if os.stat(path).st_size <= _MAX_LINES * 64:
+            return
+    except FileNotFoundError:
+        return
     data = paths.read_bytes(path) or b""
     if data.count(b"\n") > _MAX_LINES:
         keep = data.split(b"\n")[-(_MAX_LINES // 2) - 1 :]

@@ -252,3 +252,18 @@ def test_kept_open_pending_log_follows_rewrites_and_refuses_a_swapped_link(home,
     with pytest.raises(StateError):
         box.append("must not land in the link's target")
     assert victim.read_text() == ""
+
+
+def test_receipts_log_stays_bounded(home, sleeper):
+    """receipts.log is cut to its newest half past _MAX_LINES entries (checked by size first, so a
+    commit does not read the whole log)."""
+    from termbridge import receipts, registry
+
+    registry.register(home, "r", sleeper().pid)
+    ids = [f"01M8D6TQS9777NHBEZHM{i:06d}" for i in range(receipts._MAX_LINES + 5)]
+    receipts.record(home, "r", ids[:100], "submitted", "screen")
+    assert len(receipts._entries(home, "r")) == 100  # small: untouched
+    receipts.record(home, "r", ids[100:], "submitted", "screen")
+    kept = receipts._entries(home, "r")
+    assert len(kept) <= receipts._MAX_LINES // 2 + 1 and kept[-1]["id"] == ids[-1]
+    assert receipts.lookup(home, ids[-1], scan_transcripts=False)["state"] == "submitted"
