@@ -122,9 +122,10 @@ def _outbox_state(home: Path, name: str, msg_id: str) -> dict | None:
     return None
 
 
-def lookup(home: Path, msg_id: str, scan_transcripts: bool = True) -> dict:
-    """`{"id","session","state","at": {state: time},"via"}` for MSG_ID; UnknownMessage (exit 3) if none."""
-    for name in _session_names(home):
+def lookup(home: Path, msg_id: str, scan_transcripts: bool = True, session: str | None = None) -> dict:
+    """`{"id","session","state","at": {state: time},"via"}` for MSG_ID; UnknownMessage (exit 3) if none.
+    SESSION, when the caller knows it, spares looking through every other session's state."""
+    for name in [session] if session else _session_names(home):
         mine = [e for e in _entries(home, name) if e["id"] == msg_id]
         if not mine:
             found = _outbox_state(home, name, msg_id)
@@ -145,20 +146,23 @@ def lookup(home: Path, msg_id: str, scan_transcripts: bool = True) -> dict:
                 result["at"].update(back["at"])
             elif scan_transcripts and transcript_shows(home, name, msg_id, since=at.get("submitted", 0)):
                 record(home, name, [msg_id], "received", "transcript")
-                return lookup(home, msg_id, scan_transcripts=False)
+                return lookup(home, msg_id, scan_transcripts=False, session=name)
         return result
     raise UnknownMessage(f"unknown message id {msg_id!r}")
 
 
-def wait_for_state(home: Path, msg_id: str, until: str, seconds: float, poll: float = 0.1) -> str:
-    """Poll MSG_ID's receipt until it reaches UNTIL (or later) or SECONDS pass; returns the last state."""
+def wait_for_state(
+    home: Path, msg_id: str, until: str, seconds: float, poll: float = 0.1, session: str | None = None
+) -> str:
+    """Poll MSG_ID's receipt (in SESSION, when known) until it reaches UNTIL (or later) or SECONDS pass;
+    returns the last state."""
     deadline = time.monotonic() + seconds
     last_scan = 0.0
     while True:
         scan = time.monotonic() - last_scan > 1.0  # transcripts are read at most once a second
         if scan:
             last_scan = time.monotonic()
-        state = lookup(home, msg_id, scan_transcripts=scan and until == "received")["state"]
+        state = lookup(home, msg_id, scan_transcripts=scan and until == "received", session=session)["state"]
         if _RANK.get(state, -1) >= _RANK[until] or state in ("expired", "dead"):
             return state
         if time.monotonic() >= deadline:

@@ -65,7 +65,7 @@ def send_message(
     if wait_s is not None:
         from termbridge.receipts import wait_for_state
 
-        sent.state = wait_for_state(home, rec["id"], until, wait_s)
+        sent.state = wait_for_state(home, rec["id"], until, wait_s, session=name)
         if _RANK.get(sent.state, -1) < _RANK[until]:
             fate = "; it stays queued" if sent.state == "queued" else ""
             sent.note = f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}"
