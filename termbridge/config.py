@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "idle_wait_max_s": 3600,  # an idle waiter gives up after this long
     "confirm_retries": 3,  # Enter-only retries while the typed text stays in the composer
     "confirm_wait_ms": 400,  # how long to watch for the text to leave the composer (grows per retry)
+    "max_enter_presses": 4,  # Enter presses one message gets in all; then it is dead-lettered
+    "ask_pair_limit": 8,  # questions between the same two sessions in any 10 minutes
+    "attention_after_s": 30,  # a dialog holding a message longer than this needs the person
     "kinds": {},  # extra or overriding per-kind screen patterns (see surface.py)
 }
 
@@ -58,9 +61,12 @@ _INT_KEYS = {
     "idle_wait_max_s": 1,
     "confirm_retries": 0,
     "confirm_wait_ms": 50,
+    "max_enter_presses": 1,
+    "ask_pair_limit": 1,
+    "attention_after_s": 0,
 }
 # Upper bounds where a huge value would overflow (a sleep) or hang a caller.
-_INT_MAX = {"gap_ms": 10000, "confirm_retries": 10, "confirm_wait_ms": 10000}
+_INT_MAX = {"gap_ms": 10000, "confirm_retries": 10, "confirm_wait_ms": 10000, "max_enter_presses": 100}
 _KIND_KEYS = {"busy": list, "composer": str, "placeholder": list, "ready": list, "dialog": list, "pasted": list}
 
 _cache: dict[str, dict[str, Any]] = {}
