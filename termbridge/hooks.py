@@ -88,11 +88,32 @@ def _chain() -> list[int]:
     return proctree.ancestor_chain(os.getpid())[1:]
 
 
-def _agent_in(chain: list[int], agent: str) -> int | None:
-    return next((pid for pid in chain if pid > 1 and agents.is_agent(pid, agent)), None)
+def _agent_in(chain: list[int], agent: str, data: dict | None = None, home: Path | None = None) -> int | None:
+    pid = next((pid for pid in chain if pid > 1 and agents.is_agent(pid, agent)), None)
+    if pid is not None and data is not None and agent == "codex" and agents.is_codex_daemon(pid):
+        return agents.codex_tui(pid, data, _bound(home)) or pid  # daemon mode: the TUI that runs this thread
+    return pid
 
 
-def _require_own(home: Path, hook: str, agent: str, name: str) -> registry.Session:
+def _bound(home: Path | None) -> Callable[[int], str | None] | None:
+    """pid -> the record a SessionStart bound to that Codex TUI's session (its own TERMBRIDGE_SESSION)."""
+    from termbridge import proctree
+
+    def record(pid: int) -> str | None:
+        name = session_name(None, "codex", proctree.environ(pid))
+        try:
+            if home is None or registry.lookup(home, name).pid != pid:
+                return None
+        except Exception:  # noqa: BLE001 - no such session (or unsafe): nothing bound
+            return None
+        bound = paths.read_json(registry.session_dir(home, name) / "transcript.json", {})
+        path = bound.get("path") if isinstance(bound, dict) else None
+        return path if isinstance(path, str) else None
+
+    return record
+
+
+def _require_own(home: Path, hook: str, agent: str, name: str, data: dict) -> registry.Session:
     """The registered session NAME, if this hook runs for its process; else log and _Skip.
 
     The hook acts for NAME when the registered PID is among the hook's ancestors (the agent
@@ -104,7 +125,7 @@ def _require_own(home: Path, hook: str, agent: str, name: str) -> registry.Sessi
     chain = _chain()
     if sess.pid in chain:
         return sess
-    mine = _agent_in(chain, agent)
+    mine = _agent_in(chain, agent, data, home)
     if mine is not None and mine != sess.pid:
         events.log_event(
             home,
@@ -181,6 +202,9 @@ def run_hook(
             return
         name = session_name(session, agent, env)
         data = _load(home, hook, name, stdin)
+        if agent == "codex" and (tui_env := agents.codex_tui_environ(data, _bound(home))):
+            env = tui_env  # Codex's daemon mode: the hook inherits the daemon's environment, not its TUI's
+            name = session_name(session, agent, env)
         paths.validate_name(name)
         if event == "session-start":
             _session_start(home, agent, name, data, env)
@@ -215,14 +239,14 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
 
     env = os.environ if env is None else env
     chain = _chain()
-    pid = _agent_in(chain, agent)
-    if pid is None:
+    pid = _agent_in(chain, agent, data, home)
+    if pid is None or agents.is_codex_daemon(pid):
         events.log_event(
             home,
             "hook_error",
             name,
             hook=f"session-start:{agent}",
-            error=f"no {agent} process among the hook's ancestors; not registered",
+            error=f"no {agent} process among the hook's ancestors (nor one Codex TUI of its thread); not registered",
         )
         return
     d = paths.ensure_dir(registry.session_dir(home, name))
@@ -284,7 +308,7 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
-    _require_own(home, f"prompt-submit:{agent}", agent, name)
+    _require_own(home, f"prompt-submit:{agent}", agent, name, data)
     set_mark(home, name, "busy")
     prompt = data.get("prompt")
     prompt = prompt if isinstance(prompt, str) else ""
@@ -343,7 +367,7 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
-    _require_own(home, f"stop:{agent}", agent, name)
+    _require_own(home, f"stop:{agent}", agent, name, data)
     cfg = _config(home, f"stop:{agent}", name)
     budget = cfg["block_budget"]
     fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
