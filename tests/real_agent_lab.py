@@ -334,20 +334,22 @@ def session_of(pid: int) -> int:
         return int(f.read().rpartition(")")[2].split()[3])
 
 
-def tui_pid(pane_pid: int) -> int:
-    """The agent's TUI in a pane: the deepest descendant in the pane's own session (Codex's
-    daemon and updater start as the TUI's children but in sessions of their own)."""
-    from termbridge import proctree
+def tui_pid(pane_pid: int, kind: str) -> int:
+    """The agent's TUI in a pane: the deepest process of KIND in the pane's own session (Codex's
+    daemon and updater start as the TUI's children but in sessions of their own; the agents
+    run short-lived helpers of their own)."""
+    from termbridge import agents, proctree
 
     sid = session_of(pane_pid)
-    kids = []
-    for pid in proctree.descendants(pane_pid):
+    found = []
+    for pid in [pane_pid, *proctree.descendants(pane_pid)]:
         try:
-            if session_of(pid) == sid:
-                kids.append(pid)
+            if session_of(pid) == sid and agents.agent_kind(pid) == kind:
+                found.append(pid)
         except OSError:
             continue
-    return kids[-1] if kids else pane_pid
+    assert found, f"no {kind} process in the pane of {pane_pid}"
+    return found[-1]
 
 
 class RealAgent:
@@ -397,7 +399,7 @@ class RealAgent:
 
     @property
     def pid(self) -> int:
-        return tui_pid(int(self.pane.pane_pid))
+        return tui_pid(int(self.pane.pane_pid), self.kind)
 
     def plain(self) -> str:
         return self.lab.tmux("capture-pane", "-p", "-t", self.id)
@@ -459,6 +461,7 @@ class ModuleState:
         for var in ("TERMBRIDGE_SESSION", "TMUX", "TMUX_PANE", "KITTY_LISTEN_ON", "TERMBRIDGE_KITTY_SOCKET"):
             self.mp.delenv(var, raising=False)
         self.lab = TmuxLab(tmp)
+        self.lab.pane("sleep 100000")  # keeps the server up while agents come and go
         self.mp.setenv("TERMBRIDGE_TMUX_SOCKET", self.lab.socket)
         from termbridge import config
 
