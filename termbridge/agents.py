@@ -136,6 +136,23 @@ def codex_tui_environ(
     return (proctree.environ(tui) or None) if tui is not None else None
 
 
+def codex_tui_of_child(daemon: int, child: int) -> int | None:
+    """The Codex TUI for which DAEMON started CHILD (an MCP server: started per thread, in the
+    thread's cwd, as the thread starts): the daemon's one client in CHILD's cwd, or among several
+    the newest started before CHILD; None when none fits."""
+    cwd = _cwd(child)
+    clients = [p for p in daemon_clients(daemon) if cwd is not None and _cwd(p) == cwd]
+    if len(clients) <= 1:
+        return clients[0] if clients else None
+    born = _started_at(child)
+    started = {p: t for p in clients if born is not None and (t := _started_at(p)) is not None and t <= born}
+    if not started:
+        return None
+    newest = max(started.values())
+    picked = [p for p, t in started.items() if t == newest]
+    return picked[0] if len(picked) == 1 else None
+
+
 def daemon_clients(daemon: int) -> list[int]:
     """Codex processes (not app-servers) holding a unix socket connected to DAEMON's control socket."""
     socks = unix_sockets()
