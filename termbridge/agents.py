@@ -115,7 +115,7 @@ def codex_tui(
         return mine[0] if len(mine) == 1 else None
     # The thread was made as its TUI started (its id is a UUIDv7: milliseconds since the epoch).
     made = int(thread.replace("-", "")[:12], 16) / 1000.0
-    started = {p: t for p in clients if (t := _started_at(p)) is not None and t <= made + 0.05}
+    started = {p: t for p in clients if (t := _started_at(p)) is not None and t <= made + 0.02}
     if not started:
         return None
     newest = max(started.values())
