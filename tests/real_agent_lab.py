@@ -106,6 +106,19 @@ def install(timeout: float = 1200.0) -> Path:
         return final / "node_modules" / ".bin"
 
 
+def _npm_reason(output: str) -> str:
+    """npm's own words for a failure: its error code and message, without the stack and the boilerplate."""
+    keep = []
+    for line in output.splitlines():
+        text = line.removeprefix("npm error").removeprefix("npm ERR!").strip()
+        if not text or text.startswith(("at ", "syscall", "errno", "A complete log", "If you are behind")):
+            continue
+        if text.startswith(("}", "{")) or "node_modules/npm/" in text:
+            continue
+        keep.append(text)
+    return " / ".join(keep[:2]) or "no output"
+
+
 def _npm_install(final: Path, timeout: float) -> None:
     npm = shutil.which("npm")
     if npm is None:
@@ -124,8 +137,7 @@ def _npm_install(final: Path, timeout: float) -> None:
         raise InstallFailed(f"`npm install` did not finish in {timeout:.0f} s") from None
     if p.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
-        lines = [x for x in (p.stderr or p.stdout).splitlines() if x.strip()]
-        raise InstallFailed(f"`npm install` exit {p.returncode}: " + " / ".join(lines[-3:]))
+        raise InstallFailed(f"`npm install` exit {p.returncode}: {_npm_reason(p.stderr or p.stdout)}")
     for pkg, version in spec.items():
         try:
             got = json.loads((partial / "node_modules" / pkg / "package.json").read_text())["version"]
