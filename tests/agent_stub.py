@@ -22,6 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 _SIDE_JSON = json.dumps({"next_speaker": "user", "reasoning": "the model answered", "isNewTopic": False, "title": "t"})
 
 
+def _json_schema(body: dict) -> bool:
+    """A Responses request whose answer must fit a JSON schema (`text.format`)."""
+    fmt = body.get("text", {}).get("format") if isinstance(body.get("text"), dict) else None
+    return isinstance(fmt, dict) and fmt.get("type") == "json_schema"
+
+
 def _sse(event: str | None, data: dict) -> bytes:
     head = f"event: {event}\n" if event else ""
     return (head + "data: " + json.dumps(data) + "\n\n").encode()
@@ -135,7 +141,11 @@ class AgentStub:
                 and bool(body.get("stream"))
                 and bool(body.get("tools"))
             )
-        return path.startswith("/v1/responses") or "streamGenerateContent" in path
+        if path.startswith("/v1/responses"):
+            # Codex 0.171 also asks, in parallel with the first turn, for the thread's title (a
+            # request whose answer must fit a JSON schema): a side question, not a turn.
+            return not (isinstance(body, dict) and _json_schema(body))
+        return "streamGenerateContent" in path
 
     def _take_tool(self) -> str | None:
         with self._lock:
@@ -171,6 +181,9 @@ class AgentStub:
                     },
                 )
         elif path.startswith("/v1/responses"):
+            if not self._is_main(path, body):
+                h._stream(self._responses(None, json.dumps({"title": "Stub title"})))
+                return
             self._wait_hold()
             h._stream(self._responses(self._take_tool()))
         elif "streamGenerateContent" in path:
@@ -257,7 +270,8 @@ class AgentStub:
         )
         yield _sse("message_stop", {"type": "message_stop"})
 
-    def _responses(self, tool: str | None):
+    def _responses(self, tool: str | None, text: str | None = None):
+        text = self.text if text is None else text
         rid = f"resp_{int(time.time() * 1000)}"
         yield _sse(
             "response.created",
@@ -307,7 +321,7 @@ class AgentStub:
                     "item_id": "msg_stub",
                     "output_index": 0,
                     "content_index": 0,
-                    "delta": self.text,
+                    "delta": text,
                 },
             )
             yield _sse(
@@ -317,10 +331,10 @@ class AgentStub:
                     "item_id": "msg_stub",
                     "output_index": 0,
                     "content_index": 0,
-                    "text": self.text,
+                    "text": text,
                 },
             )
-            item = dict(item, status="completed", content=[dict(part, text=self.text)])
+            item = dict(item, status="completed", content=[dict(part, text=text)])
             yield _sse(
                 "response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}
             )
