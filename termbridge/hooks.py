@@ -339,6 +339,17 @@ def _pick(box, cap: int) -> list[str]:
     return [r["id"] for r in chosen]
 
 
+# Gemini CLI runs AfterAgent on an interrupt (Esc) too, with this as the response; a hand-over
+# returned then goes into the cancelled turn and never reaches the model (measured, 0.61). No
+# hand-over then: the idle waiter delivers once the agent shows its empty composer.
+_GEMINI_NO_RESPONSE = "[no response text]"
+
+
+def _interrupted(agent: str, data: dict) -> bool:
+    """The turn that ended was interrupted (as far as its hook input tells)."""
+    return agent == "gemini" and data.get("prompt_response") == _GEMINI_NO_RESPONSE
+
+
 def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], None]) -> bool:
     """Hand pending messages over while the block budget lasts; True if a decision was written.
 
@@ -362,7 +373,8 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     # the next Stop (logged as a hook_error by run_hook).
     box = Outbox(home, name, dict(cfg, lock_timeout_s=_HOOK_LOCK_S))
     only = None
-    if blocks < budget and _maybe_pending(box):
+    interrupted = _interrupted(agent, data)
+    if blocks < budget and not interrupted and _maybe_pending(box):
         from termbridge.delivery import settle_received
 
         settle_received(home, name, box)  # what the agent already received is never handed over again
@@ -384,6 +396,7 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
                 blocked=False,
                 consecutive_blocks=blocks,
                 budget_spent=blocks >= budget,
+                **({"interrupted": True} if interrupted else {}),
             )
             return False
         out = json.dumps({"decision": _BLOCK[agent], "reason": framing.render_messages(d.records)}, ensure_ascii=False)

@@ -10,8 +10,9 @@ A session is bound to its record in one of two ways, both tied to that session's
            claude  ~/.claude/sessions/<pid>.json -> sessionId -> ~/.claude/projects/*/<sessionId>.jsonl
            codex   /proc/<pid>/fd: an open rollout-*.jsonl, or thread-writer-locks/<uuid>.lock
                    -> $CODEX_HOME/sessions/**/rollout-*-<uuid>.jsonl (embedded mode)
-           gemini  ~/.gemini/tmp/<project>/chats/session-*.jsonl of the agent's cwd, whose
-                   sessionId the file carries, started after the process
+           gemini  ~/.gemini/tmp/<project>/chats/session-*.jsonl whose project's `.project_root`
+                   is the agent's cwd, the first one started after the process (its first line
+                   carries sessionId and startTime)
          HOME and CODEX_HOME are the agent process's own.
 
 A record bound for another PID (the name was re-registered) is not this session's. The record
@@ -132,6 +133,10 @@ def _claude(pid: int) -> dict | None:
     info = _read_small_json(home / ".claude" / "sessions" / f"{pid}.json")
     if not info:
         return None
+    from termbridge.proctree import start_time
+
+    if "procStart" in info and str(info["procStart"]) != start_time(pid):
+        return None  # a file left by an earlier process with this PID
     sid = info.get("sessionId")
     if not isinstance(sid, str) or not re.fullmatch(r"[0-9A-Za-z-]{8,80}", sid):
         return None

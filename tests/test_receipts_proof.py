@@ -56,7 +56,7 @@ def test_a_second_agents_transcript_under_the_same_home_never_proves_receipt(lab
     assert tb("register", "b", "--pid", a.pid, "--kind", "codex").returncode == 0
     mid = tb_json("send", "b", "please review the parser", "--from", "a", "--no-wake")["id"]
     # The sender (another Codex under the same HOME) recorded the id its send printed, even framed.
-    decoy = agent_home / ".codex/sessions/2026/12/01/rollout-2026-12-01T10-00-00-0199a1b2-0000-7000-8000-000000000001.jsonl"
+    decoy = agent_home / ".codex/sessions/2026/12/01" / "rollout-2026-12-01T10-00-00-0199a1b2-0000-7000-8000-0001.jsonl"
     decoy.parent.mkdir(parents=True)
     decoy.write_text(json.dumps({"type": "response_item", "text": f"--- message {mid} from a at x"}) + "\n")
     p = tb("drain", "b")
@@ -86,6 +86,7 @@ def test_an_agent_that_never_accepts_enter_gets_few_presses_then_a_dead_letter(l
     a = lab.agent(swallow=1000)
     assert tb("register", "b", "--pid", a.pid, "--kind", "codex").returncode == 0
     mid = tb_json("send", "b", "nobody presses this")["id"]
+
     def dead_letters():
         return [json.loads(x) for x in tb("dead-letter", "b", "--json").out.splitlines()]
 
@@ -172,5 +173,27 @@ def test_hooks_and_mcp_together_are_one_turn_a_message(home, short_tmp, order):
         h.hook("session-start", start, session="c")
         mcp_server.start("c", env=env, parent=h.pid)
         assert registry.lookup(home, "c").delivery == "pull"  # the person's choice stands
+    finally:
+        h.close()
+
+
+def test_gemini_after_agent_on_an_interrupt_hands_nothing_over(home, short_tmp):
+    """Gemini CLI runs AfterAgent on Esc (`prompt_response` is its "[no response text]"); a hand-over
+    then goes into the cancelled turn and never reaches the model. Nothing is handed over; the
+    message stays queued (the idle waiter delivers it); a completed turn still gets it."""
+    from agent_host import AgentHost
+
+    h = AgentHost(short_tmp, "gemini")
+    try:
+        assert tb("register", "g", "--pid", h.pid, "--kind", "gemini").returncode == 0
+        mid = tb_json("send", "g", "after the interrupt", "--no-wake")["id"]
+        esc = {"hook_event_name": "AfterAgent", "prompt": "p", "stop_hook_active": False}
+        rc, out = h.hook("stop", dict(esc, prompt_response="[no response text]"), session="g")
+        assert (rc, out) == (0, "{}\n")
+        assert tb_json("receipt", mid)["state"] == "queued" and _row("g")["pending"] == 1
+        assert _events("hook_stop")[-1].get("interrupted") is True
+        rc, out = h.hook("stop", dict(esc, prompt_response="Done."), session="g")
+        assert json.loads(out)["decision"] == "deny" and mid in json.loads(out)["reason"]
+        assert _row("g")["pending"] == 0
     finally:
         h.close()
