@@ -511,8 +511,7 @@ def _hooks_change(action, agent, project, dry_run, command):
         written = hi.apply(p)
         for f in p.files:
             if f.path in written:
-                backup = f" (backup: {f.path}.termbridge-backup)" if f.before is not None else " (new file)"
-                click.echo(f"updated {f.path}{backup}")
+                click.echo(hi.describe(f))
             else:
                 click.echo(f"{f.path}: already up to date")
         if not p.files:
