@@ -614,6 +614,30 @@ def status(json_):
         )
 
 
+@cli.command(hidden=True)
+@click.argument("what", type=click.Choice(["pending", "attention"]))
+@click.argument("pane_pid", type=int, required=False)
+@click.option("--icon", help="Text before the count or the names (default: '✉ ' / '⚠ ').")
+def statusline(what, pane_pid, icon):
+    """The tmux status line's #{termbridge_pending} (PANE_PID: #{pane_pid}) and #{termbridge_attention}.
+
+    Prints nothing when there is nothing to show. The plugin runs it every status-interval;
+    the console entry runs it without click (fastpath.py)."""
+    from termbridge import statusline as sl
+    from termbridge.errors import BadInput
+
+    if what == "pending" and (pane_pid is None or pane_pid <= 0):
+        raise BadInput("statusline pending needs the pane's root process id (#{pane_pid})")
+    if what == "attention" and pane_pid is not None:
+        raise BadInput("statusline attention takes no PANE_PID")
+    opts: dict = {"what": what, "pane_pid": pane_pid}
+    if icon is not None:
+        opts["icon"] = icon
+    text = sl.text_for(_home(), opts)
+    if text:
+        click.echo(text)
+
+
 @cli.command()
 @click.option("json_", "--json", is_flag=True)
 def doctor(json_):
