@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up on a fresh Debian machine and run the main job or the tests:
 #   ./dev.sh demo    installs what is missing (tmux, a venv, termbridge) and runs `termbridge demo`
-#   ./dev.sh test    also installs the test extra and kitty/Xvfb/xdotool, then runs the test suite
+#   ./dev.sh test    also installs the test extra, kitty/Xvfb/xdotool and the pinned real agents
+#                    (Codex, Claude Code, Gemini CLI from the npm registry, into a cache outside the
+#                    repository), then runs the whole test suite, real-agent tiers included
 #   ./dev.sh check   a venv with the test extra, then the static checks: ruff lint, ruff format, mypy
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -19,6 +21,11 @@ if [ "$what" = test ]; then
     # Real shells for the hostile-text tests (a shell session only ever gets an inert nudge).
     for sh in zsh fish dash; do command -v "$sh" >/dev/null 2>&1 || need+=("$sh"); done
     [ -e /usr/lib/x86_64-linux-gnu/dri ] || [ -e /usr/lib/aarch64-linux-gnu/dri ] || need+=(libgl1-mesa-dri)
+    # The real agents install with npm (not needed when TERMBRIDGE_REAL_AGENTS points at them).
+    if [ -z "${TERMBRIDGE_REAL_AGENTS:-}" ]; then
+        command -v node >/dev/null 2>&1 || need+=(nodejs)
+        command -v npm >/dev/null 2>&1 || need+=(npm)
+    fi
 fi
 if [ "${#need[@]}" -gt 0 ]; then
     sudo=""
@@ -43,6 +50,13 @@ if [ "$what" = check ]; then
     exec .venv/bin/mypy
 elif [ "$what" = test ]; then
     .venv/bin/python -m pip install -q -e '.[test]'
+    if [ -z "${TERMBRIDGE_REAL_AGENTS:-}" ]; then
+        # The pinned agents (termbridge/agent_versions.py) into
+        # ${XDG_CACHE_HOME:-~/.cache}/termbridge/agents/<hash of the versions>, reused once complete.
+        # When the registry cannot be reached the real tiers skip, giving npm's reason.
+        .venv/bin/python tests/real_agent_lab.py install >/dev/null \
+            || echo "dev.sh: the real agents could not be installed; their test tiers will skip" >&2
+    fi
     exec .venv/bin/python -m pytest -q
 else
     .venv/bin/python -m pip install -q -e .

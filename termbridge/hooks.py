@@ -87,16 +87,38 @@ def _chain() -> list[int]:
     return proctree.ancestor_chain(os.getpid())[1:]
 
 
-def _agent_in(chain: list[int], agent: str) -> int | None:
-    return next((pid for pid in chain if pid > 1 and agents.is_agent(pid, agent)), None)
+def _agent_in(chain: list[int], agent: str, data: dict | None = None, home: Path | None = None) -> int | None:
+    pid = next((pid for pid in chain if pid > 1 and agents.is_agent(pid, agent)), None)
+    if pid is not None and data is not None and agent == "codex" and agents.is_codex_daemon(pid):
+        return agents.codex_tui(pid, data, _bound(home)) or pid  # daemon mode: the TUI that runs this thread
+    return pid
 
 
-def _own_agent(sess: registry.Session, chain: list[int]) -> bool:
-    """The hook runs for SESS's own agent process (it is among the hook's ancestors)."""
-    return sess.pid in chain
+def _own_agent(home: Path, sess: registry.Session, chain: list[int], agent: str, data: dict) -> bool:
+    """The hook runs for SESS's own agent process: it is among the hook's ancestors, or (Codex's
+    daemon mode, whose hooks run under the daemon) it is the verified TUI of the hook's thread."""
+    return sess.pid in chain or _agent_in(chain, agent, data, home) == sess.pid
 
 
-def _require_own(home: Path, hook: str, agent: str, name: str) -> registry.Session:
+def _bound(home: Path | None) -> Callable[[int], str | None] | None:
+    """pid -> the record a SessionStart bound to that Codex TUI's session (its own TERMBRIDGE_SESSION)."""
+    from termbridge import proctree
+
+    def record(pid: int) -> str | None:
+        name = session_name(None, "codex", proctree.environ(pid))
+        try:
+            if home is None or registry.lookup(home, name).pid != pid:
+                return None
+        except Exception:  # noqa: BLE001 - no such session (or unsafe): nothing bound
+            return None
+        from termbridge import record
+
+        return record.describe(home, registry.lookup(home, name))
+
+    return record
+
+
+def _require_own(home: Path, hook: str, agent: str, name: str, data: dict) -> registry.Session:
     """The registered session NAME, if this hook runs for its process; else log and _Skip.
 
     The hook acts for NAME when the registered PID is among the hook's ancestors (the agent
@@ -108,7 +130,7 @@ def _require_own(home: Path, hook: str, agent: str, name: str) -> registry.Sessi
     chain = _chain()
     if sess.pid in chain:
         return sess
-    mine = _agent_in(chain, agent)
+    mine = _agent_in(chain, agent, data, home)
     if mine is not None and mine != sess.pid:
         events.log_event(
             home,
@@ -185,6 +207,9 @@ def run_hook(
             return
         name = session_name(session, agent, env)
         data = _load(home, hook, name, stdin)
+        if agent == "codex" and (tui_env := agents.codex_tui_environ(data, _bound(home))):
+            env = tui_env  # Codex's daemon mode: the hook inherits the daemon's environment, not its TUI's
+            name = session_name(session, agent, env)
         paths.validate_name(name)
         if event == "session-start":
             _session_start(home, agent, name, data, env)
@@ -219,14 +244,14 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
 
     env = os.environ if env is None else env
     chain = _chain()
-    pid = _agent_in(chain, agent)
-    if pid is None:
+    pid = _agent_in(chain, agent, data, home)
+    if pid is None or agents.is_codex_daemon(pid):
         events.log_event(
             home,
             "hook_error",
             name,
             hook=f"session-start:{agent}",
-            error=f"no {agent} process among the hook's ancestors; not registered",
+            error=f"no {agent} process among the hook's ancestors (nor one Codex TUI of its thread); not registered",
         )
         return
     d = paths.ensure_dir(registry.session_dir(home, name))
@@ -284,13 +309,13 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
-    sess = _require_own(home, f"prompt-submit:{agent}", agent, name)
+    sess = _require_own(home, f"prompt-submit:{agent}", agent, name, data)
     set_mark(home, name, "busy")
     prompt = data.get("prompt")
     prompt = prompt if isinstance(prompt, str) else ""
     if not (prompt.startswith(_HEADER_START) and _HEADER_MARK in prompt.split("\n", 1)[0]):
         _set_blocks(home, name, 0)  # a person's prompt is a fresh turn: the Stop budget starts over
-    if not _own_agent(sess, _chain()):
+    if not _own_agent(home, sess, _chain(), agent, data):
         return  # run by hand, or by another process: its input is no evidence of this session's
     record.bind_from_hook(home, sess, agent, data)
     if not _FRAMED_ID.search(prompt):
@@ -360,9 +385,9 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
-    sess = _require_own(home, f"stop:{agent}", agent, name)
+    sess = _require_own(home, f"stop:{agent}", agent, name, data)
     cfg = _config(home, f"stop:{agent}", name)
-    if _own_agent(sess, _chain()):
+    if _own_agent(home, sess, _chain(), agent, data):
         from termbridge import record
 
         record.bind_from_hook(home, sess, agent, data)

@@ -1,178 +1,179 @@
-"""Opt-in tier: the built-in per-kind patterns and delivery against the REAL Codex, Claude Code
-and Gemini CLI, offline (scratch HOME, API endpoint on loopback). Several hundred MB each, so
-not in every CI run. To run it:
+"""The terminal lane into the REAL Codex, Claude Code and Gemini CLI in tmux, offline (scratch HOME,
+model API on loopback: tests/agent_stub.py), on the pinned releases (termbridge/agent_versions.py),
+each as it ships (Codex in its daemon mode; Claude Code in manual permission mode so a tool call
+raises its dialog). One agent of each kind serves the whole module; every test leaves it back
+at its empty composer. Per agent:
 
-    npm install --prefix /tmp/agents @openai/codex@0.171.0 @anthropic-ai/claude-code@2.1.197 @google/gemini-cli@0.61.0
-    TERMBRIDGE_REAL_AGENTS=/tmp/agents/node_modules/.bin .venv/bin/python -m pytest tests/test_real_agents.py
+- `submit` delivers text verbatim, shortcut keys and all (`?`, `!`, `@`, `\\`), and multi-line
+  text as one prompt, as the agent's own record shows;
+- `drain` into the idle agent: one framed submission, `received` from the agent's own record;
+- a person's draft is left alone (`drain`, `drain --force`, `wake` refuse; nothing reaches the model);
+- a working agent gets nothing until it is idle again;
+- a real permission dialog is never typed into, and the message waits for it.
+
+Run by `./dev.sh test` (it installs the agents); skipped only when they could not be installed.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import threading
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
-from real_agent_lab import BIN, KEY, READY
+from real_agent_lab import DIALOG, KINDS, ModuleState, RealAgent, needs_agents
 
-from termbridge import proctree
-
-pytestmark = [
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(not BIN, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini"),
-]
+pytestmark = [needs_agents, pytest.mark.timeout(240)]
 
 
-class Endpoint:
-    """A loopback API: mode '401' refuses every request at once; 'hang' never answers (a busy agent)."""
+@pytest.fixture(scope="module")
+def state():
+    tmp = Path(tempfile.mkdtemp(prefix="tbra", dir="/tmp"))
+    st = ModuleState(tmp)
+    st.stub = AgentStub()
+    yield st
+    st.stub.close()
+    st.close()
+    import shutil
 
-    def __init__(self, mode: str):
-        self.mode, self.held = mode, []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            if self.mode == "hang":
-                self.held.append(c)
-                continue
-            try:
-                c.settimeout(5)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                body = b'{"error":{"message":"invalid key","type":"authentication_error"}}'
-                c.sendall(
-                    b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: "
-                    + str(len(body)).encode()
-                    + b"\r\nConnection: close\r\n\r\n"
-                    + body
-                )
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def close(self):
-        self.sock.close()
-        for c in self.held:
-            c.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _agent_command(kind: str, home: Path, work: Path, port: int) -> str:
-    """Scratch config for KIND (see REAL_AGENTS.md) and the command that starts it."""
-    if kind == "codex":
-        (home / ".codex").mkdir(parents=True)
-        (home / ".codex" / "config.toml").write_text(
-            f'model_provider = "offline"\ncheck_for_update_on_startup = false\n'
-            f'[model_providers.offline]\nname = "offline"\nbase_url = "http://127.0.0.1:{port}/v1"\n'
-            f'env_key = "OPENAI_API_KEY"\nwire_api = "responses"\n[features]\ndaemon_auto_start = false\n'
-            f'[tui]\nscreen_reader_detection_done = true\n[projects."{work}"]\ntrust_level = "trusted"\n'
-        )
-        return f"env HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex"
-    if kind == "claude":
-        (home / ".claude.json").write_text(
-            json.dumps(
-                {
-                    "hasCompletedOnboarding": True,
-                    "theme": "dark",
-                    "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
-                    "projects": {str(work): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}},
-                }
-            )
-        )
-        return (
-            f"env HOME={home} ANTHROPIC_API_KEY={KEY} ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "
-            f"CLAUDE_CODE_MAX_RETRIES=0 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {BIN}/claude"
-        )
-    (home / ".gemini").mkdir(parents=True)
-    (home / ".gemini" / "settings.json").write_text(
-        json.dumps(
-            {
-                "security": {"auth": {"selectedType": "gemini-api-key"}},
-                "general": {"maxAttempts": 1, "retryFetchErrors": False, "disableAutoUpdate": True},
-                "ui": {"hideTips": True, "hideBanner": True},
-            }
-        )
-    )
-    (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(work): "TRUST_FOLDER"}))
-    return (
-        f"env HOME={home} GEMINI_API_KEY=dummy GEMINI_CLI_NO_RELAUNCH=true "
-        f"GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port} {BIN}/gemini"
-    )
+@pytest.fixture(scope="module", params=KINDS)
+def agent(state, request):
+    a = RealAgent(state.lab, state.stub, state.tmp, request.param, manual=True)
+    p = tb("register", a.kind, "--pid", a.pid, "--kind", a.kind)
+    assert p.returncode == 0, p.stderr
+    yield a
+    a.close()
 
 
-def _recorded(home: Path, needle: str) -> bool:
-    """The agent's own transcript (rollout / project jsonl / logs.json) contains NEEDLE."""
-    for p in home.rglob("*"):
-        if p.is_file() and p.suffix in (".jsonl", ".json") and p.stat().st_size < 50_000_000:
-            if needle in p.read_text(errors="replace"):
-                return True
-    return False
+@pytest.fixture
+def idle(agent):
+    """The shared agent at its empty composer, as termbridge reads it."""
+    retry_until(lambda: row(agent)["surface"] == "idle", 60, 0.3)
+    yield agent
+    agent.stub.release()
 
 
-def start(lab, short_tmp, kind: str, mode: str):
-    endpoint = Endpoint(mode)
-    home, work = short_tmp / f"{kind}-{mode}-home", short_tmp / "work"
-    home.mkdir()
-    work.mkdir(exist_ok=True)
-    pane = lab.pane(f"cd {work} && exec {_agent_command(kind, home, work, endpoint.port)}")
-    retry_until(lambda: READY[kind] in lab.tmux("capture-pane", "-p", "-t", pane.pane_id), 60, 0.2)
-    time.sleep(1.0)
-    kids = proctree.descendants(int(pane.pane_pid))
-    pid = kids[-1] if kids else int(pane.pane_pid)  # the TUI is the deepest descendant
-    assert tb("register", kind, "--pid", pid, "--kind", kind).returncode == 0
-    return pane, home, endpoint
+def row(agent) -> dict:
+    return next(s for s in tb_json("status")["sessions"] if s["name"] == agent.name)
 
 
-@pytest.mark.parametrize("kind", ["codex", "claude", "gemini"])
-def test_idle_draft_and_drain_into_the_real_agent(lab, short_tmp, kind):
-    pane, home, endpoint = start(lab, short_tmp, kind, "401")
-    try:
-        assert tb_json("status")["sessions"][0]["state"] == "idle"
-        for ch in "my draft":  # a human typing
-            lab.tmux("send-keys", "-t", pane.pane_id, "-l", ch)
-            time.sleep(0.05)
-        time.sleep(0.5)
-        ids = [
-            tb_json("send", kind, body, "--from", "peer", "--no-wake")["id"] for body in ("first note", "second\nnote")
-        ]
-        assert tb_json("wake", kind)["outcome"] == "skipped_busy"
-        assert tb("drain", kind).returncode == 4
-        assert "my draft" in lab.tmux("capture-pane", "-p", "-t", pane.pane_id)  # left exactly as it was
-        lab.tmux("send-keys", "-t", pane.pane_id, "C-u")
-        time.sleep(1.0)
-        p = tb("drain", kind)
-        assert p.returncode == 0, p.err
-        retry_until(lambda: all(_recorded(home, i) for i in ids), 30, 0.5)  # one framed submission, both ids
-        assert not _recorded(home, "my draft")
-    finally:
-        endpoint.close()
+def received(mid: str) -> dict | None:
+    r = tb_json("receipt", mid)
+    return r if r["state"] == "received" else None
 
 
-@pytest.mark.parametrize("kind", ["codex", "claude", "gemini"])
-def test_busy_real_agent_gets_nothing(lab, short_tmp, kind):
-    pane, home, endpoint = start(lab, short_tmp, kind, "hang")
-    try:
-        assert tb("submit", kind, "start working").returncode == 0
-        retry_until(lambda: tb_json("status")["sessions"][0]["state"] == "busy", 15, 0.3)
-        tb("send", kind, "must wait", "--no-wake")
-        assert tb_json("wake", kind)["outcome"] == "skipped_busy"
-        p = tb("drain", kind)
-        assert p.returncode == 4 and "busy (working:" in p.err
-        assert tb_json("status")["sessions"][0]["pending"] == 1
-    finally:
-        endpoint.close()
+def test_submit_arrives_verbatim_shortcut_keys_and_all(idle):
+    token = f"token-{time.monotonic_ns()}"
+    # Gemini CLI reads `?` typed as a key as "show shortcuts" and `!` as "shell mode" (dropping them).
+    text = f"will you send? {token} ! not a shell, @ not a file, back\\slash"
+    p = tb("submit", idle.kind, text)
+    assert p.returncode == 0, p.stderr
+    hit = retry_until(lambda: [x for x in idle.recorded() if token in x], 60, 0.3)
+    assert text in hit, hit  # exactly as sent, in its own record
+    assert retry_until(lambda: idle.stub.seen(token), 30, 0.3)
+
+
+def test_submit_keeps_a_slash_at_the_start(idle):
+    """Text that starts with `/` is a command line to every agent: typed verbatim it reaches the
+    composer verbatim (the agent then runs its own command, which is the sender's choice)."""
+    text = "/tb-no-such-command x?"
+    p = tb("submit", idle.kind, text, "--no-enter")
+    assert p.returncode == 0, p.stderr
+    retry_until(lambda: text in idle.plain(), 10, 0.2)
+    idle.keys("C-u")
+    retry_until(lambda: text not in idle.plain(), 10, 0.2)
+
+
+def test_multi_line_submit_is_one_prompt(idle):
+    token = f"token-{time.monotonic_ns()}"
+    text = f"first line {token}\nsecond line\n    indented third?"
+    p = tb("submit", idle.kind, text)
+    assert p.returncode == 0, p.stderr
+    hit = retry_until(lambda: [x for x in idle.recorded() if token in x], 60, 0.3)
+    assert any(text in x for x in hit), hit  # one prompt, its newlines kept
+
+
+def test_drain_into_the_idle_agent_is_received_from_its_own_record(idle):
+    ids = [
+        tb_json("send", idle.kind, body, "--from", "peer", "--no-wake")["id"] for body in ("first note", "second\nnote")
+    ]
+    p = tb("drain", idle.kind)
+    assert p.returncode == 0, p.stderr
+    retry_until(lambda: all(received(i) for i in ids), 60, 0.5)
+    assert all(tb_json("receipt", i)["via"] == "transcript" for i in ids)
+    # One framed submission carries both.
+    assert any(all(i in x for i in ids) for x in idle.recorded())
+
+
+def test_a_persons_draft_is_left_alone(idle):
+    draft = "my own draft, not yet sent"
+    idle.type_slowly(draft)
+    retry_until(lambda: row(idle)["surface"] == "draft", 10, 0.3)
+    n = len(idle.stub.requests)
+    mid = tb_json("send", idle.kind, "peer note", "--from", "peer", "--no-wake")["id"]
+    for args in (["drain", idle.kind], ["drain", idle.kind, "--force"]):
+        p = tb(*args)
+        assert p.returncode == 4 and "draft" in p.err, (args, p.returncode, p.err)
+    assert tb_json("wake", idle.kind)["outcome"] == "skipped_busy"
+    assert draft in idle.plain() and "peer note" not in idle.plain()  # exactly as the person left it
+    assert len(idle.stub.requests) == n  # nothing submitted
+    assert tb_json("receipt", mid)["state"] == "queued"
+    idle.keys("C-u")  # the person clears it: the message goes in
+    retry_until(lambda: row(idle)["surface"] == "idle", 30, 0.3)
+    retry_until(lambda: tb("drain", idle.kind).returncode == 0 or received(mid), 30, 1.0)
+    retry_until(lambda: received(mid), 60, 0.5)
+
+
+def test_a_working_agent_gets_nothing_until_idle(idle):
+    idle.stub.hold()
+    idle.prompt("start working")
+    retry_until(idle.stub.waiting.is_set, 60, 0.2)
+    retry_until(lambda: row(idle)["surface"] == "working", 30, 0.3)
+    mid = tb_json("send", idle.kind, "must wait", "--from", "peer", "--no-wake")["id"]
+    assert tb_json("wake", idle.kind)["outcome"] == "skipped_busy"
+    p = tb("drain", idle.kind)
+    assert p.returncode == 4 and "busy" in p.err, p.err
+    assert tb_json("receipt", mid)["state"] == "queued"
+    idle.stub.release()
+    retry_until(lambda: row(idle)["surface"] == "idle", 60, 0.3)
+    retry_until(lambda: tb("drain", idle.kind).returncode == 0 or received(mid), 30, 1.0)
+    retry_until(lambda: received(mid), 60, 0.5)
+
+
+def test_a_real_dialog_is_never_typed_into(idle, state):
+    marker = state.tmp / f"approved-{idle.kind}"
+    idle.stub.next_tool_call(f"touch {marker}")
+    idle.prompt("run the command")
+    idle.wait_for(DIALOG[idle.kind], 60)
+    retry_until(lambda: row(idle)["surface"] == "dialog", 10, 0.3)
+    n = len(idle.stub.main_requests())
+    mid = tb_json("send", idle.kind, "a peer message during the dialog", "--from", "peer", "--no-wake")["id"]
+    for args in (
+        ["drain", idle.kind],
+        ["drain", idle.kind, "--force"],
+        ["submit", idle.kind, "y"],
+        ["submit", idle.kind, "--enter-only"],
+    ):
+        p = tb(*args)
+        assert p.returncode == 4 and "dialog" in p.err, (args, p.returncode, p.err)
+    assert tb_json("wake", idle.kind)["outcome"] == "skipped_busy"
+    time.sleep(1.0)  # let anything typed land before looking (it must not have been)
+    assert DIALOG[idle.kind] in idle.plain()  # still waiting for its person
+    assert not marker.exists()  # nothing approved it
+    assert len(idle.stub.main_requests()) == n  # no tool result went back to the model
+    assert tb_json("receipt", mid)["state"] == "queued"
+    idle.keys("Escape")  # the person declines; Claude Code puts the prompt back: clear it
+    retry_until(lambda: DIALOG[idle.kind] not in idle.plain(), 10, 0.2)
+    time.sleep(0.5)
+    idle.keys("C-u")
+    retry_until(lambda: row(idle)["surface"] == "idle", 30, 0.3)
+    retry_until(lambda: tb("drain", idle.kind).returncode == 0 or received(mid), 30, 1.0)
+    retry_until(lambda: received(mid), 60, 0.5)
+    assert not marker.exists()
+    assert json.dumps(idle.stub.main_requests()).count("a peer message during the dialog") >= 1

@@ -1,214 +1,179 @@
-"""Opt-in tier: termbridge's hooks in REAL turns of Codex, Claude Code and Gemini CLI, offline.
+"""termbridge's hooks in REAL turns of Codex, Claude Code and Gemini CLI, offline, on the pinned
+releases, each as it ships: Codex in its daemon mode (its hooks run as children of a background
+`codex app-server --managed-daemon`, not of the TUI), Claude Code in its default (auto) mode.
 
-Each agent runs in a tmux pane with a scratch HOME, its hooks installed by
-`termbridge hooks install`, and its model API on loopback (tests/agent_stub.py), so it
-finishes real turns, runs its hooks and raises its permission dialog. Checked per agent:
-SessionStart registers the agent's own PID and resolves to its pane; a message sent while
-it works is handed over by Stop/AfterAgent and reaches the model (it is in the next request
-the stub receives); prompt-submit turns a drained message's receipt `received`; a
-permission dialog is never approved by anything termbridge types. To run it:
+The hooks are installed by `termbridge hooks install` into a scratch HOME, the model API is a
+loopback stub (tests/agent_stub.py), so the agents finish real turns and run their hooks.
+Checked per agent: SessionStart registers the agent's own TUI (its PID in `status`, its pane in
+`resolve`); a message sent while it works is handed over by Stop/AfterAgent and reaches the
+model; a drained message's receipt turns `received` through prompt-submit; no hook call fails.
+Codex: two TUIs on one daemon are two sessions with their own PIDs and panes; a fresh install
+meets Codex's own "Hooks need review" screen (termbridge never trusts them for the user).
 
-    npm install --prefix /tmp/agents @openai/codex@0.171.0 @anthropic-ai/claude-code@2.1.197 @google/gemini-cli@0.61.0
-    TERMBRIDGE_REAL_AGENTS=/tmp/agents/node_modules/.bin .venv/bin/python -m pytest tests/test_real_agents_hooks.py
+Run by `./dev.sh test` (it installs the agents); skipped only when they could not be installed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
-from real_agent_lab import BIN, DIALOG, KEY, READY
+from real_agent_lab import (
+    KINDS,
+    READY,
+    TERMS,
+    ModuleState,
+    RealAgent,
+    agent_env,
+    agent_setup,
+    codex_daemons,
+    needs_agents,
+    reap_codex_daemons,
+)
 
-from termbridge import proctree
+from termbridge import agents
 
-pytestmark = [
-    pytest.mark.timeout(400),
-    pytest.mark.skipif(not BIN, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini"),
-]
-
-
-def _setup(kind: str, home: Path, work: Path, port: int) -> tuple[str, dict]:
-    """Scratch config for KIND (REAL_AGENTS.md) plus the env `hooks install` needs; the launch command."""
-    env = {**os.environ, "HOME": str(home), "CODEX_HOME": str(home / ".codex")}
-    if kind == "codex":
-        (home / ".codex").mkdir(parents=True)
-        (home / ".codex" / "config.toml").write_text(
-            f'# scratch Codex config\nmodel_provider = "offline"\ncheck_for_update_on_startup = false\n'
-            f'approval_policy = "on-request"\nsandbox_mode = "read-only"\n'
-            f'[model_providers.offline]\nname = "offline"\nbase_url = "http://127.0.0.1:{port}/v1"\n'
-            f'env_key = "OPENAI_API_KEY"\nwire_api = "responses"\n[features]\ndaemon_auto_start = false\n'
-            f'[tui]\nscreen_reader_detection_done = true\n[projects."{work}"]\ntrust_level = "trusted"\n'
-        )
-        cmd = (
-            f"env HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex "
-            "--dangerously-bypass-hook-trust"
-        )
-    elif kind == "claude":
-        (home / ".claude").mkdir(parents=True)
-        (home / ".claude.json").write_text(
-            json.dumps(
-                {
-                    "hasCompletedOnboarding": True,
-                    "theme": "dark",
-                    "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
-                    "projects": {str(work): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}},
-                }
-            )
-        )
-        cmd = (
-            f"env HOME={home} ANTHROPIC_API_KEY={KEY} ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "
-            f"CLAUDE_CODE_MAX_RETRIES=0 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 {BIN}/claude"
-        )
-    else:
-        (home / ".gemini").mkdir(parents=True)
-        (home / ".gemini" / "settings.json").write_text(
-            json.dumps(
-                {
-                    "security": {"auth": {"selectedType": "gemini-api-key"}},
-                    "general": {"maxAttempts": 1, "retryFetchErrors": False, "disableAutoUpdate": True},
-                    "model": {"name": "gemini-2.5-pro"},
-                    "ui": {"hideTips": True, "hideBanner": True},
-                }
-            )
-        )
-        (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(work): "TRUST_FOLDER"}))
-        cmd = (
-            f"env HOME={home} GEMINI_API_KEY=dummy GEMINI_CLI_NO_RELAUNCH=true "
-            f"GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port} {BIN}/gemini"
-        )
-    return cmd, env
+pytestmark = [needs_agents, pytest.mark.timeout(240)]
 
 
-def start(lab, short_tmp, kind, ready=None, bypass_trust=True):
-    stub = AgentStub()
-    home, work = short_tmp / f"{kind}-home", short_tmp / "work"
-    home.mkdir()
-    work.mkdir(exist_ok=True)
-    cmd, env = _setup(kind, home, work, stub.port)
-    if not bypass_trust:
-        cmd = cmd.replace(" --dangerously-bypass-hook-trust", "")
-    p = tb("hooks", "install", "--agent", kind, env=env)
-    assert p.returncode == 0, p.err
-    pane = lab.pane(f"cd {work} && exec {cmd}")
-    retry_until(lambda: (ready or READY[kind]) in screen(lab, pane), 90, 0.3)
-    time.sleep(1.0)
-    return stub, pane, home
+@pytest.fixture(scope="module")
+def state():
+    tmp = Path(tempfile.mkdtemp(prefix="tbrh", dir="/tmp"))
+    st = ModuleState(tmp)
+    st.stub = AgentStub()
+    yield st
+    st.stub.close()
+    st.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
-def screen(lab, pane) -> str:
-    return lab.tmux("capture-pane", "-p", "-t", pane.pane_id)
+@pytest.fixture(scope="module")
+def agent(state, request):
+    """One agent of the kind the test is parametrized with, shared by the module's tests."""
+    a = RealAgent(state.lab, state.stub, state.tmp, request.param, hooks=True)
+    yield a
+    a.close()
 
 
-def type_prompt(lab, pane, text: str) -> None:
-    lab.tmux("send-keys", "-t", pane.pane_id, "-l", text)
-    time.sleep(0.4)  # past every agent's paste-burst Enter window
-    lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
+def session(name: str) -> dict | None:
+    return next((s for s in tb_json("sessions")["sessions"] if s["name"] == name), None)
 
 
-def tui_pid(pane) -> int:
-    kids = proctree.descendants(int(pane.pane_pid))
-    return kids[-1] if kids else int(pane.pane_pid)  # the TUI is the deepest descendant
+def status_row(name: str) -> dict:
+    return next(s for s in tb_json("status")["sessions"] if s["name"] == name)
 
 
-def session(kind):
-    rows = [s for s in tb_json("sessions")["sessions"] if s["name"] == kind]
-    return rows[0] if rows else None
-
-
-def receipts_log(kind) -> list[dict]:
-    path = Path(os.environ["TERMBRIDGE_HOME"]) / "sessions" / kind / "receipts.log"
+def receipts_log(name: str) -> list[dict]:
+    path = Path(os.environ["TERMBRIDGE_HOME"]) / "sessions" / name / "receipts.log"
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
-@pytest.mark.parametrize("kind", ["codex", "claude", "gemini"])
-def test_hooks_register_hand_over_and_receive(lab, short_tmp, kind):
-    stub, pane, home = start(lab, short_tmp, kind)
+def hook_errors() -> list[dict]:
+    return [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == "hook_error"]
+
+
+@pytest.mark.parametrize("agent", KINDS, indirect=True)
+def test_session_start_registers_the_agents_own_tui(agent):
+    agent.stub.hold()
     try:
-        stub.hold()
-        type_prompt(lab, pane, "start working")
-        retry_until(stub.waiting.is_set, 60, 0.2)  # the agent is in its turn, its model request held
-        # SessionStart (Codex: at the first turn) registered the agent itself, found in the pane.
-        s = retry_until(lambda: session(kind), 30, 0.3)
-        assert s["pid"] == tui_pid(pane) and s["kind"] == kind
-        r = tb_json("resolve", kind)
-        assert r["backend"] == "tmux" and r["target"] == f"tmux:{pane.pane_id}"
+        agent.prompt("start working")
+        retry_until(agent.stub.waiting.is_set, 60, 0.2)  # in its turn (Codex: SessionStart has run by now)
+        s = retry_until(lambda: session(agent.name), 30, 0.2)
+        assert (s["pid"], s["kind"]) == (agent.pid, agent.kind), (s, agent.pid)
+        assert status_row(agent.name)["pid"] == agent.pid
+        r = tb_json("resolve", agent.name)
+        assert (r["backend"], r["target"]) == ("tmux", f"tmux:{agent.id}")
         # A message sent while it works is handed over when the turn ends, and reaches the model.
-        before = len(stub.main_requests())
-        mid = tb_json("send", kind, "peer note: please also check the README", "--from", "peer", "--no-wake")["id"]
-        stub.release()
-        hit = retry_until(lambda: [q for q in stub.main_requests()[before:] if mid in json.dumps(q["body"])], 90, 0.3)
-        assert "please also check the README" in json.dumps(hit[0]["body"])
-        assert tb_json("status")["sessions"][0]["pending"] == 0
-        assert any(e["id"] == mid and e["via"] == "hook" and e["state"] == "submitted" for e in receipts_log(kind))
-        # Back at its composer: a drained message's receipt turns `received` through prompt-submit.
-        retry_until(lambda: READY[kind] in screen(lab, pane) or kind == "codex", 60, 0.5)
-        time.sleep(1.5)
-        mid2 = tb_json("send", kind, "drained note", "--from", "peer", "--no-wake")["id"]
-        retry_until(lambda: tb("drain", kind).returncode == 0, 60, 1.0)
-        retry_until(
-            lambda: any(
-                e["id"] == mid2 and e["state"] == "received" and e["via"] == f"hook:{kind}" for e in receipts_log(kind)
-            ),
-            60,
-            0.5,
-        )
-        assert retry_until(lambda: stub.seen(mid2), 60, 0.5)
-        errors = [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == "hook_error"]
-        assert errors == []  # every hook call understood its agent's input
+        before = len(agent.stub.main_requests())
+        mid = tb_json("send", agent.name, "peer note: please also check the README", "--from", "peer", "--no-wake")[
+            "id"
+        ]
     finally:
-        stub.close()
+        agent.stub.release()
+    hit = retry_until(lambda: [q for q in agent.stub.main_requests()[before:] if mid in json.dumps(q["body"])], 60, 0.2)
+    assert "please also check the README" in json.dumps(hit[0]["body"])
+    assert status_row(agent.name)["pending"] == 0
+    assert any(e["id"] == mid and e["via"] == "hook" and e["state"] == "submitted" for e in receipts_log(agent.name))
+    assert hook_errors() == []  # every hook call understood its agent's input
 
 
-@pytest.mark.parametrize("kind", ["codex", "claude", "gemini"])
-def test_permission_dialog_is_never_approved_by_termbridge(lab, short_tmp, kind):
-    stub, pane, home = start(lab, short_tmp, kind)
-    marker = short_tmp / "approved"
+@pytest.mark.parametrize("agent", KINDS, indirect=True)
+def test_a_drained_message_is_received_through_prompt_submit(agent):
+    retry_until(lambda: session(agent.name), 60, 0.2)
+    retry_until(lambda: status_row(agent.name)["surface"] == "idle", 60, 0.3)
+    mid = tb_json("send", agent.name, "drained note", "--from", "peer", "--no-wake")["id"]
+    retry_until(lambda: tb("drain", agent.name).returncode == 0, 30, 0.5)
+    retry_until(
+        lambda: any(
+            e["id"] == mid and e["state"] == "received" and e["via"] == f"hook:{agent.kind}"
+            for e in receipts_log(agent.name)
+        ),
+        60,
+        0.3,
+    )
+    assert retry_until(lambda: agent.stub.seen(mid), 30, 0.3)
+    assert hook_errors() == []
+
+
+@pytest.mark.parametrize("agent", ["codex"], indirect=True)
+def test_two_codex_tuis_on_one_daemon_are_two_sessions(state, agent):
+    """A second Codex TUI in the same directory on the same CODEX_HOME: the same daemon runs both
+    threads and both TUIs' hooks; each registers its own TUI, by its own TERMBRIDGE_SESSION."""
+    if session("codex") is None:  # Codex runs SessionStart at its first turn
+        agent.prompt("hello from the first window")
+    first = retry_until(lambda: session("codex"), 60, 0.2)
+    second = RealAgent(state.lab, state.stub, state.tmp, "codex", "codex2", home=agent.home, hooks=True)
     try:
-        stub.next_tool_call(f"touch {marker}")
-        type_prompt(lab, pane, "run the command")
-        retry_until(lambda: DIALOG[kind] in screen(lab, pane), 90, 0.3)
-        time.sleep(1.0)
-        n = len(stub.main_requests())
-        retry_until(lambda: session(kind), 30, 0.3)
-        tb("send", kind, "a peer message arrives during the dialog", "--no-wake")
-        row = tb_json("status")["sessions"][0]
-        if "surface" in row:
-            assert row["surface"] == "dialog", row
-        for args in (["drain", kind], ["drain", kind, "--force"], ["wake", kind], ["drain", "--pane", pane.pane_id]):
-            tb(*args)
-            time.sleep(1.0)
-        assert DIALOG[kind] in screen(lab, pane)  # still waiting for its human
-        assert not marker.exists()  # nothing approved it
-        assert len(stub.main_requests()) == n  # no tool result went back to the model
-        assert tb_json("status")["sessions"][0]["pending"] == 1  # the message waits, not lost
+        daemons = [p for p in codex_daemons(agent.home) if agents.is_codex_daemon(p)]
+        assert len(daemons) == 1
+        both = sorted([agent.pid, second.pid])
+        retry_until(lambda: sorted(agents.daemon_clients(daemons[0])) == both, 30, 0.2)
+        second.prompt("hello from the second window")
+        s = retry_until(lambda: session("codex2"), 60, 0.2)
+        assert s["pid"] == second.pid != agent.pid
+        assert tb_json("resolve", "codex2")["target"] == f"tmux:{second.id}"
+        assert session("codex")["pid"] == first["pid"] == agent.pid  # the first one kept its own
+        assert tb_json("resolve", "codex")["target"] == f"tmux:{agent.id}"
+        # Each one's hooks act for its own session: a message to the second reaches the second thread.
+        retry_until(lambda: status_row("codex2")["surface"] == "idle", 60, 0.3)
+        mid = tb_json("send", "codex2", "for the second window", "--from", "peer", "--no-wake")["id"]
+        retry_until(lambda: tb("drain", "codex2").returncode == 0, 30, 0.5)
+        retry_until(lambda: any(e["id"] == mid and e["via"] == "hook:codex" for e in receipts_log("codex2")), 60, 0.3)
+        assert not any(e["id"] == mid for e in receipts_log("codex"))
+        assert hook_errors() == []
     finally:
-        stub.close()
+        second.close()  # its own pane only: the daemon is the first agent's to end
 
 
-def test_codex_asks_its_user_to_trust_the_installed_hooks(lab, short_tmp):
+def test_codex_asks_its_user_to_trust_the_installed_hooks(state):
     """termbridge never writes Codex's trust state: a fresh install meets Codex's own review screen."""
-    stub, pane, home = start(lab, short_tmp, "codex", ready="Hooks need review", bypass_trust=False)
+    home, work = state.tmp / "trust-home", state.tmp / "trust-work"
+    home.mkdir()
+    work.mkdir()
+    cmd = agent_setup("codex", home, work, state.stub.port)
+    env = agent_env("codex", home)
+    assert tb("hooks", "install", "--agent", "codex", env=env).returncode == 0
+    pane = state.lab.pane(f"cd {work} && exec {TERMS['screen']} TERMBRIDGE_SESSION=trusting {cmd}")
+    plain = lambda: state.lab.tmux("capture-pane", "-p", "-t", pane.pane_id)  # noqa: E731
     try:
+        retry_until(lambda: "Hooks need review" in plain(), 60, 0.2)
         config = (home / ".codex" / "config.toml").read_text()
-        assert "codex_hooks = true" in config and "trusted_hash" not in config
-        assert session("codex") is None  # nothing ran before the user trusted the hooks
-        env = {
-            **os.environ,
-            "HOME": str(home),
-            "CODEX_HOME": str(home / ".codex"),
-            "PATH": f"{BIN}:{os.environ['PATH']}",
-        }
+        assert "hooks = true" in config and "trusted_hash" not in config
+        assert session("trusting") is None  # nothing ran before the user trusted the hooks
         doctor = lambda: {c["name"]: c for c in json.loads(tb("doctor", "--json", env=env).out)["checks"]}  # noqa: E731
         assert "not trusted yet" in doctor()["codex hooks"]["detail"]
-        lab.tmux("send-keys", "-t", pane.pane_id, "2")  # the user picks "Trust all and continue"
-        time.sleep(0.5)
-        lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
-        retry_until(lambda: "trusted_hash" in (home / ".codex" / "config.toml").read_text(), 30, 0.3)
+        state.lab.tmux("send-keys", "-t", pane.pane_id, "2")  # the user picks "Trust all and continue"
+        retry_until(lambda: "› 2." in plain(), 10, 0.1)
+        state.lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
+        retry_until(lambda: "trusted_hash" in (home / ".codex" / "config.toml").read_text(), 30, 0.2)
         assert doctor()["codex hooks"]["status"] == "ok"  # doctor reads Codex's own trust records
+        retry_until(lambda: READY["codex"] in plain(), 30, 0.2)
     finally:
-        stub.close()
+        state.lab.tmux("kill-pane", "-t", pane.pane_id)
+        reap_codex_daemons(home)

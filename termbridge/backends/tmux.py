@@ -12,7 +12,6 @@ from termbridge.backends import Screen, Target
 from termbridge.tmux_cmd import SEP, TmuxError, answers, no_server, run_tmux, socket_path
 
 PANE_ID = re.compile(r"%\d+")
-_SHORT = 512  # longer or multi-line text goes through a paste buffer
 
 
 def list_hosts(
@@ -64,12 +63,15 @@ def _env_for(target: Target, env: Mapping[str, str] | None) -> Mapping[str, str]
 
 
 def type_text(target: Target, text: str, env: Mapping[str, str] | None = None) -> None:
-    """Paste TEXT: bracketed if the app asked for it, LF kept as LF (never a submitting CR)."""
+    """Paste TEXT: bracketed if the app asked for it, LF kept as LF (never a submitting CR).
+
+    Always through a paste buffer, never `send-keys -l`: send-keys delivers each character as
+    a key press, and a TUI reads some keys as shortcuts when they are not inside a bracketed
+    paste (Gemini CLI 0.61 shows its shortcut help on `?` and enters shell mode on `!`,
+    dropping the character). A bracketed paste reaches the composer verbatim.
+    """
     env = _env_for(target, env)
     pane = target.info["pane"]
-    if "\n" not in text and len(text) <= _SHORT:
-        run_tmux("send-keys", "-t", pane, "-l", "--", text, env=env)
-        return
     buf = f"termbridge-{os.getpid()}-{time.monotonic_ns()}"
     # One tmux process: load the uniquely named buffer from stdin, paste it (-p bracketed,
     # -r no LF->CR), and delete it (-d).
