@@ -9,7 +9,9 @@ A session is bound to its record in one of two ways, both tied to that session's
   pid    with no hooks, found from the agent's PID alone:
            claude  ~/.claude/sessions/<pid>.json -> sessionId -> ~/.claude/projects/*/<sessionId>.jsonl
            codex   /proc/<pid>/fd: an open rollout-*.jsonl, or thread-writer-locks/<uuid>.lock
-                   -> $CODEX_HOME/sessions/**/rollout-*-<uuid>.jsonl (embedded mode)
+                   -> $CODEX_HOME/sessions/**/rollout-*-<uuid>.jsonl (embedded mode); in daemon
+                   mode the daemon the TUI is a client of holds them: the newest rollout whose
+                   session cwd is the TUI's, when no other client works in that directory
            gemini  ~/.gemini/tmp/<project>/chats/session-*.jsonl whose project's `.project_root`
                    is the agent's cwd, the first one started after the process (its first line
                    carries sessionId and startTime)
@@ -161,6 +163,14 @@ def _open_files(pid: int) -> list[str]:
 def _codex(pid: int) -> dict | None:
     env, home = _agent_home(pid)
     codex_home = Path(env.get("CODEX_HOME") or home / ".codex")
+    found = _codex_open(pid, codex_home)
+    if found is None:
+        found = _codex_daemon_thread(pid, codex_home)
+    return found
+
+
+def _codex_open(pid: int, codex_home: Path) -> dict | None:
+    """Embedded mode: the TUI itself holds its rollout and its thread's writer lock open."""
     thread = None
     for target in _open_files(pid):
         m = re.search(rf"/rollout-[^/]*({_UUID})\.jsonl$", target)
@@ -173,6 +183,54 @@ def _codex(pid: int) -> dict | None:
         return None
     hits = sorted((codex_home / "sessions").glob(f"**/rollout-*{thread}.jsonl"))
     return {"path": str(hits[-1]) if hits else None, "session_id": thread, "via": "pid:codex"}
+
+
+def _codex_daemon_thread(tui: int, codex_home: Path) -> dict | None:
+    """Daemon mode (Codex's stock mode): the daemon whose client TUI is holds the threads' rollouts.
+    The TUI's thread is the newest rollout the daemon holds whose session cwd is the TUI's -- only
+    when no other client of that daemon works in the same directory (then it is not provable)."""
+    from termbridge import agents, proctree
+
+    daemon = next(
+        (d for d in proctree.parent_map() if agents.is_codex_daemon(d) and tui in agents.daemon_clients(d)), None
+    )
+    if daemon is None:
+        return None
+    try:
+        cwd = os.readlink(f"/proc/{tui}/cwd")
+    except OSError:
+        return None
+    same_dir = [c for c in agents.daemon_clients(daemon) if c != tui and _readlink(f"/proc/{c}/cwd") == cwd]
+    if same_dir:
+        return None
+    best: tuple[float, str, str] | None = None
+    for target in _open_files(daemon):
+        m = re.search(rf"/rollout-[^/]*({_UUID})\.jsonl$", target)
+        if not (m and target.startswith(str(codex_home / "sessions") + "/")):
+            continue
+        head = _read_head(Path(target)).split(b"\n", 1)[0]
+        try:
+            meta = json.loads(head).get("payload", {})
+        except (ValueError, AttributeError):
+            continue
+        if not isinstance(meta, dict) or meta.get("cwd") != cwd:
+            continue
+        try:
+            mtime = os.stat(target).st_mtime
+        except OSError:
+            continue
+        if best is None or mtime > best[0]:
+            best = (mtime, target, m.group(1))
+    if best is None:
+        return None
+    return {"path": best[1], "session_id": best[2], "via": "pid:codex"}
+
+
+def _readlink(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
 
 
 def _gemini(pid: int) -> dict | None:
