@@ -11,8 +11,9 @@ Surfaces (CONTRACT "What the target shows"):
 Judged in this order, first wins: a tmux pane mode; a dialog below the last composer;
 the composer's text (a draft unless it is the kind's placeholder or drawn faint/grey;
 termbridge's own text is `ours`, but `working` while a busy marker shows); a busy marker
-or PTY signal; an empty composer or prompt (idle, confirmed by a second sample when asked);
-else unknown. Per-kind patterns are data (BUILTIN_KINDS, overlaid by the
+or PTY signal; an empty composer or prompt (idle, confirmed by a second sample when asked,
+and over a fresh busy mark from a hook only once the screen has read idle for a second:
+see idle.py); else unknown. Per-kind patterns are data (BUILTIN_KINDS, overlaid by the
 config's `kinds`), not code branches.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -574,10 +576,15 @@ def read_surface(
     first = screen_of(tgt, env)
     s = judge_screen(first, spec, typed, shell, cfg["pty_quiet_ms"])
     if s.kind != "idle":
+        idle.screen_not_idle(home, sess.name)
         return s
-    reason = idle.busy_mark(home, sess.name, cfg)
-    if reason:
-        return Surface("working", reason)
+    mark = idle.fresh_busy_mark(home, sess.name, cfg)
+    if mark:
+        # A hint, not a verdict: the screen overrules it once it reads idle for SCREEN_IDLE_S.
+        held = idle.screen_idle_under(home, sess.name, mark, f"{zlib.crc32(screen_content(first).encode()):08x}")
+        if held < idle.SCREEN_IDLE_S:
+            return Surface("working", f"{idle.busy_reason(mark)} (the screen reads idle: looking again)")
+        s = Surface("idle", f"{s.reason}; the agent hook's busy mark is outdated (idle on screen for {held:.1f} s)")
     if tgt.backend == "pty":  # the wrapper's own output timing stands in for a second sample
         if first.quiet_ms is not None and first.quiet_ms < cfg["pty_quiet_ms"]:
             return Surface("working", f"output {first.quiet_ms} ms ago")
