@@ -195,7 +195,7 @@ def test_codex_asks_its_user_to_trust_the_installed_hooks(lab, short_tmp):
     stub, pane, home = start(lab, short_tmp, "codex", ready="Hooks need review", bypass_trust=False)
     try:
         config = (home / ".codex" / "config.toml").read_text()
-        assert "codex_hooks = true" in config and "trusted_hash" not in config
+        assert "\nhooks = true" in config and "codex_hooks" not in config and "trusted_hash" not in config
         assert session("codex") is None  # nothing ran before the user trusted the hooks
         env = {
             **os.environ,
