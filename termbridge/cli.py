@@ -614,6 +614,28 @@ def status(json_):
         )
 
 
+@cli.command()
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.5, 60),
+    help="Seconds between reads of the sessions' screens, one tmux call per session (default 3).",
+)
+def top(interval):
+    """Live view of every session and the event stream; keys drain, print, or switch tmux to a session's pane.
+
+    \b
+    Keys: up/down (j/k) select · d drain · p print (hands the messages to you, after y)
+    s or Enter switch the tmux client to the pane · / filter · r read screens now · q quit.
+    Nothing is typed into any pane unless you press d."""
+    from termbridge.errors import BadInput
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput("top needs a terminal (scripts: termbridge status --json, termbridge events --follow)")
+    from termbridge import top as top_view  # curses, only here: never on send's or the hooks' path
+
+    top_view.run_top(_home(), interval or top_view.SCREEN_INTERVAL_S)
+
+
 @cli.command(hidden=True)
 @click.argument("what", type=click.Choice(["pending", "attention"]))
 @click.argument("pane_pid", type=int, required=False)
