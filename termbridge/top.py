@@ -30,7 +30,7 @@ from pathlib import Path
 from termbridge import glance
 
 # Screens cost one tmux call per session: every 3 s (procps top's own delay), 20 sessions cost
-# about 1.5% of a core (bench/top.py). Files and the event log are read far more often.
+# about 1.7% of a core (bench/top.py). Files and the event log are read far more often.
 SCREEN_INTERVAL_S = 3.0
 TICK_S = 0.25  # how often keys and the event log are looked at
 MIN_STATS_GAP_S = 0.3  # event bursts refresh the file-backed figures at most this often
