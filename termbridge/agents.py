@@ -115,7 +115,7 @@ def codex_tui(
         return mine[0] if len(mine) == 1 else None
     # The thread was made as its TUI started (its id is a UUIDv7: milliseconds since the epoch).
     made = int(thread.replace("-", "")[:12], 16) / 1000.0
-    started = {p: t for p in clients if (t := _started_at(p)) is not None and t <= made + 0.05}
+    started = {p: t for p in clients if (t := _started_at(p)) is not None and t <= made + 0.02}
     if not started:
         return None
     newest = max(started.values())
@@ -134,6 +134,23 @@ def codex_tui_environ(
         return None
     tui = codex_tui(daemon, hook_input, bound)
     return (proctree.environ(tui) or None) if tui is not None else None
+
+
+def codex_tui_of_child(daemon: int, child: int) -> int | None:
+    """The Codex TUI for which DAEMON started CHILD (an MCP server: started per thread, in the
+    thread's cwd, as the thread starts): the daemon's one client in CHILD's cwd, or among several
+    the newest started before CHILD; None when none fits."""
+    cwd = _cwd(child)
+    clients = [p for p in daemon_clients(daemon) if cwd is not None and _cwd(p) == cwd]
+    if len(clients) <= 1:
+        return clients[0] if clients else None
+    born = _started_at(child)
+    started = {p: t for p in clients if born is not None and (t := _started_at(p)) is not None and t <= born}
+    if not started:
+        return None
+    newest = max(started.values())
+    picked = [p for p, t in started.items() if t == newest]
+    return picked[0] if len(picked) == 1 else None
 
 
 def daemon_clients(daemon: int) -> list[int]:

@@ -103,11 +103,13 @@ def is_wrapper(pid: int) -> bool:
 def find_agent(start_pid: int) -> tuple[int, str]:
     """(pid, kind) of the agent that launched us: the first recognisable agent up from START_PID,
     walking only past wrappers; else the nearest process that is no wrapper, with kind 'other'."""
-    from termbridge import proctree
+    from termbridge import agents, proctree
 
     chain = proctree.ancestor_chain(start_pid)[:_MAX_WALK]
-    for pid in chain:
+    for i, pid in enumerate(chain):
         kind = agent_kind(pid)
+        if kind == "codex" and agents.is_codex_daemon(pid):  # Codex's daemon mode: the TUI it serves
+            return agents.codex_tui_of_child(pid, chain[i - 1] if i else os.getpid()) or pid, kind
         if kind:
             return pid, kind
         if not is_wrapper(pid):

@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("mcp")
 
 from conftest import retry_until, tb, tb_json  # noqa: E402
+from real_agent_lab import needs_agents  # noqa: E402
 
 HERE = Path(__file__).parent
 AGENT = HERE / "mcp_agent.py"
@@ -438,8 +439,7 @@ def test_tools_listed_with_descriptions(home):
     assert all(t.description for t in tools.values())
 
 
-# ---------------------------------------------------------------- opt-in: the real agents
-REAL = os.environ.get("TERMBRIDGE_REAL_AGENTS", "")
+# ---------------------------------------------------------------- the real agents
 TB_EXE = str(Path(sys.executable).parent / "termbridge")
 MCP_ADD = {  # each agent's own one-line set-up, as the README gives it
     "claude": "mcp add -s user termbridge -- {tb} mcp",
@@ -448,33 +448,38 @@ MCP_ADD = {  # each agent's own one-line set-up, as the README gives it
 }
 
 
-def _real_setup(lab, short_tmp, kind):
-    from test_real_agents import Endpoint, _agent_command
+@pytest.fixture(scope="module")
+def mcp_stub():
+    from agent_stub import AgentStub
 
-    endpoint = Endpoint("401")
-    home, work = short_tmp / f"{kind}-home", short_tmp / "work"
-    home.mkdir()
-    work.mkdir(exist_ok=True)
-    cmd = _agent_command(kind, home, work, endpoint.port)
-    import subprocess
-
-    add = subprocess.run(
-        f"cd {work} && {cmd} {MCP_ADD[kind].format(tb=TB_EXE)}", shell=True, capture_output=True, text=True, timeout=120
-    )
-    assert add.returncode == 0, add.stdout + add.stderr
-    return endpoint, work, cmd
+    stub = AgentStub()
+    yield stub
+    stub.close()
 
 
-@pytest.mark.skipif(not REAL, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini")
-@pytest.mark.timeout(300)
+@needs_agents
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("kind", ["claude", "codex", "gemini"])
-def test_real_agent_starts_and_lists_termbridge(lab, home, short_tmp, kind):
+def test_real_agent_starts_and_lists_termbridge(lab, home, short_tmp, kind, mcp_stub):
     """The agent's own `mcp add` line works, its `mcp list` shows termbridge (connected, for the
     two that connect there), and the agent's start-up registers it: kind detected, pull, its pane."""
     import subprocess
 
-    endpoint, work, cmd = _real_setup(lab, short_tmp, kind)
+    from real_agent_lab import READY, agent_setup, reap_codex_daemons, tui_pid
+
+    agent_home, work = short_tmp / f"{kind}-home", short_tmp / "work"
+    agent_home.mkdir()
+    work.mkdir(exist_ok=True)
+    cmd = "env " + agent_setup(kind, agent_home, work, mcp_stub.port)
     try:
+        add = subprocess.run(
+            f"cd {work} && {cmd} {MCP_ADD[kind].format(tb=TB_EXE)}",
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert add.returncode == 0, add.stdout + add.stderr
         listing = subprocess.run(
             f"cd {work} && {cmd} mcp list", shell=True, capture_output=True, text=True, timeout=120
         )
@@ -483,18 +488,17 @@ def test_real_agent_starts_and_lists_termbridge(lab, home, short_tmp, kind):
         if kind in ("claude", "gemini"):  # these two start every server to check it
             assert "Connected" in out, out
         pane = lab.pane(f"cd {work} && exec {cmd}")
+        retry_until(lambda: READY[kind] in lab.tmux("capture-pane", "-p", "-t", pane.pane_id), 60, 0.2)
         s = retry_until(
             lambda: next((x for x in tb_json("sessions")["sessions"] if x["name"] == kind and x["alive"]), None),
-            90,
-            0.3,
+            60,
+            0.2,
         )
         assert s["kind"] == kind
-        res = tb_json("resolve", kind)
-        assert res["target"] == "tmux:" + pane.pane_id
         rec = json.loads((home / "sessions" / kind / "session.json").read_text())
         assert rec["delivery"] == "pull"
-        from termbridge import proctree
-
-        assert rec["pid"] in proctree.descendants(int(pane.pane_pid)) + [int(pane.pane_pid)]
+        assert rec["pid"] == tui_pid(int(pane.pane_pid), kind), rec  # the agent's own TUI
+        res = tb_json("resolve", kind)
+        assert res["target"] == "tmux:" + pane.pane_id
     finally:
-        endpoint.close()
+        reap_codex_daemons(agent_home)

@@ -1,5 +1,5 @@
 """Where the real agents record a submitted prompt, as seen with the real agents (tests/test_real_surface.py
-checks it live): the paths below are files Codex 0.171, Claude Code 2.1.197 and Gemini CLI 0.61
+checks it live): the paths below are files Codex 0.171, Claude Code 2.1.197 (the same in 2.1.332) and Gemini CLI 0.61
 wrote in a scratch HOME (records shortened), and transcripts.find_ids reads each under the agent
 process's own HOME / CODEX_HOME. Gemini 0.61 keeps its chats as chats/session-*.jsonl."""
 
