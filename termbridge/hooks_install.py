@@ -17,6 +17,9 @@ there was nothing to back up); uninstall removes such a file again when nothing 
 entries are recognised by their command: a `termbridge` program (or the --command given)
 running `hook …`, or the older `register`/`mark` snippet lines, which an install replaces.
 
+The one thing uninstall does not put back is an empty object or list that only termbridge's
+hooks filled (`"hooks": {}`, `"Stop": []`, whitespace inside an empty `{ }`): it goes with them.
+
 Codex keeps the trust a person gave to each hook in its config.toml
 (`[hooks.state."<hooks.json>:<event>:<group>:<handler>"] trusted_hash = …`); uninstall removes
 the entries of termbridge's own hooks there, and only those. Install never trusts anything.
@@ -306,12 +309,9 @@ def _edit_text(path: Path, agent: str, doc: jsonc.Document, extra: str | None, a
 def _already_installed(data: dict, wanted: dict[str, dict], extra: str | None) -> bool:
     """Whether exactly termbridge's wanted handlers are there, each in a group of its own."""
     found = installed_handlers("", data, extra)
-    if len(found) != len(wanted):
+    if len(found) != len(wanted) or {event for event, _, _, _ in found} != set(wanted):
         return False
-    hooks = data["hooks"] if found else {}
-    return all(wanted.get(event) == h and hooks[event][gi] == {"hooks": [h]} for event, gi, _, h in found) and {
-        e for e, _, _, _ in found
-    } == set(wanted)
+    return all(wanted[event] == h and data["hooks"][event][gi] == {"hooks": [h]} for event, gi, _, h in found)
 
 
 def _snake(event: str) -> str:
@@ -455,7 +455,8 @@ def plan(agent: str, action: str, project: bool = False, command: str | None = N
     else:
         after = _edit_text(path, agent, doc, extra, add)
         emptied = add is None and after != text and jsonc.holds_nothing(jsonc.parse(after, True, True))
-        if emptied and (agent == "codex" or os.path.lexists(_sibling(real, CREATED_SUFFIX))):
+        ours = agent == "codex" or os.path.lexists(_sibling(real, CREATED_SUFFIX))
+        if emptied and ours and not os.path.islink(path):  # a link (dotfiles) would be left dangling
             after = None  # a file termbridge created (or Codex's hooks-only file) that holds nothing now
     if add is not None:
         result.summary += [f"{event}: {h['command']}" for event, h in wanted.items()]

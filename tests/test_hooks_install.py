@@ -352,6 +352,9 @@ def test_symlinked_codex_files_are_edited_where_they_live(scratch):
     assert "# features comment" in (dots / "config.toml").read_text()
     assert len(ours(json.loads((dots / "hooks.json").read_text()))) == 3
     assert (dots / "config.toml.termbridge-backup").read_text() == CODEX_TOML
+    assert tb("hooks", "uninstall", "--agent", "codex").returncode == 0
+    assert (dots / "hooks.json").read_text() == "{}"  # emptied, but kept: removing it would leave a dangling link
+    assert (scratch / ".codex" / "hooks.json").is_symlink()
 
 
 # ---------------------------------------------------------------- round trips that keep the person's file
