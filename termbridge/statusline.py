@@ -49,8 +49,19 @@ def pending_count(home: Path, name: str) -> int:
 
 def pending_text(home: Path, pane_pid: int, icon: str = PENDING_ICON) -> str:
     """ICON + the messages waiting for the session(s) in that pane; '' when none."""
-    n = sum(pending_count(home, s.name) for s in sessions_in_pane(home, pane_pid))
+    n = sum(_pending_or_none(home, s.name) for s in sessions_in_pane(home, pane_pid))
     return f"{icon}{n}" if n else ""
+
+
+def _pending_or_none(home: Path, name: str) -> int:
+    """pending_count, or 0 for a session whose state cannot be read (one session's unsafe
+    directory never blanks the status line for the others; `status` says what is wrong)."""
+    from termbridge.errors import TermbridgeError
+
+    try:
+        return pending_count(home, name)
+    except (TermbridgeError, OSError):
+        return 0
 
 
 def attention_names(home: Path, cfg: dict | None = None, now: float | None = None) -> list[str]:
@@ -67,7 +78,7 @@ def attention_names(home: Path, cfg: dict | None = None, now: float | None = Non
         cfg = load_config()
     waiting = []
     for sess in registry.all_sessions(home):
-        n = pending_count(home, sess.name) if sess.alive() else 0
+        n = _pending_or_none(home, sess.name) if sess.alive() else 0
         if n:
             waiting.append((sess, n))
         else:

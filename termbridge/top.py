@@ -358,8 +358,8 @@ def handle_key(
             show(f"handing {name}'s messages over…")
             try:
                 n, text = actions.hand_over(name)
-            except TermbridgeError as e:
-                view.error = f"print {name}: {e}"
+            except Exception as e:  # noqa: BLE001 - the view says what failed and stays up
+                view.error = f"print {name}: {e if isinstance(e, TermbridgeError) else f'{type(e).__name__}: {e}'}"
                 return True
             refresh()
             if not n:
@@ -421,6 +421,8 @@ def handle_key(
                 view.message = actions.switch(name)
         except TermbridgeError as e:
             view.error = f"{'drain' if key == 'd' else 'switch'} {name}: {e}"
+        except Exception as e:  # noqa: BLE001 - the view says what failed and stays up
+            view.error = f"{'drain' if key == 'd' else 'switch'} {name}: {type(e).__name__}: {e}"
     return True
 
 
@@ -526,6 +528,7 @@ def _main(scr, home: Path, interval: float) -> None:
     import curses
 
     from termbridge.config import load_config
+    from termbridge.errors import TermbridgeError
 
     cfg = load_config()
     try:
@@ -544,7 +547,11 @@ def _main(scr, home: Path, interval: float) -> None:
     dirty = True
     try:
         while True:
-            if tail.poll():
+            try:
+                fresh = tail.poll()
+            except (TermbridgeError, OSError) as e:  # e.g. a symlinked events.log: said, not fatal
+                fresh, view.read_error = [], f"reading the event log failed: {e}"
+            if fresh:
                 view.events = list(tail.events)
                 reader.poke()
                 dirty = True
