@@ -511,8 +511,7 @@ def _hooks_change(action, agent, project, dry_run, command):
         written = hi.apply(p)
         for f in p.files:
             if f.path in written:
-                backup = f" (backup: {f.path}.termbridge-backup)" if f.before is not None else " (new file)"
-                click.echo(f"updated {f.path}{backup}")
+                click.echo(hi.describe(f))
             else:
                 click.echo(f"{f.path}: already up to date")
         if not p.files:
@@ -612,6 +611,52 @@ def status(json_):
             f"dead letters {r['dead_letters']}, last wake {r.get('last_wake') or '-'}"
             + (f", waiter pid {r['waiter']['pid']}" if r.get("waiter") else "")
         )
+
+
+@cli.command()
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.5, 60),
+    help="Seconds between reads of the sessions' screens, one tmux call per session (default 3).",
+)
+def top(interval):
+    """Live view of every session and the event stream; keys drain, print, or switch tmux to a session's pane.
+
+    \b
+    Keys: up/down (j/k) select · d drain · p print (hands the messages to you, after y)
+    s or Enter switch the tmux client to the pane · / filter · r read screens now · q quit.
+    Nothing is typed into any pane unless you press d."""
+    from termbridge.errors import BadInput
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput("top needs a terminal (scripts: termbridge status --json, termbridge events --follow)")
+    from termbridge import top as top_view  # curses, only here: never on send's or the hooks' path
+
+    top_view.run_top(_home(), interval or top_view.SCREEN_INTERVAL_S)
+
+
+@cli.command(hidden=True)
+@click.argument("what", type=click.Choice(["pending", "attention"]))
+@click.argument("pane_pid", type=int, required=False)
+@click.option("--icon", help="Text before the count or the names (default: '✉ ' / '⚠ ').")
+def statusline(what, pane_pid, icon):
+    """The tmux status line's #{termbridge_pending} (PANE_PID: #{pane_pid}) and #{termbridge_attention}.
+
+    Prints nothing when there is nothing to show. The plugin runs it every status-interval;
+    the console entry runs it without click (fastpath.py)."""
+    from termbridge import statusline as sl
+    from termbridge.errors import BadInput
+
+    if what == "pending" and (pane_pid is None or pane_pid <= 0):
+        raise BadInput("statusline pending needs the pane's root process id (#{pane_pid})")
+    if what == "attention" and pane_pid is not None:
+        raise BadInput("statusline attention takes no PANE_PID")
+    opts: dict = {"what": what, "pane_pid": pane_pid}
+    if icon is not None:
+        opts["icon"] = icon
+    text = sl.text_for(_home(), opts)
+    if text:
+        click.echo(text)
 
 
 @cli.command()

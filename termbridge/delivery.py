@@ -124,7 +124,7 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> Drained:
     cfg = load_config()
     sess = registry.require_alive(registry.lookup(home, name))
     if sess.nudge_only():
-        return _nudge_instead(home, sess)
+        return _nudge_instead(home, sess, force and not sess.is_shell())  # a shell's command never gets keys
     box = Outbox(home, name, cfg)
     typed = surface.read_typed(home, name)
     if not box.has_pending() and typed is None:
@@ -159,12 +159,13 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
             "`submit --enter-only` or clear it); messages stay queued"
         )
     if s.kind == "ours":
-        out, n = submit.enter_over_ours(home, sess, tgt, s.typed or {}, cfg)
+        out, n, dead = submit.enter_over_ours(home, sess, tgt, s.typed or {}, cfg)
         if not out.confirmed:
-            raise submit.Unconfirmed(submit.not_submitted(name) + "; its messages stay queued")
+            raise unconfirmed(home, sess, tgt.target, dead, out.enter_presses)
         return Drained(n, "pressed Enter on termbridge's own unsubmitted text")
     if typed is not None and s.kind in ("idle", "working"):
         _settle_vanished(home, name, typed, box)
+    settle_received(home, name, box)
     if not box.has_pending():
         return Drained(0)
     forced = force and s.kind == "working" and not s.reason.startswith("pane is in")
@@ -176,8 +177,11 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
             return Drained(0)
         text = framing.render_messages(d.records)
         submit.check_canonical(sess, tgt, text)  # refused: released untouched, no attempt counted
+        left = enter_presses_left(d.records, cfg)
         try:
-            out = submit.type_and_confirm(home, sess, tgt, text, d.ids, "messages", cfg["gap_ms"], cfg)
+            out = submit.type_and_confirm(
+                home, sess, tgt, text, d.ids, "messages", cfg["gap_ms"], cfg, max_presses=left
+            )
         except Exception as e:
             dead = d.release(str(e))
             _note_failure(home, name, tgt.target, e, dead_lettered=dead)
@@ -188,10 +192,8 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
             )
             raise BackendError(f"delivery to {tgt.target} failed ({e}); {fate}") from None
         if not out.confirmed:
-            d.release("typed but not submitted", count_attempt=False)
-            raise submit.Unconfirmed(
-                submit.not_submitted(name) + "; its messages stay queued (the next drain presses Enter only)"
-            )
+            dead = d.release("typed but not submitted", count_attempt=False, enter_presses=out.enter_presses)
+            raise unconfirmed(home, sess, tgt.target, dead, out.enter_presses)
         d.commit(out.confirmed)
         count = len(d.records)
     if backoff:
@@ -210,7 +212,45 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
     return Drained(count)
 
 
-def _nudge_instead(home: Path, sess) -> Drained:
+def enter_presses_left(records: list[dict], cfg: dict) -> int:
+    """How many more Enter presses these messages may get (max_enter_presses in all, per message)."""
+    used = max((int(r.get("enter_presses") or 0) for r in records), default=0)
+    return max(1, cfg["max_enter_presses"] - used)
+
+
+def unconfirmed(home: Path, sess, target: str, dead: list[str], presses: int) -> Exception:
+    """A delivery whose Enter was not confirmed (its messages went back to the queue with the
+    presses they got, DEAD those past max_enter_presses): the session backs off as after any failed
+    delivery; the error to raise."""
+    from termbridge import submit, surface
+
+    what = submit.not_submitted(sess.name)
+    _note_failure(home, sess.name, target, submit.Unconfirmed(what), enter_presses=presses, dead_lettered=dead)
+    if dead:
+        # The text stays in the composer for the person to see (a draft from now on): nothing
+        # presses Enter on it again.
+        surface.forget_typed(home, sess.name)
+        return submit.Unconfirmed(
+            f"{what}; the agent never accepted Enter: {len(dead)} message(s) dead-lettered "
+            "(see `termbridge dead-letter`), the text is left in the composer"
+        )
+    return submit.Unconfirmed(what + "; its messages stay queued (the next drain presses Enter only)")
+
+
+def settle_received(home: Path, name: str, box: Outbox) -> None:
+    """Queued messages that the session's own evidence shows it received already (a delivery that was
+    released after its text reached the agent) are delivered: no drain or hand-over sends them again."""
+    from termbridge import receipts
+
+    again = [r["id"] for r in box.pending_records() if r.get("last_error")]  # only released ones can be
+    got = receipts.received_ids(home, name, again) if again else set()
+    if got:
+        with box.delivering(only=got) as d:
+            if d is not None:
+                d.commit("record")
+
+
+def _nudge_instead(home: Path, sess, force: bool = False) -> Drained:
     """Shells and pull sessions never get peer text typed: a drain gives them the wake nudge
     (debounced like every nudge, so focus drains do not repeat it), and the messages stay
     queued for `drain --print` or MCP `inbox`."""
@@ -218,7 +258,7 @@ def _nudge_instead(home: Path, sess) -> Drained:
     from termbridge.errors import NoTarget, TargetBusy
 
     why: dict = {}
-    outcome = wake.wake_session(home, sess.name, why)
+    outcome = wake.wake_session(home, sess.name, why, force=force)
     what = "shell" if sess.is_shell() else "pull session"
     how = "drain --print" if sess.is_shell() else "MCP inbox or drain --print"
     if outcome == "skipped_busy":
@@ -235,16 +275,16 @@ def _nudge_instead(home: Path, sess) -> Drained:
 
 def _settle_vanished(home: Path, name: str, typed: dict, box: Outbox) -> None:
     """Termbridge's unconfirmed text left the composer after all (submitted late, or cleared by a
-    person). Messages the agent is known to have received are counted delivered, not sent twice;
-    the rest stay queued."""
+    person). Messages the session's own record shows it received are counted delivered, not sent
+    twice; the rest stay queued and are delivered again (never lost)."""
     from termbridge import receipts, surface
 
     ids = [i for i in typed.get("ids") or [] if isinstance(i, str)]
-    got = receipts.received_ids(home, name, ids, since=float(typed.get("t") or 0)) if ids else set()
+    got = receipts.received_ids(home, name, ids) if ids else set()
     if got:
         with box.delivering(only=got) as d:
             if d is not None:
-                d.commit("transcript")
+                d.commit("record")
     surface.forget_typed(home, name)
 
 

@@ -142,10 +142,11 @@ def _hook_checks() -> list[Check]:
         user, proj = hi.settings_path(agent, False), hi.settings_path(agent, True)
         for path in [user] + ([proj] if os.path.realpath(proj) != os.path.realpath(user) else []):
             try:
-                data = hi.read_settings(path)
+                data, unreadable = hi.read_settings(path, agent)
             except BadInput as e:
                 problems.append((FAIL, str(e), f"fix {path}"))
                 continue
+            problems += [(FAIL, why, f"fix {path}") for why in unreadable]
             mine = hi.installed_handlers(agent, data or {})
             if mine:
                 where.append(str(path))
@@ -190,14 +191,25 @@ def _codex_hook_state(found) -> list[tuple[str, str, str]]:
     features = cfg.get("features")
     if not isinstance(features, dict):
         features = {}
-    if features.get("hooks") is False or features.get("codex_hooks") is False:
-        out.append((FAIL, f"hooks are turned off in {path} [features]", "set [features] codex_hooks = true"))
-    elif features.get("codex_hooks") is not True and features.get("hooks") is not True:
+    # `hooks` is the flag's name since Codex 0.171; the older `codex_hooks` still works (with a
+    # deprecation warning at every start), so either one turns hooks on.
+    enabled = features.get("hooks", features.get("codex_hooks"))
+    if enabled is False:
+        out.append((FAIL, f"hooks are turned off in {path} [features]", "set [features] hooks = true"))
+    elif enabled is not True:
         out.append(
             (
                 WARN,
-                f"[features] codex_hooks is not set in {path} (Codex 0.171 needs it)",
+                f"[features] hooks is not set in {path} (Codex 0.171 runs no hooks without it)",
                 "termbridge hooks install --agent codex",
+            )
+        )
+    elif "codex_hooks" in features:
+        out.append(
+            (
+                WARN,
+                f"{path} uses the deprecated [features] codex_hooks (Codex warns about it at every start)",
+                "termbridge hooks install --agent codex (it writes [features] hooks = true instead)",
             )
         )
     states = (cfg.get("hooks") or {}).get("state") if isinstance(cfg.get("hooks"), dict) else None
@@ -349,8 +361,81 @@ def _session_checks(home: Path) -> list[Check]:
     return out
 
 
+AGENT_NAMES = {"codex": "Codex CLI", "claude": "Claude Code", "gemini": "Gemini CLI"}
+VERSION_TIMEOUT_S = 5.0  # `gemini --version` starts node: ~1.5 s on an idle machine
+
+
+def _ask_version(program: str, timeout: float = VERSION_TIMEOUT_S) -> tuple[str | None, str]:
+    """PROGRAM --version's first line, or None and why not. The agents' launchers are scripts that
+    start the real binary: on a timeout the whole process group is killed, not just the script."""
+    import signal
+    import subprocess
+
+    try:
+        p = subprocess.Popen(
+            [program, "--version"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as e:
+        return None, f"{program} --version failed: {e.strerror or e}"
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        return None, f"{program} --version did not answer within {timeout:g} s"
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    return (lines[0], "") if lines else (None, f"{program} --version printed nothing")
+
+
+def _version_probes() -> dict:
+    """Start `--version` of every agent found on PATH, in parallel; a missing agent is no concern."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    found = {kind: shutil.which(kind) for kind in AGENT_NAMES}
+    pool = ThreadPoolExecutor(max_workers=3)
+    futures = {kind: pool.submit(_ask_version, path) for kind, path in found.items() if path}
+    pool.shutdown(wait=False)
+    return futures
+
+
+def _version_checks(probes: dict) -> list[Check]:
+    """The agent releases termbridge was verified against, and a warning for an installed one that is newer."""
+    from termbridge.agent_versions import VERIFIED, version_tuple
+
+    verified = ", ".join(f"{AGENT_NAMES[k]} {v}" for k, (_, v) in VERIFIED.items())
+    out = [Check("agent versions", OK, f"termbridge is verified against {verified}")]
+    for kind, future in probes.items():
+        line, why = future.result()
+        name, want = AGENT_NAMES[kind], VERIFIED[kind][1]
+        have = version_tuple(line or "")
+        if not have:
+            out.append(Check(f"{kind} version", SKIP, why or f"{kind} --version printed no version: {line!r}"))
+        elif have > version_tuple(want):
+            ver = ".".join(map(str, have))
+            out.append(
+                Check(
+                    f"{kind} version",
+                    WARN,
+                    f"{name} {ver} is newer than {want}, the release termbridge is verified against",
+                )
+            )
+        else:
+            ver = ".".join(map(str, have))
+            detail = f"{name} {ver}" + (
+                " (verified)" if have == version_tuple(want) else f" (older than the verified {want})"
+            )
+            out.append(Check(f"{kind} version", OK, detail))
+    return out
+
+
 def run_checks(home: Path) -> list[Check]:
+    probes = _version_probes()  # they run while the other checks do
     checks = _tmux_checks() + [_kitty_check(), _state_check(home), _config_check()] + _hook_checks()
+    checks += _version_checks(probes)
     checks.append(_configured_path_check())
     if not any(c.name == "config" and c.status == FAIL for c in checks):
         checks += _session_checks(home)

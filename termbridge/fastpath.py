@@ -1,5 +1,6 @@
-"""The console entry point, with a hot path for `termbridge send`: every agent hook runs it, and
-importing click costs more than the rest of a send. The plain forms of `send` are parsed here
+"""The console entry point, with hot paths for `termbridge send` (every agent hook runs it, and
+importing click costs more than the rest of a send) and `termbridge statusline` (tmux runs it
+every status-interval; see statusline.py). The plain forms of `send` are parsed here
 and run through the very library call the click command makes (sending.send_message /
 report); anything else -- help, an unknown, malformed or misplaced option, a missing
 argument -- falls through to click, which parses and reports it as always.
@@ -113,9 +114,15 @@ def run_send(args: list[str]) -> int | None:
 
 
 def main() -> None:
-    """`termbridge`: the hot path for `send`, else the click CLI."""
+    """`termbridge`: the hot paths for `send` and the tmux status line, else the click CLI."""
     if sys.argv[1:2] == ["send"]:
         rc = run_send(sys.argv[2:])
+        if rc is not None:
+            sys.exit(rc)
+    elif sys.argv[1:2] == ["statusline"]:
+        from termbridge.statusline import run as run_statusline
+
+        rc = run_statusline(sys.argv[2:])
         if rc is not None:
             sys.exit(rc)
     from termbridge.cli import main as cli_main

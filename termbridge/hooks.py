@@ -45,7 +45,6 @@ _QUIET = {"claude": "", "codex": "", "gemini": "{}"}
 
 # A framed message line (framing.iter_lines): "--- message <ID> from <sender> (reply_to: …) at …"
 _FRAMED_ID = re.compile(r"^--- message ([0-9A-HJKMNP-TV-Z]{26}) from ", re.M)
-_BARE_ID = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Z]{26}(?![0-9A-Za-z])")
 _HEADER_START = framing.HEADER.split("{n}")[0]  # "[termbridge] "
 _HEADER_MARK = " peer message"
 _HOOK_LOCK_S = 0.15  # a hook never waits long on a lock: what it would do waits for the next hook
@@ -95,6 +94,12 @@ def _agent_in(chain: list[int], agent: str, data: dict | None = None, home: Path
     return pid
 
 
+def _own_agent(home: Path, sess: registry.Session, chain: list[int], agent: str, data: dict) -> bool:
+    """The hook runs for SESS's own agent process: it is among the hook's ancestors, or (Codex's
+    daemon mode, whose hooks run under the daemon) it is the verified TUI of the hook's thread."""
+    return sess.pid in chain or _agent_in(chain, agent, data, home) == sess.pid
+
+
 def _bound(home: Path | None) -> Callable[[int], str | None] | None:
     """pid -> the record a SessionStart bound to that Codex TUI's session (its own TERMBRIDGE_SESSION)."""
     from termbridge import proctree
@@ -106,9 +111,9 @@ def _bound(home: Path | None) -> Callable[[int], str | None] | None:
                 return None
         except Exception:  # noqa: BLE001 - no such session (or unsafe): nothing bound
             return None
-        bound = paths.read_json(registry.session_dir(home, name) / "transcript.json", {})
-        path = bound.get("path") if isinstance(bound, dict) else None
-        return path if isinstance(path, str) else None
+        from termbridge import record
+
+        return record.describe(home, registry.lookup(home, name))
 
     return record
 
@@ -253,12 +258,11 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
     # The lock `termbridge mcp` takes for the same check: two agents starting at once for one
     # name must not both take it. Short: a hook never waits long.
     with paths.state_lock(d / "mcp-register.lock", timeout=_HOOK_LOCK_S):
-        delivery = "push"
         try:
             old = registry.lookup(home, name)
-            delivery = old.delivery  # re-registering keeps the chosen delivery mode
         except (UnknownSession, StateError):
             old = None
+        delivery, by = registry.delivery_for(old, "hook")
         if old is not None and old.pid != pid and old.pid not in chain and old.liveness() == "alive":
             # Another live agent holds the name (two Claude Code windows both default to
             # `claude`): taking it over would hand its messages to this one.
@@ -274,12 +278,12 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
             )
             return
         sess = registry.register(
-            home, name, pid, agent, delivery, tmux_socket=socket_path(env), kitty_socket=address(env)
+            home, name, pid, agent, delivery, tmux_socket=socket_path(env), kitty_socket=address(env), delivery_by=by
         )
     _set_blocks(home, name, 0)
-    tp = data.get("transcript_path")
-    if isinstance(tp, str) and tp:
-        paths.atomic_write(registry.session_dir(home, name) / "transcript.json", json.dumps({"path": tp}).encode())
+    from termbridge import record
+
+    record.bind_from_hook(home, sess, agent, data)  # its own record, reported by its own hook
     events.log_event(
         home,
         "registered",
@@ -295,29 +299,32 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
 
 # ---------------------------------------------------------------- prompt-submit
 def prompt_ids(prompt: str, known: set[str]) -> list[str]:
-    """termbridge message ids in PROMPT: every framed `--- message ID from` line, and bare ids in KNOWN."""
-    found = dict.fromkeys(m for m in _FRAMED_ID.findall(prompt) if m in known)
-    for m in _BARE_ID.findall(prompt):
-        if m in known:
-            found.setdefault(m)
-    return list(found)
+    """termbridge message ids in PROMPT: the framed `--- message ID from` lines whose id is in KNOWN.
+    A bare id (typed, pasted, quoted) proves nothing: only the framed message itself does."""
+    return list(dict.fromkeys(m for m in _FRAMED_ID.findall(prompt) if m in known))
 
 
 def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
-    from termbridge import receipts
+    from termbridge import receipts, record, surface
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
-    _require_own(home, f"prompt-submit:{agent}", agent, name, data)
+    sess = _require_own(home, f"prompt-submit:{agent}", agent, name, data)
     set_mark(home, name, "busy")
     prompt = data.get("prompt")
     prompt = prompt if isinstance(prompt, str) else ""
     if not (prompt.startswith(_HEADER_START) and _HEADER_MARK in prompt.split("\n", 1)[0]):
         _set_blocks(home, name, 0)  # a person's prompt is a fresh turn: the Stop budget starts over
-    if not _BARE_ID.search(prompt):
+    if not _own_agent(home, sess, _chain(), agent, data):
+        return  # run by hand, or by another process: its input is no evidence of this session's
+    record.bind_from_hook(home, sess, agent, data)
+    if not _FRAMED_ID.search(prompt):
         return
+    # Evidence only for what termbridge submitted or handed over to this session: delivered,
+    # in flight, or the text it typed. A queued, expired or dead message never becomes `received`.
     box = Outbox(home, name, _config(home, f"prompt-submit:{agent}", name))
-    known = box.delivered_ids() | {r["id"] for r in box.queued_records() if isinstance(r.get("id"), str)}
+    typed = surface.read_typed(home, name) or {}
+    known = box.delivered_ids() | box.in_flight_ids() | {i for i in typed.get("ids") or [] if isinstance(i, str)}
     ids = prompt_ids(prompt, known)
     if ids:
         receipts.record(home, name, ids, "received", via=f"hook:{agent}")
@@ -357,6 +364,17 @@ def _pick(box, cap: int) -> list[str]:
     return [r["id"] for r in chosen]
 
 
+# Gemini CLI runs AfterAgent on an interrupt (Esc) too, with this as the response; a hand-over
+# returned then goes into the cancelled turn and never reaches the model (measured, 0.61). No
+# hand-over then: the idle waiter delivers once the agent shows its empty composer.
+_GEMINI_NO_RESPONSE = "[no response text]"
+
+
+def _interrupted(agent: str, data: dict) -> bool:
+    """The turn that ended was interrupted (as far as its hook input tells)."""
+    return agent == "gemini" and data.get("prompt_response") == _GEMINI_NO_RESPONSE
+
+
 def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], None]) -> bool:
     """Hand pending messages over while the block budget lasts; True if a decision was written.
 
@@ -367,15 +385,25 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
-    _require_own(home, f"stop:{agent}", agent, name, data)
+    sess = _require_own(home, f"stop:{agent}", agent, name, data)
     cfg = _config(home, f"stop:{agent}", name)
+    if _own_agent(home, sess, _chain(), agent, data):
+        from termbridge import record
+
+        record.bind_from_hook(home, sess, agent, data)
     budget = cfg["block_budget"]
     fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
     blocks = 0 if fresh_turn else _blocks(home, name)
     # A hook never waits long for the outbox lock: on a timeout the messages stay queued for
     # the next Stop (logged as a hook_error by run_hook).
     box = Outbox(home, name, dict(cfg, lock_timeout_s=_HOOK_LOCK_S))
-    only = _pick(box, cfg["max_body_bytes"]) if blocks < budget and _maybe_pending(box) else None
+    only = None
+    interrupted = _interrupted(agent, data)
+    if blocks < budget and not interrupted and _maybe_pending(box):
+        from termbridge.delivery import settle_received
+
+        settle_received(home, name, box)  # what the agent already received is never handed over again
+        only = _pick(box, cfg["max_body_bytes"]) or None
     # One transaction: the messages count as delivered only once the decision is written, and
     # are released (back at the head of the queue) on any failure before that.
     with box.delivering(only) if only else nullcontext() as d:
@@ -393,6 +421,7 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
                 blocked=False,
                 consecutive_blocks=blocks,
                 budget_spent=blocks >= budget,
+                **({"interrupted": True} if interrupted else {}),
             )
             return False
         out = json.dumps({"decision": _BLOCK[agent], "reason": framing.render_messages(d.records)}, ensure_ascii=False)

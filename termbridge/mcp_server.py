@@ -201,8 +201,9 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
                     f"this server (for pid {pid}) did not take it over: start it with --name OTHER "
                     f"or set TERMBRIDGE_SESSION"
                 )
-            registry.register(home, name, pid, kind, "pull", env=env)  # sockets: the agent's tmux/kitty
-        log_event(home, "registered", name, pid=pid, kind=kind, delivery="pull", via="mcp")
+            delivery, by = registry.delivery_for(old if old is not None and old.pid == pid else None, "mcp", "pull")
+            registry.register(home, name, pid, kind, delivery, env=env, delivery_by=by)  # sockets: the agent's
+        log_event(home, "registered", name, pid=pid, kind=kind, delivery=delivery, via="mcp")
     except TermbridgeError as e:
         bridge.error = str(e)
     except Exception as e:  # noqa: BLE001 - a server that cannot register still answers, with the reason

@@ -74,9 +74,10 @@ def check_record(rec: Any, session: str) -> str | None:
     for k in _OPTIONAL_STR:
         if not isinstance(rec.setdefault(k, None), (str, type(None))):
             return f"field {k!r} must be null or a string"
-    att = rec.setdefault("attempts", 0)
-    if isinstance(att, bool) or not isinstance(att, int) or att < 0:
-        return "field 'attempts' must be an integer >= 0"
+    for k in ("attempts", "enter_presses"):
+        n = rec.setdefault(k, 0) if k == "attempts" else rec.get(k, 0)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            return f"field {k!r} must be an integer >= 0"
     return None
 
 
@@ -151,10 +152,11 @@ class Delivery:
         self.settled = True
         self.box.commit(self.claim, via=via)
 
-    def release(self, reason: str, count_attempt: bool = True) -> list[str]:
-        """Not delivered: back at the head of the queue; returns ids dead-lettered for too many attempts."""
+    def release(self, reason: str, count_attempt: bool = True, enter_presses: int = 0) -> list[str]:
+        """Not delivered: back at the head of the queue; returns ids dead-lettered for too many attempts
+        (or Enter presses)."""
         self.settled = True
-        return self.box.release(self.claim, reason, count_attempt=count_attempt)
+        return self.box.release(self.claim, reason, count_attempt=count_attempt, enter_presses=enter_presses)
 
 
 class Outbox:
@@ -526,16 +528,28 @@ class Outbox:
             paths.unlink_durable(claim.path)
         events.log_events(self.home, self.name, [("delivered", {"id": i}) for i in claim.ids])
 
-    def release(self, claim: Claim, reason: str, count_attempt: bool = True) -> list[str]:
-        """Put CLAIM's records back at the head of the queue; returns ids dead-lettered for too many attempts."""
+    def release(self, claim: Claim, reason: str, count_attempt: bool = True, enter_presses: int = 0) -> list[str]:
+        """Put CLAIM's records back at the head of the queue; returns ids dead-lettered for too many
+        attempts, or for max_enter_presses Enter presses that the agent never accepted."""
         limit = self.cfg["dead_letter_attempts"]
+        max_enter = self.cfg.get("max_enter_presses", 4)
         with self._lock():
             back: list[dict] = []
             dead: list[dict] = []
+            no_enter: list[dict] = []
             for r in claim.records:
                 r = dict(r, attempts=int(r.get("attempts", 0)) + (1 if count_attempt else 0), last_error=reason)
-                (dead if r["attempts"] >= limit else back).append(r)
+                if enter_presses:
+                    r["enter_presses"] = int(r.get("enter_presses") or 0) + enter_presses
+                if r["attempts"] >= limit:
+                    dead.append(r)
+                elif enter_presses and r["enter_presses"] >= max_enter:
+                    no_enter.append(r)
+                else:
+                    back.append(r)
             self._dead_records(dead, f"delivery failed {limit} times; last: {reason}")
+            self._dead_records(no_enter, f"the agent never accepted Enter ({max_enter} presses)")
+            dead += no_enter
             if back:
                 current, bad = self._read_pending(heal=True)
                 self._dead_raw(bad)
@@ -568,6 +582,12 @@ class Outbox:
         """Every record still waiting (pending or claimed by a drain), read-only: for receipts."""
         records, _ = self._read_pending(heal=False)
         return records + [r for _, c in self._claims() for r in c["records"]]
+
+    def in_flight_ids(self) -> set[str]:
+        """Ids held by live drains right now (typed or handed over, not yet settled)."""
+        claims = self._claims()
+        stale = {p for p, _ in self._stale_claims(claims)}
+        return {r["id"] for p, c in claims if p not in stale for r in c["records"]}
 
     def delivered_ids(self) -> set[str]:
         """The ids whose delivery completed (the bounded ledger)."""

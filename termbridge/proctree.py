@@ -39,6 +39,19 @@ def start_time(pid: int) -> str | None:
     return out or None
 
 
+def start_epoch(pid: int) -> float | None:
+    """When PID started, in seconds since the epoch (Linux /proc), or None."""
+    token = start_time(pid) if _HAVE_PROC else None
+    if token is None:
+        return None
+    try:
+        with open("/proc/stat", "rb") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return btime + int(token) / os.sysconf("SC_CLK_TCK")
+
+
 def is_alive(pid: int, token: str | None = None) -> bool:
     """True if PID runs and (when TOKEN is given) is the same process that had TOKEN."""
     now = start_time(pid)

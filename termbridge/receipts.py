@@ -5,7 +5,11 @@ are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
 
   submitted  a delivery whose submission was confirmed (screen or hook), or a
              hand-over to a reader (`drain --print`, a Stop hook's block, MCP `inbox`)
-  received   the agent's prompt hook saw the id, or its own transcript shows it
+  received   only from the session's own evidence (record.py): its own prompt hook (the
+             hook's agent process is the session's PID) saw the framed message, its own
+             bound record (transcript / rollout / chat log) shows it, or its own MCP
+             `inbox` handed it over -- and only for a message termbridge submitted or
+             handed over to that session. An id seen anywhere else changes nothing.
 """
 
 from __future__ import annotations
@@ -144,8 +148,8 @@ def lookup(home: Path, msg_id: str, scan_transcripts: bool = True, session: str 
             if back and back["state"] in ("dead", "expired"):
                 result.update(state=back["state"], via="outbox")
                 result["at"].update(back["at"])
-            elif scan_transcripts and transcript_shows(home, name, msg_id, since=at.get("submitted", 0)):
-                record(home, name, [msg_id], "received", "transcript")
+            elif scan_transcripts and record_shows(home, name, msg_id):
+                record(home, name, [msg_id], "received", "record")
                 return lookup(home, msg_id, scan_transcripts=False, session=name)
         return result
     raise UnknownMessage(f"unknown message id {msg_id!r}")
@@ -170,17 +174,18 @@ def wait_for_state(
         time.sleep(poll)
 
 
-def received_ids(home: Path, name: str, ids: list[str], since: float = 0.0) -> set[str]:
-    """Which of IDS the agent is known to have received (a hook's receipt, or its transcript)."""
+def received_ids(home: Path, name: str, ids: list[str]) -> set[str]:
+    """Which of IDS NAME's agent is known to have received: a receipt from its own evidence, or its
+    own bound record showing them. Nothing else counts (record.py)."""
     want = set(ids)
     got = {e["id"] for e in _entries(home, name) if e["state"] == "received" and e["id"] in want}
     if want - got:
-        from termbridge import registry, transcripts
+        from termbridge import record, registry
 
         try:
             sess = registry.lookup(home, name)
-            got |= transcripts.find_ids(home, sess, sorted(want - got), since)
-        except Exception:  # noqa: BLE001 - no session, no transcript: nothing more is known
+            got |= record.shows(home, sess, sorted(want - got))
+        except Exception:  # noqa: BLE001 - no session, no record: nothing more is known
             pass
     return got
 
@@ -198,12 +203,12 @@ def counts(home: Path, name: str) -> dict[str, int]:
     return out
 
 
-def transcript_shows(home: Path, name: str, msg_id: str, since: float = 0.0) -> bool:
-    """Whether NAME's agent's own transcript (Claude, Codex, Gemini) mentions MSG_ID."""
-    from termbridge import registry, transcripts
+def record_shows(home: Path, name: str, msg_id: str) -> bool:
+    """Whether NAME's agent's own bound record (never another file) shows MSG_ID delivered to it."""
+    from termbridge import record, registry
 
     try:
         sess = registry.lookup(home, name)
-    except Exception:  # noqa: BLE001 - an unregistered or corrupt session has no transcript to read
+    except Exception:  # noqa: BLE001 - an unregistered or corrupt session has no record to read
         return False
-    return msg_id in transcripts.find_ids(home, sess, [msg_id], since)
+    return msg_id in record.shows(home, sess, [msg_id])

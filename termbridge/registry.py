@@ -15,7 +15,17 @@ from termbridge.kinds import DELIVERY_MODES, KINDS
 class Session:
     """A registered session (a plain class: `dataclasses` costs ~7 ms of every hook's start-up)."""
 
-    FIELDS = ("name", "pid", "start_time", "kind", "registered_at", "delivery", "tmux_socket", "kitty_socket")
+    FIELDS = (
+        "name",
+        "pid",
+        "start_time",
+        "kind",
+        "registered_at",
+        "delivery",
+        "tmux_socket",
+        "kitty_socket",
+        "delivery_by",
+    )
     __slots__ = (*FIELDS, "_shell")
 
     def __init__(
@@ -28,8 +38,10 @@ class Session:
         delivery: str = "push",
         tmux_socket: str | None = None,
         kitty_socket: str | None = None,
+        delivery_by: str = "user",
     ):
         self.name, self.pid, self.start_time, self.kind = name, pid, start_time, kind
+        self.delivery_by = delivery_by  # who chose the delivery mode: "user", "hook" or "mcp" (delivery_for)
         self.registered_at = registered_at
         self.delivery = delivery  # "push" | "pull" (see kinds.DELIVERY_MODES)
         self.tmux_socket = tmux_socket  # the tmux server the agent was registered from, if any
@@ -73,6 +85,24 @@ class Session:
         return "alive" if now == self.start_time else "reused"
 
 
+def delivery_for(old: Session | None, by: str, wanted: str = "push") -> tuple[str, str]:
+    """The one registration policy for hooks and MCP: (delivery, chosen by) for a session
+    registered BY "hook" or "mcp" over OLD (its earlier record, if any).
+
+    A person's `register --delivery` choice is kept. An agent with hooks is `push`: its Stop
+    hook hands over what arrives mid-turn and an idle drain types the rest, one turn a message;
+    an MCP server alone makes it `pull` (nudge, then its `inbox` tool) -- but never turns a
+    hooked agent into a pull one (that would cost a nudge turn and then a hand-over turn).
+    """
+    if old is not None and old.delivery_by == "user":
+        return old.delivery, "user"
+    if by == "hook":
+        return "push", "hook"
+    if old is not None and old.delivery_by == "hook" and old.liveness() == "alive":
+        return old.delivery, "hook"
+    return wanted, by
+
+
 def sessions_dir(home: Path) -> Path:
     return Path(home) / "sessions"
 
@@ -91,6 +121,7 @@ def register(
     tmux_socket: str | None = None,
     kitty_socket: str | None = None,
     env=None,
+    delivery_by: str = "user",
 ) -> Session:
     """Record NAME -> PID (re-register replaces); the PID must be alive.
 
@@ -114,7 +145,7 @@ def register(
 
         tmux_socket = tmux_socket or socket_path(env)
         kitty_socket = kitty_socket or address(env)
-    sess = Session(name, pid, token, kind, round(time.time(), 3), delivery, tmux_socket, kitty_socket)
+    sess = Session(name, pid, token, kind, round(time.time(), 3), delivery, tmux_socket, kitty_socket, delivery_by)
     d = paths.ensure_dir(session_dir(home, name))
     paths.atomic_write(d / "session.json", json.dumps(sess.as_dict()).encode())
     return sess
@@ -137,9 +168,11 @@ def lookup(home: Path, name: str) -> Session:
         raw = json.loads(data)
         kind, delivery = raw["kind"], raw.get("delivery") or "push"
         tsock, ksock = raw.get("tmux_socket"), raw.get("kitty_socket")
+        by = raw.get("delivery_by") or "user"
         if (
             kind not in KINDS
             or delivery not in DELIVERY_MODES
+            or by not in ("user", "hook", "mcp")
             or not all(s is None or isinstance(s, str) for s in (tsock, ksock))
         ):
             raise ValueError("bad kind, delivery or socket")
@@ -152,6 +185,7 @@ def lookup(home: Path, name: str) -> Session:
             delivery,
             tsock,
             ksock,
+            by,
         )
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         raise StateError(f"corrupt session record for {name!r}") from None

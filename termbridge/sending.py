@@ -55,7 +55,9 @@ def send_message(
     if until not in UNTIL:
         raise BadInput(f"--until must be one of {', '.join(UNTIL)}")
     body = validate.body_text(message, cfg["max_body_bytes"])
-    registry.lookup(home, name)
+    sess = registry.lookup(home, name)
+    if wait_s is not None and until == "received":
+        require_evidence(home, sess)
     rec = Outbox(home, name, cfg).append(body, sender, reply_to, key, ttl)
     sent = Sent(rec["id"], name, None)
     if wake:
@@ -71,6 +73,21 @@ def send_message(
             sent.note = f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}"
             sent.exit_code = 4
     return sent
+
+
+def require_evidence(home: Path, sess) -> None:
+    """`received` needs evidence from the session itself: its own record (bound by its hooks or found
+    from its PID), or the MCP `inbox` of a pull session. Without either, receipts stop at
+    `submitted`: waiting for `received` would only time out, so it is refused at once (exit 2)."""
+    from termbridge import record
+    from termbridge.errors import BadInput
+
+    if sess.delivery == "pull" or record.bound(home, sess) is not None:
+        return
+    raise BadInput(
+        f"{sess.name} has no record of its own bound (no hooks reported its transcript, none found from pid "
+        f"{sess.pid}): receipts stop at submitted; wait with --until submitted, or install its hooks"
+    )
 
 
 def read_body(stream, limit: int) -> bytes:

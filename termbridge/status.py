@@ -44,6 +44,9 @@ def _row(home: Path, s, resolve: bool) -> dict:
     from termbridge import receipts, waiter
 
     row["receipts"] = receipts.counts(home, s.name)
+    from termbridge import record
+
+    row["record"] = record.describe(home, s) if lv == "alive" else None  # its own transcript / rollout / chat log
     row["waiter"] = waiter.live_waiter(home, s.name)
     row.update(
         _target_state(home, s)
@@ -69,6 +72,7 @@ def _refused_row(name: str, error: str) -> dict:
         "backoff_until": None,
         "delivery": None,
         "receipts": {},
+        "record": None,
         "waiter": None,
         "backend": None,
         "target": None,

@@ -127,9 +127,12 @@ def confirm(
     presses: int = 1,
     env: Mapping[str, str] | None = None,
     observable: bool = True,
+    max_presses: int | None = None,
 ) -> Outcome:
     """After Enter: watch the surface until the typed text left the composer (or a hook says the
-    prompt arrived); while it is still there, press Enter only again, a bounded number of times.
+    prompt arrived); while it is still there, press Enter only again, a bounded number of times
+    (confirm_retries, and never past MAX_PRESSES in all). A `working` screen counts the
+    submission: no Enter ever goes into a working agent.
 
     OBSERVABLE: the target showed a composer or prompt before typing, so a screen on which
     it is gone means the text left it; otherwise an unreadable screen proves nothing."""
@@ -142,6 +145,8 @@ def confirm(
     unsure = ("ours", "unknown") if composer else ("ours",)
     backend = targets.backend_module(tgt.backend)
     retries, wait = cfg.get("confirm_retries", 3), cfg.get("confirm_wait_ms", 400) / 1000.0
+    if max_presses is not None:
+        retries = max(0, min(retries, max_presses - presses))
     s = None
     for attempt in range(retries + 1):
         deadline = time.monotonic() + wait * (attempt + 1)  # a short back-off between Enter-only retries
@@ -179,6 +184,7 @@ def type_and_confirm(
     cfg: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
     observable: bool = True,
+    max_presses: int | None = None,
 ) -> Outcome:
     """Type TEXT (remembered first as ours), press Enter after the gap, and confirm."""
     from termbridge import surface
@@ -191,7 +197,7 @@ def type_and_confirm(
         raise
     enter_at = enter_after_gap(tgt, gap_ms, target_tty(sess, tgt), env)
     typed = surface.read_typed(home, sess.name) or {"text": text}
-    return finish(home, sess, tgt, typed, cfg, enter_at, 1, env, observable)
+    return finish(home, sess, tgt, typed, cfg, enter_at, 1, env, observable, max_presses)
 
 
 def finish(
@@ -204,11 +210,12 @@ def finish(
     presses: int,
     env: Mapping[str, str] | None = None,
     observable: bool = True,
+    max_presses: int | None = None,
 ) -> Outcome:
     """Confirm, log the outcome, and forget the typed text once it is submitted."""
     from termbridge import surface
 
-    out = confirm(home, sess, tgt, typed, cfg, enter_at, presses, env, observable)
+    out = confirm(home, sess, tgt, typed, cfg, enter_at, presses, env, observable, max_presses)
     if out.confirmed:
         surface.forget_typed(home, sess.name)
         events.log_event(
@@ -234,12 +241,14 @@ def enter_over_ours(
     typed: dict,
     cfg: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
-) -> tuple[Outcome, int]:
+) -> tuple[Outcome, int, list[str]]:
     """Termbridge's own unsubmitted text is in the composer: press Enter only, and confirm.
 
     When that text was a drain's framed messages, their ids are claimed first (so no
     other drain hands them over meanwhile) and committed once the Enter is confirmed;
-    returns the outcome and how many messages that delivered.
+    unconfirmed, they go back to the queue with the presses they got (dead-lettered past
+    max_enter_presses). Returns the outcome, how many messages that delivered, and the ids
+    dead-lettered.
     """
     from termbridge.outbox import Outbox
 
@@ -251,15 +260,16 @@ def enter_over_ours(
                 f"{sess.name}: termbridge's earlier text is in the composer, but its messages were "
                 "delivered another way meanwhile; submit or clear it yourself. Nothing typed"
             )
+        used = max((int(r.get("enter_presses") or 0) for r in d.records), default=0) if d is not None else 0
         enter_at = enter_after_gap(tgt, None, None, env)
-        out = finish(home, sess, tgt, typed, cfg, enter_at, 1, env)
+        out = finish(home, sess, tgt, typed, cfg, enter_at, 1, env, max_presses=max(1, cfg["max_enter_presses"] - used))
         if d is None:
-            return out, 0
+            return out, 0, []
         if not out.confirmed:
-            d.release("typed but not submitted", count_attempt=False)
-            return out, 0
+            dead = d.release("typed but not submitted", count_attempt=False, enter_presses=out.enter_presses)
+            return out, 0, dead
         d.commit(out.confirmed)
-        return out, len(d.records)
+        return out, len(d.records), []
 
 
 def not_submitted(name: str) -> str:
@@ -329,7 +339,7 @@ def _submit_locked(
                 f"{name}: {s.kind} ({s.reason}); --enter-only presses Enter only over "
                 "termbridge's own unsubmitted text, nothing typed"
             )
-        out, _ = enter_over_ours(home, sess, tgt, s.typed or {}, cfg, env)
+        out, _, _ = enter_over_ours(home, sess, tgt, s.typed or {}, cfg, env)
         chars = 0
     else:
         # An agent whose composer is out of sight is typed into blind: it could be showing a dialog.

@@ -9,10 +9,12 @@ Surfaces (CONTRACT "What the target shows"):
   unknown  nothing recognisable (counts as busy; never typed into)
 
 Judged in this order, first wins: a tmux pane mode; a dialog below the last composer;
-the composer's text (ours, else a draft unless it is the kind's placeholder or drawn
-faint/grey); a busy marker or PTY signal; an empty composer or prompt (idle, confirmed
-by a second sample when asked); else unknown. Per-kind patterns are data
-(BUILTIN_KINDS, overlaid by the config's `kinds`), not code branches.
+the composer's text (a draft unless it is the kind's placeholder or drawn faint/grey;
+termbridge's own text is `ours`, but `working` while a busy marker shows); a busy marker
+or PTY signal; an empty composer or prompt (idle, confirmed by a second sample when asked,
+and over a fresh busy mark from a hook only once the screen has read idle for a second:
+see idle.py); else unknown. Per-kind patterns are data (BUILTIN_KINDS, overlaid by the
+config's `kinds`), not code branches.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +32,8 @@ from termbridge.backends import Screen, Target
 
 SURFACES = ("idle", "draft", "working", "dialog", "ours", "unknown")
 
-# Checked against Codex CLI 0.171, Claude Code 2.1.197 and Gemini CLI 0.61 (see REAL_AGENTS.md).
+# Checked against Codex CLI 0.171, Claude Code 2.1.197 and 2.1.332, Gemini CLI 0.61 in tmux and kitty
+# (see REAL_AGENTS.md and tests/screens/).
 _PASTED = r"^\[Past(ed|e) (Content|text|Text)\b[^\]]*\]$"  # how TUIs fold a large paste in the composer
 BUILTIN_KINDS: dict[str, dict[str, Any]] = {
     "codex": {
@@ -49,10 +53,12 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
         "pasted": [_PASTED],
     },
     "claude": {
-        "busy": [r"esc to interrupt"],
+        # 2.1.332: messages a person queued during a turn turn the empty composer's placeholder into this
+        "busy": [r"esc to interrupt", r"^\s*❯[\u00a0 ]Press up to edit queued messages\s*$"],
         "composer": r"^\s*[│ ]*❯[\u00a0 ]?(?P<draft>.*?)[│ ]*$",
-        "placeholder": [],
-        "ready": [r"\? for shortcuts"],
+        # 2.1.332 draws these in the empty composer, the first letter in reverse video (its own cursor)
+        "placeholder": [r"^Resend your message to try again$", r"^Press up to edit queued messages$"],
+        "ready": [r"\? for shortcuts", r"auto mode on \(shift\+tab to cycle\)"],
         "dialog": [
             r"^\s*[│ ]*Do you want to .*\?\s*[│ ]*$",
             r"Esc to cancel · Tab to amend",
@@ -60,6 +66,10 @@ BUILTIN_KINDS: dict[str, dict[str, Any]] = {
             r"Do you trust the files in this folder\?",  # older releases
             r"Is this a project you created or one you trust\?",  # its folder-trust dialog (2.1.197)
             r"Enter to (confirm|select) · (Esc|↑/↓)",
+            # 2.1.332's one-time selection when ~/.claude/settings.json asks for manual mode; its
+            # options are unnumbered, so the selected one is shaped like the composer
+            r"Make auto mode your default permission mode\?",
+            r"^\s*❯\s+Yes, set auto mode as my default\b",
         ],
         "pasted": [_PASTED],
     },
@@ -86,7 +96,9 @@ _PROMPT = re.compile(r"^(?P<prompt>.*?(?:[$#%>»❯›λ]|\][$#]))(?:\s+(?P<draf
 # A shell's continuation prompt (bash PS2 `>`, zsh `for>`, `heredoc>`, `dquote>`...) is the middle of
 # a command the person is writing, not an idle prompt.
 _CONTINUATION = re.compile(r"^\s*(?:[a-z]+\s)*[a-z]*>$")
-_RULE = re.compile(r"^[\s─━═│┃╭╮╰╯┌┐└┘├┤┬┴┼▔▁-]*$")
+# Rules and box edges; Claude 2.1.332 frames a dialog's command with dashed rules (╌), Gemini in kitty
+# draws its composer box with half blocks (▄ above, ▀ below).
+_RULE = re.compile(r"^[\s─━═│┃╭╮╰╯┌┐└┘├┤┬┴┼╌╍┄┅┈┉▔▁▀▄-]*$")
 _BOX_EDGES = "│┃|╭╮╰╯ \u00a0"
 _MODES = {
     "copy-mode": "copy mode",
@@ -125,13 +137,15 @@ def kind_spec(kind: str, cfg: Mapping[str, Any] | None = None) -> dict:
 
 # ---------------------------------------------------------------- styles
 class _Pen:
-    """The SGR state that matters here: faint, and a grey foreground (how placeholders are drawn)."""
+    """The SGR state that matters here: faint, a grey foreground (how placeholders are drawn), and
+    reverse video (how TUIs that hide the terminal's cursor draw their own)."""
 
-    __slots__ = ("faint", "fg")
+    __slots__ = ("faint", "fg", "reverse")
 
     def __init__(self) -> None:
         self.faint = False
         self.fg: tuple | None = None  # ("idx", n) or ("rgb", r, g, b)
+        self.reverse = False
 
     @property
     def dim(self) -> bool:
@@ -206,7 +220,11 @@ def apply_sgr(pen: _Pen, params: str) -> None:
             continue
         n = _num(p)
         if n == 0:
-            pen.faint, pen.fg = False, None
+            pen.faint, pen.fg, pen.reverse = False, None, False
+        elif n == 7:
+            pen.reverse = True
+        elif n == 27:
+            pen.reverse = False
         elif n == 2:
             pen.faint = True
         elif n == 22:
@@ -224,17 +242,26 @@ _SGR_OR_OTHER = re.compile(r"\x1b\[([0-9;:]*)m|\x1b\[[0-9;:?]*[ -/]*[@-~]|\x1b\]
 
 
 def styled_cells(styled_line: str, pen: _Pen | None = None) -> list[tuple[str, bool]]:
-    """STYLED_LINE as (character, dim) pairs; joined, the characters are its plain text."""
+    """STYLED_LINE as (character, dim) pairs; joined, the characters are its plain text.
+
+    A lone reverse-video cell is a TUI's own cursor (Claude Code 2.1.332, Gemini CLI): it takes
+    the dimness of the cell after it, so a placeholder whose first letter the cursor covers
+    (`❯ ` + reverse `R` + faint `esend your message…`) is still a placeholder."""
     pen = pen or _Pen()
-    out: list[tuple[str, bool]] = []
+    out: list[tuple[str, bool, bool]] = []
     pos = 0
     for m in _SGR_OR_OTHER.finditer(styled_line):
-        out.extend((ch, pen.dim) for ch in styled_line[pos : m.start()])
+        out.extend((ch, pen.dim, pen.reverse) for ch in styled_line[pos : m.start()])
         if m.group(1) is not None:
             apply_sgr(pen, m.group(1))
         pos = m.end()
-    out.extend((ch, pen.dim) for ch in styled_line[pos:])
-    return out
+    out.extend((ch, pen.dim, pen.reverse) for ch in styled_line[pos:])
+    cells = [(ch, dim) for ch, dim, _ in out]
+    for k in range(len(out) - 1):
+        lone = out[k][2] and not out[k + 1][2] and (k == 0 or not out[k - 1][2])
+        if lone and out[k + 1][1]:
+            cells[k] = (out[k][0], True)
+    return cells
 
 
 # ---------------------------------------------------------------- the composer
@@ -320,22 +347,45 @@ def _dialog_reason(lines: list[str], j: int) -> str:
     near = [ln.strip(_BOX_EDGES).strip() for ln in lines[max(j - 8, 0) : j + 8]]
     question = lines[j].strip(_BOX_EDGES).strip()
     label = (
-        "permission dialog" if re.search(r"proceed|run|execution|[Aa]llow|edits|changes", " ".join(near)) else "dialog"
+        "permission dialog"
+        if re.search(r"\b(proceed|run|execution|[Aa]llow|edits|changes)\b", " ".join(near))
+        else "dialog"
     )
     if re.search(r"trust", question, re.I):
         label = "trust dialog"
     about = ""
-    for k, ln in enumerate(near):
+    top = max(j - _HEADING_LOOKBACK, 0)
+    wide = [ln.strip(_BOX_EDGES).strip() for ln in lines[top : j + 8]]
+    for k, ln in enumerate(wide):
         m = re.match(r"^\$\s+(.+)$", ln) or re.match(r"^\?\s+(\w+)\s{2,}(.+)$", ln)
-        if m:  # Codex "$ cmd"; Gemini "? Shell  cmd"
+        if m and k >= j - 8 - top:  # Codex "$ cmd"; Gemini "? Shell  cmd"
             about = m.group(1) if m.lastindex == 1 else f"{m.group(1)}({m.group(2)})"
             break
         m = re.match(r"^(\w+) command$", ln)
-        nxt = next((x for x in near[k + 1 : k + 3] if x), "")
-        if m and nxt:  # Claude "Bash command" / the command
-            about = f"{m.group(1)}({nxt})"
+        cmd = _claude_command(wide[k + 1 : max(j - top, k + 4)]) if m else ""
+        if m and cmd:  # Claude "Bash command" / the command
+            about = f"{m.group(1)}({cmd})"
             break
     return (f"{label}: {about} — {question}" if about else f"{label}: {question}")[:160]
+
+
+# How far above its question Claude's dialog heading ("Bash command") may be: 2.1.332 puts a tip, the
+# description and a framed command between them.
+_HEADING_LOOKBACK = 16
+_DASHED = set("╌╍┄┅┈┉")
+
+
+def _claude_command(body: list[str]) -> str:
+    """The command in the lines under Claude's "Bash command" heading: 2.1.197 puts it first (then
+    the description); 2.1.332 puts a "Tip: …" line and the description first and frames the command
+    between dashed rules."""
+    framed = [i for i, x in enumerate(body) if x and _RULE.match(x) and _DASHED & set(x)]
+    if framed:
+        end = framed[1] if len(framed) > 1 else len(body)
+        inside = [x for x in body[framed[0] + 1 : end] if x]
+        if inside:
+            return " ".join(inside)
+    return next((x for x in body if x and not x.startswith("Tip:") and not _RULE.match(x)), "")
 
 
 def read_prompt(lines: list[str], cells, cursor: tuple[int, int] | None) -> str | None:
@@ -373,9 +423,15 @@ def judge_screen(
         dialog = find_dialog(lines, spec, below)
         if dialog:
             return Surface("dialog", dialog)
-        if comp and comp.draft:
-            return _text_in_composer(comp.region or comp.draft, comp.draft, spec, typed, comp.folded)
         marker = busy_marker(lines, spec)
+        if comp and comp.draft:
+            s = _text_in_composer(comp.region or comp.draft, comp.draft, spec, typed, comp.folded)
+            if s.kind == "ours" and marker:
+                # A composer-shaped line with termbridge's text over a busy marker is the agent's history
+                # (Codex's `› text` above `• Working`), or text it took while working: never Enter into
+                # a turn. A person's draft stays a draft (never typed over, not even by --force).
+                return Surface("working", f"{marker}; termbridge's text shows, but no Enter goes into a working agent")
+            return s
         if marker:
             return Surface("working", marker)
         if comp is None:
@@ -520,10 +576,15 @@ def read_surface(
     first = screen_of(tgt, env)
     s = judge_screen(first, spec, typed, shell, cfg["pty_quiet_ms"])
     if s.kind != "idle":
+        idle.screen_not_idle(home, sess.name)
         return s
-    reason = idle.busy_mark(home, sess.name, cfg)
-    if reason:
-        return Surface("working", reason)
+    mark = idle.fresh_busy_mark(home, sess.name, cfg)
+    if mark:
+        # A hint, not a verdict: the screen overrules it once it reads idle for SCREEN_IDLE_S.
+        held = idle.screen_idle_under(home, sess.name, mark, f"{zlib.crc32(screen_content(first).encode()):08x}")
+        if held < idle.SCREEN_IDLE_S:
+            return Surface("working", f"{idle.busy_reason(mark)} (the screen reads idle: looking again)")
+        s = Surface("idle", f"{s.reason}; the agent hook's busy mark is outdated (idle on screen for {held:.1f} s)")
     if tgt.backend == "pty":  # the wrapper's own output timing stands in for a second sample
         if first.quiet_ms is not None and first.quiet_ms < cfg["pty_quiet_ms"]:
             return Surface("working", f"output {first.quiet_ms} ms ago")
@@ -532,9 +593,18 @@ def read_surface(
         return s
     time.sleep(cfg["idle_sample_ms"] / 1000.0)
     second = screen_of(tgt, env)
-    if second.text != first.text:
+    if screen_content(second) != screen_content(first):
         return Surface("working", f"the screen changed within {cfg['idle_sample_ms']} ms")
     s2 = judge_screen(second, spec, typed, shell, cfg["pty_quiet_ms"])
     if s2.kind == "idle":
         return Surface("idle", f"{s.reason}; the screen stayed unchanged for {cfg['idle_sample_ms']} ms")
     return s2
+
+
+def screen_content(screen: Screen) -> str:
+    """SCREEN's text as a person reads it, for comparing samples: each line without trailing blanks.
+
+    A TUI that draws its own cursor (Claude Code 2.1.332, Gemini CLI in kitty: a reverse-video
+    cell) draws it or not as its window gains or loses focus, and kitty's get-text keeps that
+    trailing cell as a space; it is no change of content. Styles are not compared at all."""
+    return "\n".join(line.rstrip() for line in screen.text.rstrip().split("\n"))

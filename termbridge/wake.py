@@ -59,8 +59,9 @@ def nudge_line(sess: registry.Session, cfg: dict) -> str:
     return nudge_text(sess.name, cfg)
 
 
-def wake_session(home: Path, name: str, details: dict | None = None) -> str:
-    """Try one nudge; returns exactly one outcome from OUTCOMES (and logs it; DETAILS gets the why)."""
+def wake_session(home: Path, name: str, details: dict | None = None, force: bool = False) -> str:
+    """Try one nudge; returns exactly one outcome from OUTCOMES (and logs it; DETAILS gets the why).
+    FORCE (`drain --force`) nudges a `working` target too -- never a draft, a dialog, a pane mode."""
     cfg = load_config()
     sess = registry.lookup(home, name)
     asked = time.time()
@@ -70,14 +71,14 @@ def wake_session(home: Path, name: str, details: dict | None = None) -> str:
     with paths.state_lock(d / "wake.lock", timeout=cfg["lock_timeout_s"]):
         state = read_state(home, name)
         outcome = None
-        if state.get("last_eval_end", 0) > asked and state.get("last_outcome") in _ADOPTABLE:
+        if state.get("last_eval_end", 0) > asked and state.get("last_outcome") in _ADOPTABLE and not force:
             outcome, extra = state["last_outcome"], {"coalesced": True}
         elif not Outbox(home, name, cfg).has_pending():
             outcome = "skipped_empty"
         elif (time.time() - state.get("last_sent", 0)) * 1000 < cfg["debounce_ms"]:
             outcome = "skipped_debounced"
         else:
-            outcome, extra = _try_nudge(home, sess, cfg)
+            outcome, extra = _try_nudge(home, sess, cfg, force)
         state.update(last_outcome=outcome, last_eval_end=time.time())
         if outcome == "sent":
             state["last_sent"] = time.time()
@@ -88,7 +89,7 @@ def wake_session(home: Path, name: str, details: dict | None = None) -> str:
     return outcome
 
 
-def _try_nudge(home: Path, sess: registry.Session, cfg: dict) -> tuple[str, dict]:
+def _try_nudge(home: Path, sess: registry.Session, cfg: dict, force: bool = False) -> tuple[str, dict]:
     from termbridge import targets
 
     try:
@@ -98,10 +99,10 @@ def _try_nudge(home: Path, sess: registry.Session, cfg: dict) -> tuple[str, dict
     from termbridge.delivery import delivery_lock
 
     with delivery_lock(home, sess.name, cfg):
-        return _nudge_locked(home, sess, tgt, cfg)
+        return _nudge_locked(home, sess, tgt, cfg, force)
 
 
-def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict) -> tuple[str, dict]:
+def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict, force: bool = False) -> tuple[str, dict]:
     from termbridge import submit, surface
     from termbridge.errors import TargetBusy
 
@@ -111,7 +112,7 @@ def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict) -> tuple[s
             return "skipped_busy", {"surface": "ours", "reason": "text `termbridge submit` typed waits in the composer"}
         if s.kind == "ours":  # termbridge's own earlier text: Enter only, never a second paste
             try:
-                out, n = submit.enter_over_ours(home, sess, tgt, s.typed or {}, cfg)
+                out, n, _ = submit.enter_over_ours(home, sess, tgt, s.typed or {}, cfg)
             except TargetBusy as e:
                 return "skipped_busy", {"surface": "ours", "reason": str(e)}
             return ("sent" if out.confirmed else "skipped_busy"), {
@@ -120,7 +121,8 @@ def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict) -> tuple[s
                 "confirmed": out.confirmed,
                 "messages": n,
             }
-        if s.kind != "idle":
+        forced = force and s.kind == "working" and not s.reason.startswith("pane is in")
+        if s.kind != "idle" and not forced:
             return "skipped_busy", {"surface": s.kind, "reason": s.reason}
         out = submit.type_and_confirm(home, sess, tgt, nudge_line(sess, cfg), [], "nudge", cfg["gap_ms"], cfg)
     except BackendError as e:  # the terminal went away between resolve and typing

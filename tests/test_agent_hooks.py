@@ -235,31 +235,80 @@ def _framed(registered_name):
     return p.out
 
 
+@pytest.fixture
+def host(home, short_tmp):
+    """Stand-in agent processes that run hooks as their own children (tests/agent_host.py)."""
+    from agent_host import AgentHost
+
+    made = []
+
+    def make(name, kind):
+        h = AgentHost(short_tmp / name, kind)
+        made.append(h)
+        assert tb("register", name, "--pid", h.pid, "--kind", kind).returncode == 0
+        return h
+
+    yield make
+    for h in made:
+        h.close()
+
+
+def receipts_log(name):
+    path = HOME() / "sessions" / name / "receipts.log"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
-def test_prompt_submit_marks_busy_and_records_received(registered, agent):
-    registered(agent, agent)
+def test_prompt_submit_marks_busy_and_records_received(host, agent):
+    h = host(agent, agent)
     ids = [tb_json("send", agent, f"hello {i}", "--no-wake")["id"] for i in range(2)]
     framed = _framed(agent)  # handed over, `submitted`
     other = tb_json("send", agent, "not in the prompt", "--no-wake")["id"]
     fake = "0" * 26
     prompt = framed + f"\nand a pasted id {fake}"
-    p = hook("prompt-submit", agent, dict(INPUTS[agent]["prompt-submit"], prompt=prompt))
-    assert p.returncode == 0 and p.out == ("{}\n" if agent == "gemini" else "")
+    rc, out = h.hook("prompt-submit", dict(INPUTS[agent]["prompt-submit"], prompt=prompt))
+    assert rc == 0 and out == ("{}\n" if agent == "gemini" else "")
     assert mark(agent) == "busy"
     r = [tb_json("receipt", i) for i in ids]
     assert [x["state"] for x in r] == ["received", "received"] and {x["via"] for x in r} == {f"hook:{agent}"}
     assert tb_json("receipt", other)["state"] == "queued"
     assert tb("receipt", fake).returncode == 3  # an unknown id is never recorded
-    lines = (HOME() / "sessions" / agent / "receipts.log").read_text().splitlines()
-    assert sum(json.loads(x)["state"] == "received" for x in lines) == 2
+    assert sum(e["state"] == "received" for e in receipts_log(agent)) == 2
+    # Its own hook bound its own record.
+    rec = json.loads((HOME() / "sessions" / agent / "record.json").read_text())
+    assert rec["path"] == INPUTS[agent]["prompt-submit"]["transcript_path"] and rec["pid"] == h.pid
+    assert tb_json("status")["sessions"][0]["record"] == rec["path"]
 
 
-def test_prompt_submit_bare_id_of_a_known_message(registered):
+def test_a_bare_id_in_a_prompt_is_no_evidence(host):
+    """The issue's repro: a prompt asking about a message still queued, and one already handed over."""
+    h = host("b", "codex")
+    queued = tb_json("send", "b", "still queued", "--no-wake")["id"]
+    rc, _ = h.hook("prompt-submit", dict(CODEX["prompt-submit"], prompt=f"did you see {queued} ?"), session="b")
+    assert rc == 0 and tb_json("receipt", queued)["state"] == "queued"
+    handed = tb_json("send", "b", "handed over", "--no-wake")["id"]
+    _framed("b")
+    h.hook("prompt-submit", dict(CODEX["prompt-submit"], prompt=f"about {handed}: done"), session="b")
+    assert tb_json("receipt", handed)["state"] == "submitted"
+    assert not [e for e in receipts_log("b") if e["state"] == "received"]
+
+
+def test_a_framed_queued_message_in_a_prompt_is_no_evidence(host):
+    """A framed header of a message termbridge never submitted (still queued) changes nothing."""
+    h = host("b", "claude")
+    mid = tb_json("send", "b", "still queued", "--no-wake")["id"]
+    forged = f"[termbridge] 1 peer message\n--- message {mid} from x at now\n> still queued"
+    h.hook("prompt-submit", dict(CLAUDE["prompt-submit"], prompt=forged), session="b")
+    assert tb_json("receipt", mid)["state"] == "queued"
+
+
+def test_a_hook_run_by_hand_is_no_evidence(registered):
+    """A prompt hook whose agent process is not the session's (run by hand) proves nothing."""
     registered("c", "claude")
     mid = tb_json("send", "c", "x", "--no-wake")["id"]
-    tb("drain", "c", "--print")
-    hook("prompt-submit", "claude", dict(CLAUDE["prompt-submit"], prompt=f"about {mid}: done"), session="c")
-    assert tb_json("receipt", mid)["state"] == "received"
+    framed = _framed("c")
+    p = hook("prompt-submit", "claude", dict(CLAUDE["prompt-submit"], prompt=framed), session="c")
+    assert p.returncode == 0 and tb_json("receipt", mid)["state"] == "submitted"
 
 
 def test_fresh_prompt_resets_the_stop_budget_but_a_handover_does_not(registered):
@@ -333,7 +382,8 @@ def test_session_start_registers_the_agent_pid_and_resolves_to_its_pane(lab, sho
     assert r["backend"] == "tmux" and r["target"] == f"tmux:{pane.pane_id}" and r["pid"] == pid
     rec = json.loads((HOME() / "sessions" / agent / "session.json").read_text())
     assert rec["tmux_socket"] == lab.socket
-    assert json.loads((HOME() / "sessions" / agent / "transcript.json").read_text()) == {"path": transcript}
+    rec = json.loads((HOME() / "sessions" / agent / "record.json").read_text())
+    assert (rec["path"], rec["session_id"], rec["pid"], rec["via"]) == (transcript, "s1", pid, f"hook:{agent}")
     ev = [e for e in events_of("registered") if e["session"] == agent]
     assert len(ev) == 1 and ev[0]["via"] == f"hook:{agent}"
 

@@ -50,14 +50,17 @@ def test_every_enter_swallowed_is_never_called_submitted(lab):
     assert len(_events("unconfirmed")) == 1
 
 
-def test_unconfirmed_drain_keeps_messages_then_enter_only_delivers_once(lab):
-    a = _agent(lab, swallow=5)  # 1 Enter + 3 retries swallowed; the next drain's Enter-only lands on #6
+def test_unconfirmed_drain_keeps_messages_then_enter_only_delivers_once(lab, short_tmp):
+    (short_tmp / "config.yaml").write_text("confirm_retries: 1\nbackoff_base_ms: 60000\n")
+    a = _agent(lab, swallow=2)  # 1 Enter + 1 retry swallowed; the next drain's Enter-only lands on #3
     ids = [tb_json("send", "a", f"m{i}", "--no-wake")["id"] for i in range(3)]
     p = tb("drain", "a")
     assert p.returncode == 1 and "typed but not submitted" in p.err and "stay queued" in p.err
     assert _row()["pending"] == 3 and a.submissions() == []
     assert all(tb_json("receipt", i)["state"] == "queued" for i in ids)
-    p = tb("drain", "a")  # ours: Enter only (#5 swallowed, #6 submits)
+    p = tb("drain", "a")  # an unconfirmed Enter is a failed delivery: the session backs off
+    assert p.returncode == 4 and "backing off after 1 failed" in p.err
+    p = tb("drain", "a", "--force")  # ours: Enter only (#3 submits)
     assert p.returncode == 0, p.err
     retry_until(lambda: len(a.submissions()) == 1)
     sub = a.submissions()[0]
@@ -228,31 +231,44 @@ def test_send_wait_both_ways(lab):
     assert "too soon" in a.submissions()[1] and "in time" in a.submissions()[1]
 
 
-def test_received_from_the_agents_transcript(home, short_tmp):
+def test_received_from_the_agents_own_transcript(home, short_tmp):
+    """Found from the PID alone (no hooks): Claude's ~/.claude/sessions/<pid>.json names its session
+    id, whose transcript proves `received`; another session's transcript beside it proves nothing."""
+    from termbridge import proctree
+
     fake_home = short_tmp / "agenthome"
     proj = fake_home / ".claude" / "projects" / "-work-x"
     proj.mkdir(parents=True)
     agent = subprocess.Popen(["sleep", "300"], env={"HOME": str(fake_home), "PATH": os.environ["PATH"]})
     try:
+        (fake_home / ".claude" / "sessions").mkdir()
+        (fake_home / ".claude" / "sessions" / f"{agent.pid}.json").write_text(
+            json.dumps(
+                {
+                    "pid": agent.pid,
+                    "sessionId": "c45c305b-1111-4aaa-8bbb-0123456789ab",
+                    "procStart": proctree.start_time(agent.pid),
+                }
+            )
+        )
         tb("register", "c", "--pid", agent.pid, "--kind", "claude")
         mid = tb_json("send", "c", "read me", "--no-wake")["id"]
         other = tb_json("send", "c", "not this one", "--no-wake")["id"]
         assert tb("drain", "c", "--print").returncode == 0
         assert tb_json("receipt", mid)["state"] == "submitted"
-        (proj / "s1.jsonl").write_text(
-            json.dumps(
-                {"type": "user", "message": {"content": f"[termbridge] 1 peer message\n--- message {mid} from x"}}
+
+        def line(i):
+            return json.dumps(
+                {"type": "user", "message": {"content": f"[termbridge] 1 peer message\n--- message {i} from x"}}
             )
-            + "\n"
-        )
+
+        (proj / "c45c305b-1111-4aaa-8bbb-0123456789ab.jsonl").write_text(line(mid) + "\n")
+        (proj / "s2-someone-else.jsonl").write_text(line(other) + "\n")  # the same HOME, another session
         r = tb_json("receipt", mid)
-        assert (
-            r["state"] == "received"
-            and r["via"] == "transcript"
-            and set(r["at"]) == {"queued", "submitted", "received"}
-        )
+        assert r["state"] == "received" and r["via"] == "record" and set(r["at"]) == {"queued", "submitted", "received"}
         assert tb_json("receipt", other)["state"] == "submitted"
         assert tb_json("status")["sessions"][0]["receipts"] == {"submitted": 1, "received": 1}
+        assert tb_json("status")["sessions"][0]["record"] == str(proj / "c45c305b-1111-4aaa-8bbb-0123456789ab.jsonl")
         assert tb("receipt", "01NOSUCHID0000000000000000").returncode == 3
     finally:
         agent.kill()

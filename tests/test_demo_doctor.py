@@ -61,6 +61,7 @@ def test_doctor_healthy(lab, home):
     p = tb("doctor")
     assert p.returncode == 0, p.out
     assert "✓ focus-events" in p.out and "✓ tmux plugin" in p.out and "✓ state" in p.out and "✓ session s" in p.out
+    assert "✓ agent versions: termbridge is verified against Codex CLI " in p.out  # named even with no agent installed
     data = json.loads(tb("doctor", "--json").out)
     assert data["ok"] is True and {c["name"] for c in data["checks"]} >= {
         "tmux",

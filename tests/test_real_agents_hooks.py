@@ -164,7 +164,7 @@ def test_codex_asks_its_user_to_trust_the_installed_hooks(state):
     try:
         retry_until(lambda: "Hooks need review" in plain(), 60, 0.2)
         config = (home / ".codex" / "config.toml").read_text()
-        assert "hooks = true" in config and "trusted_hash" not in config
+        assert "\nhooks = true" in config and "codex_hooks" not in config and "trusted_hash" not in config
         assert session("trusting") is None  # nothing ran before the user trusted the hooks
         doctor = lambda: {c["name"]: c for c in json.loads(tb("doctor", "--json", env=env).out)["checks"]}  # noqa: E731
         assert "not trusted yet" in doctor()["codex hooks"]["detail"]

@@ -28,7 +28,7 @@ from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
 from real_agent_lab import BIN, DIALOG, READY, TERMS, agent_setup
 
-from termbridge import proctree, registry, transcripts
+from termbridge import proctree, record, registry
 from termbridge.backends import Screen
 from termbridge.sanitize import strip_sgr
 from termbridge.surface import BUILTIN_KINDS, judge_screen
@@ -185,17 +185,13 @@ def test_a_drained_message_is_received_via_the_agents_transcript(agent):
     assert tb_json("receipt", mid)["state"] in ("submitted", "received")
     retry_until(lambda: agent.stub.seen(mid), 60, 0.3)  # it reached the model
     r = retry_until(lambda: (lambda r: r if r["state"] == "received" else None)(tb_json("receipt", mid)), 60, 1.0)
-    assert r["via"] == "transcript", r
+    assert r["via"] == "record", r
     assert agent.status()["receipts"]["received"] == 1
     assert r["at"]["submitted"] <= r["at"]["received"]
-    # Found where the agent really writes, under the agent process's own HOME / CODEX_HOME.
+    # Its own record, found from its PID alone (no hooks here), under the agent process's own HOME.
     sess = registry.lookup(Path(os.environ["TERMBRIDGE_HOME"]), agent.kind)
-    files = [
-        f
-        for f in transcripts.candidate_files(Path(os.environ["TERMBRIDGE_HOME"]), sess, 0)
-        if mid in f.read_text(errors="replace")
-    ]
-    assert files and all(f.is_relative_to(agent.home) and WHERE[agent.kind](f) for f in files), files
-    if agent.kind == "gemini":  # both of its records: the prompt log and the chat
-        assert {f.name == "logs.json" for f in files} == {True, False}, files
-    print(agent.kind, "transcripts:", [str(f.relative_to(agent.home)) for f in files])
+    path = record.path_of(Path(os.environ["TERMBRIDGE_HOME"]), sess)
+    assert path is not None and path.is_relative_to(agent.home) and WHERE[agent.kind](path), path
+    assert mid in path.read_text(errors="replace")
+    assert agent.status()["record"] == str(path)
+    print(agent.kind, "record:", path.relative_to(agent.home))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from termbridge.backends import Screen
 from termbridge.sanitize import strip_sgr
-from termbridge.surface import BUILTIN_KINDS, judge_screen
+from termbridge.surface import BUILTIN_KINDS, judge_screen, screen_content
 
 E = "\x1b"
 
@@ -255,3 +255,102 @@ def test_shell_prompts_without_trailing_space_are_idle():
 def test_fish_autosuggestion_is_no_draft():
     s = judge(f"user@host ~> {E}[38;5;8mgit status{E}[0m", "shell", cursor=(13, 0))
     assert s.kind == "idle"
+
+
+# ---------------------------------------------------------------- the newest releases (issues 20, 21)
+def kitty_gemini(inner: str) -> str:
+    """Gemini CLI 0.61 in kitty: a half-block box around the composer line, colon-form SGR."""
+    top = f"{E}[m{E}[38:2:42:42:42m" + "▄" * 60
+    bottom = f"{E}[m{E}[38:2:42:42:42m" + "▀" * 60
+    return f"history\n{top}\n{E}[m{E}[48:2:42:42:42m {E}[38:2:215:175:255m> {inner}{E}[39m   \n{bottom}\n workspace"
+
+
+def test_gemini_half_block_box_is_no_continuation_of_the_composer():
+    cursor = f"{E}[7;39m {E}[27;38:2:175:175:175m"  # its own cursor, then the grey placeholder
+    assert judge(kitty_gemini(cursor + " Type your message or @path/to/file"), "gemini").kind == "idle"
+    draft = kitty_gemini(f"{E}[38:2:255:255:255mmy draft here{E}[7;39m {E}[27m")
+    s = judge(draft, "gemini")
+    assert (s.kind, s.text) == ("draft", "my draft here")
+    assert judge(draft, "gemini", typed={"text": "my draft here"}).kind == "ours"  # the ▀ line is not its text
+
+
+CLAUDE_RULE = "─" * 40
+
+
+def claude_composer(line: str, footer: str = "  ⏸ manual mode on · ? for shortcuts") -> str:
+    return f"history\n{CLAUDE_RULE}\n{line}\n{CLAUDE_RULE}\n{footer}"
+
+
+def test_a_tuis_own_cursor_over_a_placeholder_is_no_draft():
+    """Claude 2.1.332 after a failed request: `❯ ` + reverse `R` (its cursor) + faint `esend…`."""
+    resend = claude_composer(f"❯\u00a0{E}[7mR{E}[0;2m{E}[39m{E}[49mesend your message to try again")
+    assert judge(resend, "claude").kind == "idle"
+    no_words = dict(BUILTIN_KINDS["claude"], placeholder=[])
+    assert judge_screen(screen(resend), no_words).kind == "idle"  # by style alone, too
+    assert judge_screen(Screen(strip_sgr(resend)), BUILTIN_KINDS["claude"]).kind == "idle"  # by words alone
+    # A person's text before the cursor stays; a faint suggestion after it is no draft.
+    s = judge(claude_composer(f"❯\u00a0fix {E}[7mt{E}[27;2mhe tests{E}[0m"), "claude")
+    assert (s.kind, s.text) == ("draft", "fix")
+    # Reverse video that is not a lone cursor cell before faint text is text like any other.
+    s = judge(claude_composer(f"❯\u00a0{E}[7mmy draft{E}[0m"), "claude")
+    assert (s.kind, s.text) == ("draft", "my draft")
+
+
+def test_claude_queued_messages_are_working_not_a_draft():
+    queued = f"❯\u00a0{E}[7m{E}[39mP{E}[0;2m{E}[39m{E}[49mress up to edit queued messages"
+    s = judge(claude_composer(queued, "  ⏸ manual mode on · esc to interrupt"), "claude")
+    assert s.kind == "working", s
+    s = judge(claude_composer(queued, ""), "claude")  # even with the footer out of sight
+    assert s.kind == "working", s
+
+
+CLAUDE_332_DIALOG = """❯ run the command
+  Running it
+  ⎿  $ touch /tmp/x
+────────────────────────────────────────
+ Bash command
+ Tip: auto mode handles these prompts for you — choose "switch to auto mode" below
+ Run it
+╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌
+ touch /tmp/x
+╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌
+ Do you want to proceed?
+ ❯ 1. Yes
+   2. Yes, and always allow access to /tmp from this project
+   3. Yes, and switch to auto mode · auto mode handles these prompts for you
+   4. No
+ Esc to cancel · Tab to amend"""
+
+
+def test_claude_2_1_332_permission_dialog_names_the_command_not_the_tip():
+    s = judge(CLAUDE_332_DIALOG, "claude")
+    assert s.kind == "dialog"
+    assert s.reason == "permission dialog: Bash(touch /tmp/x) — Do you want to proceed?", s.reason
+
+
+def test_claude_auto_mode_selection_is_a_dialog():
+    nudge = (
+        f"history\n{CLAUDE_RULE}\n  Make auto mode your default permission mode?\n\n"
+        "  Auto mode lets Claude handle permission prompts automatically.\n\n"
+        "  ❯ Yes, set auto mode as my default permission mode\n    No, keep manual mode"
+    )
+    s = judge(nudge, "claude")
+    assert (s.kind, s.reason) == ("dialog", "dialog: Make auto mode your default permission mode?"), s
+
+
+def test_termbridge_text_under_a_busy_marker_is_working_a_persons_draft_stays_a_draft():
+    """Codex-like: its history line `› hello world` (shaped like the composer) over `• Working`."""
+    shown = "header\n\n› hello world\n\n• Working (1s • esc to interrupt)"
+    typed = {"text": "hello world", "what": "messages"}
+    s = judge(shown, typed=typed)
+    assert s.kind == "working" and "Working" in s.reason, s
+    assert judge(shown).kind == "draft"  # nothing typed by termbridge: a person's text, never typed over
+    assert judge(shown.replace("hello world", "hello world, and mine"), typed=typed).kind == "draft"
+    assert judge("header\n\n› hello world\n\n  ? for shortcuts", typed=typed).kind == "ours"  # no marker: Enter
+
+
+def test_screen_content_ignores_a_cursor_cell_and_styles():
+    focused = Screen("history\n❯\u00a0 \n" + "─" * 9 + "\n", f"history\n❯\u00a0{E}[7m \n" + "─" * 9 + "\n")
+    unfocused = Screen("history\n❯\u00a0\n" + "─" * 9, "history\n❯\u00a0\n" + "─" * 9)
+    assert screen_content(focused) == screen_content(unfocused)
+    assert screen_content(Screen("history\n❯\u00a0x")) != screen_content(unfocused)

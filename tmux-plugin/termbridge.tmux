@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # termbridge tmux plugin (TPM, or: run-shell /path/to/tmux-plugin/termbridge.tmux).
-# Binds prefix + D to drain the current pane and drains a pane when it gains focus.
+# Binds prefix + D to drain the current pane and drains a pane when it gains focus; turns
+# #{termbridge_pending} and #{termbridge_attention} in status-left/status-right into jobs.
 # Safe to run again on every config reload: one binding, one hook at a fixed index.
 CURRENT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$CURRENT_DIR/scripts/variables.sh"
@@ -29,5 +30,6 @@ main() {
     else
         tmux set-hook -gu "pane-focus-in[$focus_hook_index]" 2>/dev/null
     fi
+    interpolate_status "$(status_command "$recorded")"
 }
 main

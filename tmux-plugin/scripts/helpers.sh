@@ -30,3 +30,45 @@ find_termbridge() {
     esac
     return 0
 }
+
+# The termbridge command the status-line jobs run: @termbridge-command, else the absolute
+# termbridge found when the plugin loaded (RECORDED), else `termbridge` on the tmux server's
+# PATH. A command holding what a #() would break on (#, parentheses) is passed over.
+status_command() {
+    local option
+    option="$(get_tmux_option "$command_option" "")"
+    case "$option" in
+        "" | *"#"* | *"("* | *")"* | *$'\n'*) ;;
+        *) echo "$option"; return 0 ;;
+    esac
+    if [ -n "$1" ]; then echo "'$1'"; else echo termbridge; fi
+}
+
+# The icon option $1 (default $2), quoted for the job's shell; one that would break the
+# quoting or tmux's formats (' # ( ) { } \ or a newline) falls back to the default.
+status_icon() {
+    local icon="$2"
+    # Set (even to nothing, for no icon) or not: only show-option without -v tells them apart.
+    [ -n "$(tmux show-option -gq "$1")" ] && icon="$(tmux show-option -gqv "$1")"
+    case "$icon" in
+        *"'"* | *"#"* | *"("* | *")"* | *"{"* | *"}"* | *"\\"* | *$'\n'*) icon="$2" ;;
+    esac
+    echo "'$icon'"
+}
+
+# Replace #{termbridge_pending} and #{termbridge_attention} in status-left and status-right
+# with #() jobs running COMMAND (as tmux-cpu and tmux-battery do). Idempotent: once replaced,
+# a placeholder is gone, so a reload changes nothing unless tmux.conf set the option again.
+interpolate_status() {
+    local cmd="$1" option value new pending attention
+    pending="#($cmd statusline pending #{pane_pid} --icon $(status_icon "$pending_icon_option" "$pending_icon_default"))"
+    attention="#($cmd statusline attention --icon $(status_icon "$attention_icon_option" "$attention_icon_default"))"
+    for option in status-left status-right; do
+        value="$(tmux show-option -gqv "$option")"
+        new="${value//"#{termbridge_pending}"/"$pending"}"
+        new="${new//"#{termbridge_attention}"/"$attention"}"
+        if [ "$new" != "$value" ]; then
+            tmux set-option -gq "$option" "$new"
+        fi
+    done
+}
