@@ -303,21 +303,30 @@ class Sequences:
 
 # ---------------------------------------------------------------- the emulator
 _NAMED = {"black": 0, "red": 1, "green": 2, "brown": 3, "blue": 4, "magenta": 5, "cyan": 6, "white": 7}
+_FLAGS = (("bold", "1"), ("faint", "2"), ("italics", "3"), ("underscore", "4"), ("blink", "5"), ("reverse", "7"))
 
 
-def _fg_sgr(fg: str) -> str:
-    if fg == "default":
-        return "39"
-    if fg.startswith("bright") and fg[6:] in _NAMED:
-        return str(90 + _NAMED[fg[6:]])
-    if fg in _NAMED:
-        return str(30 + _NAMED[fg])
-    if len(fg) == 6:
+def _color_sgr(color: str, base: int) -> str | None:
+    """pyte's COLOR as SGR parameters (BASE 30: foreground, 40: background); None for the default."""
+    if color in _NAMED:
+        return str(base + _NAMED[color])
+    if color.startswith("bright") and color[6:] in _NAMED:
+        return str(base + 60 + _NAMED[color[6:]])
+    if len(color) == 6:
         try:
-            return "38;2;" + ";".join(str(int(fg[k : k + 2], 16)) for k in (0, 2, 4))
+            return f"{base + 8};2;" + ";".join(str(int(color[k : k + 2], 16)) for k in (0, 2, 4))
         except ValueError:
             pass
-    return "39"
+    return None  # "default", or a name pyte misspells
+
+
+def _sgr_of(c) -> str:
+    """The whole pen of cell C as one SGR sequence from a reset ('' for the default pen)."""
+    parts = [p for p in (_color_sgr(c.fg, 30), _color_sgr(c.bg, 40)) if p]
+    parts += [code for name, code in _FLAGS if getattr(c, name, False)]
+    if c.strikethrough:
+        parts.append("9")
+    return f"\x1b[0;{';'.join(parts)}m" if parts else ""
 
 
 class Emulator:
@@ -366,7 +375,8 @@ class Emulator:
         return not any(sc.buffer[y][x].stale for y in range(sc.lines) for x in range(sc.columns))  # type: ignore[attr-defined]
 
     def snapshot(self) -> dict:
-        """{"text", "styled", "cursor": [x, y]} -- the visible screen, as capture-pane gives it;
+        """{"text", "styled", "cursor": [x, y]} -- the visible screen, as `capture-pane -p -e` gives it
+        (colours, bold, faint, italics, underline, blink, reverse video, strikethrough);
         an empty screen with no cursor (and "rebuilding": true) while cells are unknown."""
         with self.lock:
             if self.rebuilding:
@@ -380,14 +390,14 @@ class Emulator:
                 cells = [row[x] for x in range(sc.columns)]
                 while cells and cells[-1].data in (" ", ""):
                     cells.pop()
-                out, pen = [], ("39", False)
+                out, pen = [], ""
                 for c in cells:
-                    want = (_fg_sgr(c.fg), bool(getattr(c, "faint", False)))
+                    want = _sgr_of(c)
                     if want != pen:
-                        out.append(f"\x1b[0;{want[0]}{';2' if want[1] else ''}m")
+                        out.append(want or "\x1b[0m")
                         pen = want
                     out.append(c.data)
-                if pen != ("39", False):
+                if pen:
                     out.append("\x1b[0m")
                 plain.append("".join(c.data for c in cells).rstrip())
                 styled.append("".join(out))

@@ -86,6 +86,19 @@ def test_colon_form_sgr_is_read_and_underline_colour_ignored():
     assert not row[4].underscore and row[4].fg == "default"
 
 
+def test_the_styled_screen_keeps_every_attribute_as_capture_pane_does():
+    """Claude Code 2.1.332 draws its cursor on a placeholder as a reverse-video first letter; Gemini
+    CLI its composer on a background bar: the surface reader must see both, as in a tmux pane."""
+    e, _ = screen(
+        "❯\xa0\x1b[7mR\x1b[27m\x1b[2mesend\x1b[0m\r\n"
+        "\x1b[48;2;95;95;95m\x1b[38;2;215;175;255m> \x1b[7m\x1b[39m \x1b[27m\x1b[1;3;4;5;9;91mx\x1b[0m".encode()
+    )
+    assert e.snapshot()["styled"].split("\n")[:2] == [
+        "❯\xa0\x1b[0;7mR\x1b[0;2mesend\x1b[0m",
+        "\x1b[0;38;2;215;175;255;48;2;95;95;95m> \x1b[0;48;2;95;95;95;7m \x1b[0;91;48;2;95;95;95;1;3;4;5;9mx\x1b[0m",
+    ]
+
+
 @pytest.mark.parametrize(
     "seq",
     [
