@@ -208,12 +208,13 @@ def _codex_daemon_thread(tui: int, codex_home: Path) -> dict | None:
         m = re.search(rf"/rollout-[^/]*({_UUID})\.jsonl$", target)
         if not (m and target.startswith(str(codex_home / "sessions") + "/")):
             continue
-        head = _read_head(Path(target)).split(b"\n", 1)[0]
+        # The first line (session_meta) carries the cwd early but can be far longer than the head
+        # read here (it holds the model's instructions): read the field, not the whole line.
+        found = re.search(rb'"type":"session_meta".*?"cwd":("(?:[^"\\]|\\.)*")', _read_head(Path(target)))
         try:
-            meta = json.loads(head).get("payload", {})
-        except (ValueError, AttributeError):
-            continue
-        if not isinstance(meta, dict) or meta.get("cwd") != cwd:
+            if not found or json.loads(found.group(1)) != cwd:
+                continue
+        except ValueError:
             continue
         try:
             mtime = os.stat(target).st_mtime

@@ -4,6 +4,12 @@ The user's terminal is put in raw mode and restored on every exit path; window-s
 changes are copied to the PTY; termination signals are forwarded; the child's exit
 status is passed through (128+N for a signal). A 0600 unix socket accepts submit and
 info requests, so submits reach CMD with no tmux and no kitty.
+
+The wrapper is a pass-through first: every byte the child writes reaches the user's
+terminal before the screen emulator sees it, and nothing the emulator does (or fails to
+do) stops the child. An emulator failure is logged once (`emulator_error`); the emulator
+starts over, reads as an empty screen until the child has redrawn it, and the child is
+asked for that redraw by a brief one-row resize of its PTY.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from termbridge.errors import BadInput, TermbridgeError
 _OSC133 = re.compile(rb"\x1b\]133;([ABCD])")
 _BRACKETED = re.compile(rb"\x1b\[\?2004([hl])")
 _SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh"}
+# At most one redraw request a minute: a child whose every redraw trips the emulator again must
+# not be kept resizing.
+_REDRAW_EVERY = 60.0
 
 
 def guess_kind(cmd: str) -> str:
@@ -58,8 +67,11 @@ class _State:
         self.write_lock = threading.Lock()
         self.tail = b""
         self.vt = Emulator(columns, lines)
+        self.vt_failed = False  # the emulator failed once (logged once; later failures are not)
+        self.redraw_asked = -_REDRAW_EVERY  # when the child was last asked to redraw (monotonic)
 
-    def saw_output(self, data: bytes) -> None:
+    def saw_output(self, data: bytes) -> Exception | None:
+        """Read DATA (already on the user's terminal) into the state; the emulator's error, if it failed."""
         self.last_output = time.monotonic()
         scan = self.tail + data
         for m in _BRACKETED.finditer(scan):
@@ -67,7 +79,7 @@ class _State:
         for m in _OSC133.finditer(scan):
             self.prompt = m.group(1).decode()
         self.tail = scan[-16:]
-        self.vt.feed(data)
+        return self.vt.feed(data)
 
     def write(self, data: bytes) -> None:
         with self.write_lock:
@@ -91,6 +103,8 @@ def _serve(conn: socket.socket, st: _State, child: int) -> None:
                 return
             buf += chunk
         req = json.loads(buf)
+        if not isinstance(req, dict):
+            raise ValueError("a request is a JSON object")
         if req.get("op") == "info":
             canonical = None
             try:
@@ -115,8 +129,8 @@ def _serve(conn: socket.socket, st: _State, child: int) -> None:
             reply = {"ok": True}
         else:
             reply = {"ok": False, "error": f"unknown op {req.get('op')!r}"}
-    except (ValueError, OSError) as e:
-        reply = {"ok": False, "error": str(e)}
+    except Exception as e:  # noqa: BLE001 - a bad request or an emulator bug fails this request only
+        reply = {"ok": False, "error": str(e) or type(e).__name__}
     try:
         conn.sendall(json.dumps(reply).encode() + b"\n")
     except OSError:
@@ -142,6 +156,39 @@ def _listen(path: Path) -> socket.socket:
         os.umask(old)
     s.listen(8)
     return s
+
+
+def _emulator_failed(home: Path, name: str, st: _State, failure: Exception | None) -> bool:
+    """Log the emulator's FAILURE (the first one only: a broken emulator must not flood the log)."""
+    if failure is None:
+        return False
+    if not st.vt_failed:
+        st.vt_failed = True
+        from termbridge import events
+
+        events.log_event(
+            home,
+            "emulator_error",
+            name,
+            error=f"{type(failure).__name__}: {failure}"[:300],
+            effect="the child runs on; its screen reads unknown until it has redrawn it",
+        )
+    return True
+
+
+def _ask_redraw(st: _State, stdin: int) -> float | None:
+    """Give the child a size one row shorter than the user's terminal, so that it redraws (full-screen
+    TUIs repaint every cell on a resize); returns when to give the real size back (None: not asked)."""
+    now = time.monotonic()
+    w = _winsize(stdin)
+    if not w or now - st.redraw_asked < _REDRAW_EVERY:
+        return None
+    rows, cols, xpix, ypix = struct.unpack("HHHH", w)
+    if rows < 2:
+        return None
+    st.redraw_asked = now
+    fcntl.ioctl(st.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows - 1, cols, xpix, ypix))
+    return now + 0.3  # long enough for the child to handle one SIGWINCH before the next
 
 
 def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str | None = None) -> int:
@@ -204,13 +251,14 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
 
     old_attr = termios.tcgetattr(stdin) if is_tty else None
     forwarded = {"sig": None}
+    resized = [False]
 
     def on_winch(*_):
         w = _winsize(stdin)
         if w:
             fcntl.ioctl(master, termios.TIOCSWINSZ, w)  # the kernel then signals the child's group
-            rows, cols = struct.unpack("HHHH", w)[:2]
-            st.vt.resize(cols or 80, rows or 24)
+            # The emulator follows in the main loop: this handler may run while the loop holds its lock.
+            resized[0] = True
 
     def forward(sig, _frame):
         forwarded["sig"] = sig
@@ -226,18 +274,31 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
     if not is_tty:
         handlers[signal.SIGINT] = signal.getsignal(signal.SIGINT)
         signal.signal(signal.SIGINT, forward)
+    redraw_until: float | None = None  # while the child has the one-row-shorter size that asks it to redraw
     try:
         if is_tty:
             tty.setraw(stdin, termios.TCSANOW)
         reading_stdin = True
         while True:
+            if redraw_until is not None and time.monotonic() >= redraw_until:
+                redraw_until = None
+                w = _winsize(stdin)
+                if w:
+                    fcntl.ioctl(master, termios.TIOCSWINSZ, w)  # its real size back: the child redraws
             fds: list[int | socket.socket] = [master, server]
             if reading_stdin:
                 fds.append(stdin)
+            wait = 0.5 if redraw_until is None else max(0.0, min(0.5, redraw_until - time.monotonic()))
             try:
-                ready, _, _ = select.select(fds, [], [], 0.5)
+                ready, _, _ = select.select(fds, [], [], wait)
             except InterruptedError:
                 continue
+            if resized[0]:  # before any output the child drew for its new size
+                resized[0] = False
+                w = _winsize(stdin)
+                if w:
+                    rows, cols = struct.unpack("HHHH", w)[:2]
+                    _emulator_failed(home, name, st, st.vt.resize(cols or 80, rows or 24))
             if master in ready:
                 try:
                     data = os.read(master, 65536)
@@ -245,8 +306,13 @@ def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str 
                     data = b""  # EIO: the child side closed
                 if not data:
                     break
-                st.saw_output(data)
-                paths.write_all(stdout, data)
+                paths.write_all(stdout, data)  # the user's terminal first: the emulator only reads along
+                try:
+                    failure = st.saw_output(data)
+                except Exception as e:  # noqa: BLE001 - whatever the emulator does, the child runs on
+                    failure = e
+                if _emulator_failed(home, name, st, failure) and redraw_until is None:
+                    redraw_until = _ask_redraw(st, stdin)
             if server in ready:
                 conn, _ = server.accept()
                 threading.Thread(target=_serve, args=(conn, st, child), daemon=True).start()

@@ -106,7 +106,7 @@ def test_drain_into_the_idle_agent_is_received_from_its_own_record(idle):
     p = tb("drain", idle.kind)
     assert p.returncode == 0, p.stderr
     retry_until(lambda: all(received(i) for i in ids), 60, 0.5)
-    assert all(tb_json("receipt", i)["via"] == "transcript" for i in ids)
+    assert all(tb_json("receipt", i)["via"] == "record" for i in ids)
     # One framed submission carries both.
     assert any(all(i in x for i in ids) for x in idle.recorded())
 

@@ -20,29 +20,55 @@ pytestmark = pytest.mark.timeout(60)
 
 
 class Term:
-    """The user's terminal: a pty pair whose slave is the wrapper's stdin/stdout."""
+    """The user's terminal: a pty pair whose slave is the wrapper's stdin/stdout.
 
-    def __init__(self, argv, rows=30, cols=100):
+    RUNNER is the command that `run ARGV` is given to (the installed CLI unless a test says
+    otherwise); ENV its environment (the test's own by default)."""
+
+    def __init__(self, argv, rows=30, cols=100, runner=TB, env=None):
         self.master, self.slave = pty.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.before = termios.tcgetattr(self.slave)
         self.proc = subprocess.Popen(
-            [*TB, "run", *argv], stdin=self.slave, stdout=self.slave, stderr=self.slave, start_new_session=True
+            [*runner, "run", *argv],
+            stdin=self.slave,
+            stdout=self.slave,
+            stderr=self.slave,
+            start_new_session=True,
+            env=env,
         )
         self.out = b""
 
+    def pump(self) -> None:
+        """Take what the wrapper wrote to the terminal so far (waits up to 50 ms for some)."""
+        r, _, _ = select.select([self.master], [], [], 0.05)
+        if r:
+            try:
+                self.out += os.read(self.master, 65536)
+            except OSError:
+                pass
+
     def read(self, until: bytes, seconds: float = 10) -> bytes:
         def got():
-            r, _, _ = select.select([self.master], [], [], 0.05)
-            if r:
-                try:
-                    self.out += os.read(self.master, 65536)
-                except OSError:
-                    pass
+            self.pump()
             return until in self.out
 
         retry_until(got, seconds, interval=0)
         return self.out
+
+    def read_to_exit(self, seconds: float = 10) -> int:
+        """Everything the wrapper writes until it exits; its exit status."""
+
+        def exited():
+            self.pump()  # read while waiting: a full pty would hold the wrapper's last writes
+            return self.proc.poll() is not None
+
+        retry_until(exited, seconds, interval=0)
+        before = None
+        while before != len(self.out):  # its last writes are in the pty already: take them all
+            before = len(self.out)
+            self.pump()
+        return self.proc.returncode
 
     def type(self, data: bytes, slow: bool = False):
         if slow:
