@@ -409,11 +409,22 @@ class RealAgent:
         self.pane = lab.pane(f"cd {self.work} && exec {TERMS[term]} {session}{self.cmd}")
         self.id = self.pane.pane_id
         if hooks and kind == "codex" and fresh:
-            self.wait_for("Hooks need review")
-            self.keys("2")
-            time.sleep(0.3)
-            self.keys("Enter")
+            self.trust_codex_hooks()
         self.wait_for(READY[kind], 90)
+
+    def trust_codex_hooks(self) -> None:
+        """What a person does on Codex's "Hooks need review" screen: pick "2. Trust all and continue"."""
+        from conftest import retry_until
+
+        self.wait_for("Hooks need review")
+
+        def picked() -> bool:  # a key pressed while the screen is still being set up can be lost
+            if "› 2." not in self.plain():
+                self.keys("2")
+            return "› 2." in self.plain()
+
+        retry_until(picked, 10, 0.3)
+        self.keys("Enter")
 
     @property
     def pid(self) -> int:
@@ -425,7 +436,10 @@ class RealAgent:
     def wait_for(self, needle: str, seconds: float = 60) -> None:
         from conftest import retry_until
 
-        retry_until(lambda: needle in self.plain(), seconds, 0.2)
+        try:
+            retry_until(lambda: needle in self.plain(), seconds, 0.2)
+        except AssertionError:
+            raise AssertionError(f"{self.kind} never showed {needle!r}; its screen:\n{self.plain()}") from None
 
     def keys(self, *keys: str) -> None:
         self.lab.tmux("send-keys", "-t", self.id, *keys)
