@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
-from real_agent_lab import BIN, DIALOG, READY, TERMS, agent_setup
+from real_agent_lab import BIN, DIALOG, READY, TERMS, agent_setup, tui_pid
 
-from termbridge import proctree, record, registry
+from termbridge import record, registry
 from termbridge.backends import Screen
 from termbridge.sanitize import strip_sgr
 from termbridge.surface import BUILTIN_KINDS, judge_screen
@@ -60,13 +60,12 @@ class Agent:
         self.work.mkdir(exist_ok=True)
         if not trusted:  # Codex asks about trust in a git repository
             subprocess.run(["git", "init", "-q", str(self.work)], check=True)
-        cmd = agent_setup(kind, self.home, self.work, self.stub.port, trusted)
+        cmd = agent_setup(kind, self.home, self.work, self.stub.port, trusted, manual=True)
         self.pane = lab.pane(f"cd {self.work} && exec {TERMS['truecolor']} {cmd}")
         self.id = self.pane.pane_id
         retry_until(lambda: (READY[kind] if trusted else TRUST_QUESTION[kind]) in self.plain(), 90, 0.3)
         time.sleep(1.5)
-        kids = proctree.descendants(int(self.pane.pane_pid))
-        self.pid = kids[-1] if kids else int(self.pane.pane_pid)  # the TUI is the deepest descendant
+        self.pid = tui_pid(int(self.pane.pane_pid), kind)  # (Codex's daemon starts as the TUI's child)
         p = tb("register", kind, "--pid", self.pid, "--kind", kind)
         assert p.returncode == 0, p.err
 
