@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
-from real_agent_lab import BIN, READY, agent_setup, reap_codex_daemons, session_of
+from real_agent_lab import READY, agent_setup, needs_agents, reap_codex_daemons, session_of
 
 from termbridge import proctree
 
 pytestmark = [
     pytest.mark.timeout(400),
-    pytest.mark.skipif(not BIN, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini"),
+    needs_agents,  # the one gate of every real tier (real_agent_lab)
 ]
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from agent_stub import AgentStub
 from conftest import retry_until, tb, tb_json
-from real_agent_lab import BIN, DIALOG, READY, TERMS, agent_setup, tui_pid
+from real_agent_lab import DIALOG, READY, TERMS, agent_setup, needs_agents, tui_pid
 
 from termbridge import record, registry
 from termbridge.backends import Screen
@@ -35,7 +35,7 @@ from termbridge.surface import BUILTIN_KINDS, judge_screen
 
 pytestmark = [
     pytest.mark.timeout(400),
-    pytest.mark.skipif(not BIN, reason="opt-in: set TERMBRIDGE_REAL_AGENTS to a dir with codex, claude and gemini"),
+    needs_agents,  # the one gate of every real tier (real_agent_lab)
 ]
 KINDS = ["codex", "claude", "gemini"]
 TRUST_QUESTION = {
