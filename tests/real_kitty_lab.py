@@ -15,7 +15,7 @@ from pathlib import Path
 from agent_stub import AgentStub
 from conftest import retry_until
 from kittylab import KittyLab
-from real_agent_lab import READY, agent_setup
+from real_agent_lab import BIN, READY, agent_setup
 
 from termbridge import proctree
 from termbridge.backends import Target
@@ -34,6 +34,17 @@ enable_audio_bell no
 KITTY_READY = {**READY, "claude": "? for shortcuts", "gemini": "Type your message"}
 
 
+def real_tier() -> list:
+    """The marks that gate a real-agent tier, as tests/real_agent_lab.py decides where the agents
+    are (BIN): the one place this tier follows the lab's switch."""
+    import pytest
+
+    return [pytest.mark.skipif(not BIN, reason="needs the real agents: set TERMBRIDGE_REAL_AGENTS (real_agent_lab.py)")]
+
+
+_CODEX_TITLE = "Generate a concise, single-line task title"
+
+
 class Stub(AgentStub):
     """The model stub, able to fail the next turn request (HTTP 500), as a model API outage would."""
 
@@ -48,6 +59,11 @@ class Stub(AgentStub):
         if self.failures and self._is_main(path, body):
             self.failures -= 1
             h._json(500, {"type": "error", "error": {"type": "api_error", "message": "stub failure"}})
+            return
+        if path.startswith("/v1/responses") and _CODEX_TITLE in json.dumps(body):
+            # Codex asks for a task title on the same endpoint as its turns, a moment after the first
+            # turn: it must not take the tool call meant for the next turn.
+            h._stream(self._responses(None))
             return
         super()._answer(h, path, body)
 
