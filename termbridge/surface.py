@@ -367,6 +367,9 @@ def _dialog_reason(lines: list[str], j: int) -> str:
     """'permission dialog: Bash(touch x) — Do you want to proceed?': the question and what it is about."""
     near = [ln.strip(_BOX_EDGES).strip() for ln in lines[max(j - 8, 0) : j + 8]]
     question = lines[j].strip(_BOX_EDGES).strip()
+    if not _QUESTION.search(question):  # a footer ("Enter to confirm · Esc to cancel"): the question is above
+        above = (ln.strip(_BOX_EDGES).strip() for ln in reversed(lines[max(j - _HEADING_LOOKBACK, 0) : j]))
+        question = next((q for q in above if _QUESTION.search(q) and not q.startswith("?")), question)
     label = (
         "permission dialog"
         if re.search(r"\b(proceed|run|execution|[Aa]llow|edits|changes)\b", " ".join(near))
@@ -393,6 +396,7 @@ def _dialog_reason(lines: list[str], j: int) -> str:
 # How far above its question Claude's dialog heading ("Bash command") may be: 2.1.332 puts a tip, the
 # description and a framed command between them.
 _HEADING_LOOKBACK = 16
+_QUESTION = re.compile(r"\?(\s|$)")
 _DASHED = set("╌╍┄┅┈┉")
 
 

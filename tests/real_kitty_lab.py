@@ -162,3 +162,29 @@ class KittyAgent:
     def close(self) -> None:
         self.kitty.close()
         self.stub.close()
+
+
+# ---------------------------------------------------------------- what reached the model
+def last_user_blocks(req: dict) -> list[str]:
+    """The text blocks of the last user message of one model request (Anthropic, OpenAI Responses, Gemini)."""
+    body = req["body"] if isinstance(req["body"], dict) else {}
+    if "messages" in body:  # Anthropic Messages
+        content = next((m["content"] for m in reversed(body["messages"]) if m.get("role") == "user"), "")
+    elif "input" in body:  # OpenAI Responses
+        content = next((i for i in reversed(body["input"]) if i.get("role") == "user"), {}).get("content", "")
+    else:  # Gemini
+        content = next((c for c in reversed(body.get("contents", [])) if c.get("role") == "user"), {}).get("parts", [])
+    blocks = [content] if isinstance(content, str) else [b.get("text", "") for b in content if isinstance(b, dict)]
+    return [b for b in blocks if isinstance(b, str)]
+
+
+def turns_of(stub: AgentStub, text: str) -> int:
+    """How many model turns had TEXT as their new user message: each submission is one such turn
+    (side requests, such as Codex's title, quote it inside a prompt of their own)."""
+    return sum(any(b.strip() == text for b in last_user_blocks(r)) for r in stub.main_requests())
+
+
+def drained_turns(stub: AgentStub, mid: str) -> int:
+    """How many model turns had termbridge's framed messages with MID in their new user message
+    (Claude Code 2.1.332 wraps a bracketed paste in `<pasted_content id=…>`)."""
+    return sum(any("[termbridge] " in b and mid in b for b in last_user_blocks(r)) for r in stub.main_requests())

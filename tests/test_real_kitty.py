@@ -23,7 +23,7 @@ import time
 import pytest
 from conftest import retry_until, tb, tb_json
 from real_agent_lab import DIALOG
-from real_kitty_lab import KittyAgent, real_tier
+from real_kitty_lab import KittyAgent, drained_turns, real_tier, turns_of
 
 pytestmark = [pytest.mark.timeout(600), *real_tier()]
 KINDS = ["codex", "claude", "gemini"]
@@ -44,33 +44,6 @@ def status(kind: str) -> dict:
     return next(r for r in tb_json("status")["sessions"] if r["name"] == kind)
 
 
-def last_user_blocks(req: dict) -> list[str]:
-    """The text blocks of the last user message of one model request (Anthropic, OpenAI Responses, Gemini)."""
-    body = req["body"] if isinstance(req["body"], dict) else {}
-    if "messages" in body:  # Anthropic Messages
-        content = next((m["content"] for m in reversed(body["messages"]) if m.get("role") == "user"), "")
-    elif "input" in body:  # OpenAI Responses
-        content = next((i for i in reversed(body["input"]) if i.get("role") == "user"), {}).get("content", "")
-    else:  # Gemini
-        content = next((c for c in reversed(body.get("contents", [])) if c.get("role") == "user"), {}).get("parts", [])
-    blocks = [content] if isinstance(content, str) else [b.get("text", "") for b in content if isinstance(b, dict)]
-    return [b for b in blocks if isinstance(b, str)]
-
-
-def turns_of(agent: KittyAgent, text: str) -> int:
-    """How many model turns had TEXT as their new user message: each submission is one such turn
-    (side requests, such as Codex's title, quote it inside a prompt of their own)."""
-    return sum(any(b.strip() == text for b in last_user_blocks(r)) for r in agent.stub.main_requests())
-
-
-def drained_turns(agent: KittyAgent, mid: str) -> int:
-    """How many model turns had termbridge's framed messages with MID as their new user message."""
-    return sum(
-        any(b.lstrip().startswith("[termbridge]") and mid in b for b in last_user_blocks(r))
-        for r in agent.stub.main_requests()
-    )
-
-
 def settle(agent: KittyAgent) -> None:
     """Wait until the agent's turn is over (its composer idle again)."""
     retry_until(lambda: agent.judged().kind == "idle", 60, 0.3)
@@ -85,31 +58,31 @@ def test_submit_and_drain_into_the_idle_agent_arrive_once_each(agent):
     res = tb_json("submit", agent.kind, one)
     assert res["submitted"] and res["confirmed"] == "screen", res
     print(agent.kind, "one line: Enter presses", res["enter_presses"])
-    retry_until(lambda: turns_of(agent, one), 60, 0.3)
+    retry_until(lambda: turns_of(agent.stub, one), 60, 0.3)
     settle(agent)
-    assert turns_of(agent, one) == 1
+    assert turns_of(agent.stub, one) == 1
 
     several = "first line from termbridge\nsecond line\nthird line, the last"
     res = tb_json("submit", agent.kind, several)
     assert res["submitted"] and res["confirmed"] == "screen", res
     print(agent.kind, "three lines: Enter presses", res["enter_presses"])
-    retry_until(lambda: turns_of(agent, several), 60, 0.3)
+    retry_until(lambda: turns_of(agent.stub, several), 60, 0.3)
     settle(agent)
-    assert turns_of(agent, several) == 1
-    assert not any(turns_of(agent, line) for line in several.split("\n"))  # no line went on its own
+    assert turns_of(agent.stub, several) == 1
+    assert not any(turns_of(agent.stub, line) for line in several.split("\n"))  # no line went on its own
 
     agent.focus_away()  # the agent's own cursor cell goes: no change of content between samples
     assert status(agent.kind)["surface"] == "idle"
     mid = tb_json("send", agent.kind, "a peer note for the drain", "--from", "peer", "--no-wake")["id"]
     p = tb("drain", agent.kind)
     assert p.returncode == 0, p.err
-    retry_until(lambda: drained_turns(agent, mid), 60, 0.3)
+    retry_until(lambda: drained_turns(agent.stub, mid), 60, 0.3)
     agent.focus_back()
     settle(agent)
-    assert drained_turns(agent, mid) == 1
+    assert drained_turns(agent.stub, mid) == 1
     assert tb("drain", agent.kind).returncode == 0  # nothing pending: nothing typed
     time.sleep(1.0)
-    assert drained_turns(agent, mid) == 1 and status(agent.kind)["pending"] == 0
+    assert drained_turns(agent.stub, mid) == 1 and status(agent.kind)["pending"] == 0
 
 
 @pytest.mark.parametrize("agent", KINDS, indirect=True)
@@ -132,7 +105,7 @@ def test_a_persons_draft_and_a_real_dialog_are_never_typed_into(agent, short_tmp
     agent.key("\x7f" * (len(DRAFT) + 2))  # the person clears it
     retry_until(lambda: agent.judged().kind == "idle", 10, 0.3)
     assert tb("drain", agent.kind).returncode == 0  # the peer note goes now, before the dialog
-    retry_until(lambda: drained_turns(agent, mid), 60, 0.3)
+    retry_until(lambda: drained_turns(agent.stub, mid), 60, 0.3)
     settle(agent)
 
     marker = short_tmp / "approved"
@@ -181,7 +154,7 @@ def test_a_window_gaining_and_losing_focus_between_samples_is_no_change(agent):
             mid = tb_json("send", agent.kind, f"peer note {i}", "--from", "peer", "--no-wake")["id"]
             p = tb("drain", agent.kind)
             assert p.returncode == 0, (i, p.err)
-            retry_until(lambda: drained_turns(agent, mid), 60, 0.3)  # noqa: B023 - used at once
+            retry_until(lambda: drained_turns(agent.stub, mid), 60, 0.3)  # noqa: B023 - used at once
             settle(agent)
     finally:
         stop.set()
