@@ -48,6 +48,11 @@ def _poll(fn, seconds: float, step: float = 0.05):
     return None
 
 
+def _failed(kind: str, why: str, agent) -> None:
+    print(f"{kind}: {why}\n{agent.plain().rstrip()[-1500:]}", file=sys.stderr)
+    return None
+
+
 def one_run(kind: str, tmp: Path) -> tuple[float, float] | None:
     from agent_stub import AgentStub
     from real_agent_lab import READY, ModuleState, RealAgent, _tb
@@ -60,27 +65,29 @@ def one_run(kind: str, tmp: Path) -> tuple[float, float] | None:
         stub.hold()
         agent.prompt("start a long task")
         if not _poll(stub.waiting.is_set, 90, 0.2):
-            return None
-        if not _poll(lambda: _tb("status", "--json").returncode == 0 and kind in _tb("sessions").stdout, 30):
-            return None
+            return _failed(kind, "the turn never reached the model", agent)
+        if not _poll(lambda: kind in _tb("sessions").stdout, 30):
+            return _failed(kind, "its SessionStart hook did not register it", agent)
         sent = json.loads(_tb("send", kind, "after your interrupt", "--from", "peer", "--json").stdout)["id"]
         t_esc = time.time()
         agent.keys("Escape")
 
+        def restored() -> bool:  # Claude Code puts the interrupted prompt back into its composer
+            return any(ln.lstrip().startswith("❯") and "start a long task" in ln for ln in agent.plain().splitlines())
+
         def idle_screen() -> float | None:
             screen = agent.plain()
-            if BUSY[kind] in screen:
+            if BUSY[kind] in screen or restored():
                 return None
             if READY[kind] in screen or "Type your message" in screen:
                 return time.time()
             return None
 
+        if kind == "claude" and _poll(lambda: restored() and BUSY[kind] not in agent.plain(), 10):
+            agent.keys("C-u")  # the person clears it (the message waits for that: never typed into a draft)
         t_idle = _poll(idle_screen, 60)
-        if t_idle is None:  # Claude put the prompt back as a draft: the person clears it
-            agent.keys("C-u")
-            t_idle = _poll(idle_screen, 30)
         if t_idle is None:
-            return None
+            return _failed(kind, "no idle screen after Esc: " + _tb("status").stdout.strip(), agent)
 
         def submitted() -> float | None:
             r = json.loads(_tb("receipt", sent, "--json").stdout or "{}")
@@ -88,7 +95,7 @@ def one_run(kind: str, tmp: Path) -> tuple[float, float] | None:
 
         t_sub = _poll(submitted, 120, 0.2)
         if t_sub is None:
-            return None
+            return _failed(kind, "the message was not submitted: " + _tb("status").stdout.strip(), agent)
         return t_idle - t_esc, t_sub - t_idle
     finally:
         if agent is not None:

@@ -28,8 +28,9 @@ PLACEHOLDER = "Ask the demo agent anything"
 
 
 class Agent:
-    def __init__(self, log: str, title: str, work: float, swallow: int = 0):
+    def __init__(self, log: str, title: str, work: float, swallow: int = 0, record: str | None = None):
         self.log, self.title, self.work, self.swallow = log, title, work, swallow
+        self.record = open(record, "a", encoding="utf-8") if record else None  # noqa: SIM115 - held open
         self.dialog: str | None = None
         self.draft = ""
         self.transcript: list[str] = []
@@ -132,6 +133,9 @@ class Agent:
         text, self.draft = self.draft, ""
         with open(self.log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"t": t, "text": text}) + "\n")
+        if self.record is not None:  # its own transcript, held open as Codex holds its rollout
+            self.record.write(json.dumps({"type": "user", "text": text}) + "\n")
+            self.record.flush()
         first = text.split("\n")[0]
         self.transcript.append(f"you: {first}" + (f"  (+{text.count(chr(10))} more lines)" if "\n" in text else ""))
         if text.strip() == "/quit":
@@ -211,13 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--title", default="demo-agent")
     ap.add_argument("--work", type=float, default=0.0, help="seconds of busy work after each submission")
     ap.add_argument("--swallow", type=int, default=0, help="drop the first N submitting Enters (-1: all)")
+    ap.add_argument(
+        "--record", help="also write each submission to this transcript, held open (as Codex holds its rollout)"
+    )
     args = ap.parse_args(argv)
     fd = sys.stdin.fileno()
     old = termios.tcgetattr(fd) if os.isatty(fd) else None
     if old:
         tty.setraw(fd)
     sys.stdout.write("\x1b[?2004h")  # ask for bracketed paste, as the real TUIs do
-    agent = Agent(args.log, args.title, args.work, args.swallow)
+    agent = Agent(args.log, args.title, args.work, args.swallow, args.record)
     try:
         agent.draw(time.monotonic())
         while True:

@@ -298,39 +298,60 @@ class Composer:
     folded: bool = False  # the region touches the screen's top or bottom: part of it may be off screen
 
 
-def find_composer(lines: list[str], cells, spec: dict, cursor: tuple[int, int] | None = None) -> Composer | None:
-    """The last line matching the kind's composer pattern, with its draft and continuation lines."""
+def find_composer(
+    lines: list[str], cells, spec: dict, cursor: tuple[int, int] | None = None, typed: dict | None = None
+) -> Composer | None:
+    """The last line matching the kind's composer pattern, with its draft and continuation lines.
+
+    With TYPED (termbridge's unsubmitted text), the composer may start higher up the same block of
+    text: termbridge quotes each framed message with `> `, a line Gemini's composer pattern matches
+    too, so a composer-shaped line above it whose region is exactly the typed text is the composer."""
     rx = re.compile(spec["composer"])
-
-    def upto(y: int) -> int:
-        return cursor[0] if cursor is not None and cursor[1] == y else -1
-
     for i in range(len(lines) - 1, -1, -1):
         m = rx.match(lines[i])
         if not m:
             continue
-        raw = m.group("draft")
-        draft = _undimmed(cells[i] if cells else None, m.start("draft"), m.end("draft"), lines[i], upto(i))
-        draft = draft.replace("\u00a0", " ").strip()
-        if any(re.search(p, raw.replace("\u00a0", " ").strip()) for p in spec.get("placeholder", [])):
-            draft = ""
-        region = [raw.replace("\u00a0", " ").strip()] if draft else []
-        stops = [re.compile(p) for p in spec.get("ready", []) + spec.get("busy", [])]
-        last = i
-        for j in range(i + 1, len(lines)):
-            nxt = lines[j]
-            if not nxt.strip() or _RULE.match(nxt) or any(s.search(nxt) for s in stops):
-                break
-            text = nxt.strip(_BOX_EDGES).strip()
-            undim = _undimmed(cells[j] if cells else None, 0, len(nxt), nxt, upto(j)).strip(_BOX_EDGES).strip()
-            if not undim:
-                break
-            region.append(text)
-            last = j
-            if not draft:
-                draft = undim
-        return Composer(i, draft, "\n".join(region), last, folded=i == 0 or last >= len(lines) - 1)
+        comp = _composer_at(lines, cells, spec, i, m, cursor)
+        if typed is None or _is_typed(comp.region or comp.draft, typed, spec, comp.folded):
+            return comp
+        k = i - 1
+        while k >= 0 and lines[k].strip() and not _RULE.match(lines[k]):
+            mk = rx.match(lines[k])
+            higher = _composer_at(lines, cells, spec, k, mk, cursor) if mk else None
+            if higher and higher.last >= i and _is_typed(higher.region, typed, spec, higher.folded):
+                return higher
+            k -= 1
+        return comp
     return None
+
+
+def _composer_at(lines: list[str], cells, spec: dict, i: int, m: re.Match, cursor: tuple[int, int] | None) -> Composer:
+    """The composer whose first line is line I (M: the composer pattern's match there)."""
+
+    def upto(y: int) -> int:
+        return cursor[0] if cursor is not None and cursor[1] == y else -1
+
+    raw = m.group("draft")
+    draft = _undimmed(cells[i] if cells else None, m.start("draft"), m.end("draft"), lines[i], upto(i))
+    draft = draft.replace("\u00a0", " ").strip()
+    if any(re.search(p, raw.replace("\u00a0", " ").strip()) for p in spec.get("placeholder", [])):
+        draft = ""
+    region = [raw.replace("\u00a0", " ").strip()] if draft else []
+    stops = [re.compile(p) for p in spec.get("ready", []) + spec.get("busy", [])]
+    last = i
+    for j in range(i + 1, len(lines)):
+        nxt = lines[j]
+        if not nxt.strip() or _RULE.match(nxt) or any(s.search(nxt) for s in stops):
+            break
+        text = nxt.strip(_BOX_EDGES).strip()
+        undim = _undimmed(cells[j] if cells else None, 0, len(nxt), nxt, upto(j)).strip(_BOX_EDGES).strip()
+        if not undim:
+            break
+        region.append(text)
+        last = j
+        if not draft:
+            draft = undim
+    return Composer(i, draft, "\n".join(region), last, folded=i == 0 or last >= len(lines) - 1)
 
 
 def find_dialog(lines: list[str], spec: dict, below: int) -> str | None:
@@ -346,6 +367,9 @@ def _dialog_reason(lines: list[str], j: int) -> str:
     """'permission dialog: Bash(touch x) — Do you want to proceed?': the question and what it is about."""
     near = [ln.strip(_BOX_EDGES).strip() for ln in lines[max(j - 8, 0) : j + 8]]
     question = lines[j].strip(_BOX_EDGES).strip()
+    if not _QUESTION.search(question):  # a footer ("Enter to confirm · Esc to cancel"): the question is above
+        above = (ln.strip(_BOX_EDGES).strip() for ln in reversed(lines[max(j - _HEADING_LOOKBACK, 0) : j]))
+        question = next((q for q in above if _QUESTION.search(q) and not q.startswith("?")), question)
     label = (
         "permission dialog"
         if re.search(r"\b(proceed|run|execution|[Aa]llow|edits|changes)\b", " ".join(near))
@@ -372,6 +396,7 @@ def _dialog_reason(lines: list[str], j: int) -> str:
 # How far above its question Claude's dialog heading ("Bash command") may be: 2.1.332 puts a tip, the
 # description and a framed command between them.
 _HEADING_LOOKBACK = 16
+_QUESTION = re.compile(r"\?(\s|$)")
 _DASHED = set("╌╍┄┅┈┉")
 
 
@@ -415,7 +440,7 @@ def judge_screen(
         return Surface("working", f"pane is in {name}")
     lines, cells = _lines(screen)
     if spec.get("composer"):
-        comp = find_composer(lines, cells, spec, screen.cursor)
+        comp = find_composer(lines, cells, spec, screen.cursor, typed)
         below = comp.line if comp else -1
         if comp is not None and find_dialog([lines[comp.line]], spec, -1):
             below = -1  # the "composer" line is itself a dialog's selected option (Claude's `❯ 1. Yes`)
@@ -461,13 +486,20 @@ def _text_in_composer(region: str, draft: str, spec: dict, typed: dict | None, p
     added, removed or changed anything made it a draft. PARTIAL: the region touches the screen's
     edge, so only a part of the text may show (a long paste); that part must then be a piece of it.
     A TUI's folded paste (`[Pasted Content 1843 chars]`) is ours when its size is the typed text's."""
-    if typed and isinstance(typed.get("text"), str):
-        have, mine = _norm(region), _norm(typed["text"])
-        if have == mine or (partial and have and have in mine and len(have) >= min(len(mine), 10)):
-            return Surface("ours", "termbridge's own text is in the composer, not submitted", region, typed)
-        if _folded_paste_of(region, typed["text"], spec):
-            return Surface("ours", "termbridge's own paste is in the composer, not submitted", region, typed)
+    if typed and _is_typed(region, typed, spec, partial):
+        what = "paste" if _folded_paste_of(region, str(typed["text"]), spec) else "text"
+        return Surface("ours", f"termbridge's own {what} is in the composer, not submitted", region, typed)
     return Surface("draft", "a draft is in the composer", draft)
+
+
+def _is_typed(region: str, typed: dict, spec: dict, partial: bool = False) -> bool:
+    """REGION is exactly TYPED's text (or, PARTIAL, a long enough piece of it; or its folded paste)."""
+    if not isinstance(typed.get("text"), str):
+        return False
+    have, mine = _norm(region), _norm(typed["text"])
+    if have == mine or (partial and have and have in mine and len(have) >= min(len(mine), 10)):
+        return True
+    return _folded_paste_of(region, typed["text"], spec)
 
 
 def _folded_paste_of(region: str, text: str, spec: dict) -> bool:

@@ -34,6 +34,17 @@ enable_audio_bell no
 KITTY_READY = {**READY, "claude": "? for shortcuts", "gemini": "Type your message"}
 
 
+def real_tier() -> list:
+    """The marks that gate a real-agent tier, as tests/real_agent_lab.py decides where the agents
+    are (BIN): the one place this tier follows the lab's switch."""
+    from real_agent_lab import needs_agents
+
+    return [needs_agents]  # skips only when the agents could not be installed, saying why
+
+
+_CODEX_TITLE = "Generate a concise, single-line task title"
+
+
 class Stub(AgentStub):
     """The model stub, able to fail the next turn request (HTTP 500), as a model API outage would."""
 
@@ -48,6 +59,11 @@ class Stub(AgentStub):
         if self.failures and self._is_main(path, body):
             self.failures -= 1
             h._json(500, {"type": "error", "error": {"type": "api_error", "message": "stub failure"}})
+            return
+        if path.startswith("/v1/responses") and _CODEX_TITLE in json.dumps(body):
+            # Codex asks for a task title on the same endpoint as its turns, a moment after the first
+            # turn: it must not take the tool call meant for the next turn.
+            h._stream(self._responses(None))
             return
         super()._answer(h, path, body)
 
@@ -146,3 +162,29 @@ class KittyAgent:
     def close(self) -> None:
         self.kitty.close()
         self.stub.close()
+
+
+# ---------------------------------------------------------------- what reached the model
+def last_user_blocks(req: dict) -> list[str]:
+    """The text blocks of the last user message of one model request (Anthropic, OpenAI Responses, Gemini)."""
+    body = req["body"] if isinstance(req["body"], dict) else {}
+    if "messages" in body:  # Anthropic Messages
+        content = next((m["content"] for m in reversed(body["messages"]) if m.get("role") == "user"), "")
+    elif "input" in body:  # OpenAI Responses
+        content = next((i for i in reversed(body["input"]) if i.get("role") == "user"), {}).get("content", "")
+    else:  # Gemini
+        content = next((c for c in reversed(body.get("contents", [])) if c.get("role") == "user"), {}).get("parts", [])
+    blocks = [content] if isinstance(content, str) else [b.get("text", "") for b in content if isinstance(b, dict)]
+    return [b for b in blocks if isinstance(b, str)]
+
+
+def turns_of(stub: AgentStub, text: str) -> int:
+    """How many model turns had TEXT as their new user message: each submission is one such turn
+    (side requests, such as Codex's title, quote it inside a prompt of their own)."""
+    return sum(any(b.strip() == text for b in last_user_blocks(r)) for r in stub.main_requests())
+
+
+def drained_turns(stub: AgentStub, mid: str) -> int:
+    """How many model turns had termbridge's framed messages with MID in their new user message
+    (Claude Code 2.1.332 wraps a bracketed paste in `<pasted_content id=…>`)."""
+    return sum(any("[termbridge] " in b and mid in b for b in last_user_blocks(r)) for r in stub.main_requests())

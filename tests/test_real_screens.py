@@ -57,7 +57,7 @@ def test_every_agent_and_terminal_has_its_screens():
             missing = {"idle", "draft", "working", "working-draft", "dialog", "trust"} - have(kind, term)
             assert not missing, (kind, term, missing)
     newest = "claude 2.1.332"
-    assert {"idle", "placeholder", "queued", "dialog", "auto-nudge"} <= have("claude", "truecolor", newest)
+    assert {"idle", "placeholder", "queued", "dialog", "auto-nudge", "trust"} <= have("claude", "truecolor", newest)
     assert {"idle", "idle-unfocused", "draft", "working", "dialog"} <= have("gemini", "kitty")
     assert {"idle", "idle-unfocused"} <= have("claude", "kitty", newest)
     assert {"ours-history-working", "ours-working"} <= have("codex", "truecolor")
@@ -75,6 +75,8 @@ def test_real_screen_is_read_as_captured(name):
         assert "Tip:" not in s.reason, (name, s)
     if meta["expect"] == "dialog":
         assert "dialog" in s.reason, (name, s)
+    if meta["state"] == "trust":
+        assert s.reason.startswith("trust dialog"), (name, s)
 
 
 @pytest.mark.parametrize("name", FIXTURES)

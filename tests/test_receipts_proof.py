@@ -197,3 +197,43 @@ def test_gemini_after_agent_on_an_interrupt_hands_nothing_over(home, short_tmp):
         assert _row("g")["pending"] == 0
     finally:
         h.close()
+
+
+def test_a_drain_killed_after_its_enter_is_settled_from_the_agents_own_record(lab, short_tmp):
+    """The at-least-once window closes where the agent keeps its own record: a drain SIGKILLed after
+    its Enter landed (before it recorded the delivery) is settled by the next drain from the record
+    the agent holds open (as Codex holds its rollout), not delivered twice."""
+    import signal
+    import subprocess
+    import uuid
+
+    from conftest import TB
+    from lab import PY, Agent
+
+    home = short_tmp / "agenthome"
+    record = home / ".codex/sessions/2026/12/01" / f"rollout-2026-12-01T00-00-00-{uuid.uuid4()}.jsonl"
+    record.parent.mkdir(parents=True)
+    log = short_tmp / "agent.log"
+    cmd = (
+        f"exec env HOME={home} CODEX_HOME={home}/.codex {shlex.quote(PY)} -m termbridge.demo_agent "
+        f"--log {shlex.quote(str(log))} --record {shlex.quote(str(record))}"
+    )
+    a = Agent(lab, lab.pane(cmd), log).wait_ready()
+    assert tb("register", "b", "--pid", a.pid, "--kind", "codex").returncode == 0
+    assert tb_json("status")["sessions"][0]["record"] == str(record)
+    for attempt in range(5):  # the kill must land inside the window (after the Enter, before the record)
+        mid = tb_json("send", "b", f"exactly once, please ({attempt})", "--no-wake")["id"]
+        drain = subprocess.Popen([*TB, "drain", "b"], stderr=subprocess.DEVNULL)
+        retry_until(lambda mid=mid: any(mid in s for s in a.submissions()), 20, 0.002)
+        drain.send_signal(signal.SIGKILL)
+        drain.wait()
+        if tb_json("receipt", mid)["state"] == "queued":
+            break
+    else:
+        raise AssertionError("no kill landed between the Enter and the record in 5 tries")
+    assert tb("drain", "b").returncode == 0
+    r = tb_json("receipt", mid)
+    assert (r["state"], r["via"]) == ("received", "record"), r
+    time.sleep(0.5)
+    assert sum(mid in s for s in a.submissions()) == 1
+    assert _row("b")["pending"] == 0

@@ -354,3 +354,16 @@ def test_screen_content_ignores_a_cursor_cell_and_styles():
     unfocused = Screen("history\n❯\u00a0\n" + "─" * 9, "history\n❯\u00a0\n" + "─" * 9)
     assert screen_content(focused) == screen_content(unfocused)
     assert screen_content(Screen("history\n❯\u00a0x")) != screen_content(unfocused)
+
+
+def test_termbridge_framed_text_in_geminis_composer_is_ours_though_its_quotes_look_like_the_composer():
+    """A drain's framed text quotes each message with `> `; Gemini's composer is ` > ` too. Read as a
+    draft, an Enter that Gemini handled late counts as unsubmitted, and the messages go twice."""
+    framed = "[termbridge] 1 peer message follows.\n--- message X from peer\n> a peer note\n[termbridge] end."
+    boxed = "\n".join(f"│ {'>' if i == 0 else ' '} {line:<40} │" for i, line in enumerate(framed.split("\n")))
+    shown = f"history\n╭{'─' * 44}╮\n{boxed}\n╰{'─' * 44}╯\n  ? for shortcuts"
+    s = judge(shown, "gemini", typed={"text": framed})
+    assert (s.kind, s.text) == ("ours", framed), s
+    assert judge(shown, "gemini").kind == "draft"  # nobody typed it: a person's draft
+    # History above the box is never part of it: a rule ends the block.
+    assert judge(shown, "gemini", typed={"text": "history\n" + framed}).kind == "draft"
