@@ -211,14 +211,15 @@ def agent_setup(
                     "theme": "dark",
                     "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
                     "projects": proj,
-                    # Claude Code 2.1.332 asks once, in manual mode, whether to make auto mode the
-                    # default (a selection dialog): these two flags say it was asked already.
-                    "hasSeenAutoDefaultNudge": True,
-                    "hasResetAutoModeOptInForDefaultOffer": True,
                 }
             )
         )
         if manual:  # auto mode (the default) runs low-risk tool calls with no dialog
+            # Claude Code 2.1.332 asks once, in manual mode, whether to make auto mode the
+            # default (a selection dialog): these two flags say it was asked already.
+            state = json.loads((home / ".claude.json").read_text())
+            state.update(hasSeenAutoDefaultNudge=True, hasResetAutoModeOptInForDefaultOffer=True)
+            (home / ".claude.json").write_text(json.dumps(state))
             (work / ".claude").mkdir(parents=True, exist_ok=True)
             (work / ".claude" / "settings.local.json").write_text(
                 json.dumps({"permissions": {"defaultMode": "default"}})
