@@ -445,10 +445,22 @@ class RealAgent:
             time.sleep(0.05)
 
     def prompt(self, text: str) -> None:
-        """A person's prompt: typed at once, Enter after every agent's paste-burst window."""
+        """A person's prompt: typed at once, Enter after every agent's paste-burst window; Enter
+        again, as a person would, while the model was not asked (Codex in daemon mode shows its
+        composer before its start-up is done, and an Enter then is lost, the text left in place)."""
+        from conftest import retry_until
+
+        before = len(self.stub.seen(text))
         self.keys("-l", text)
         time.sleep(0.4)
-        self.keys("Enter")
+        for _ in range(3):
+            self.keys("Enter")
+            try:
+                retry_until(lambda: len(self.stub.seen(text)) > before, 3, 0.1)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"{self.kind} never submitted {text!r}; its screen:\n{self.plain()}")
 
     def recorded(self) -> list[str]:
         return recorded_prompts(self.kind, self.home)
