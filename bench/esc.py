@@ -1,6 +1,6 @@
 """After a person's Esc: how soon a queued message reaches each real agent (hooks installed).
 
-  TERMBRIDGE_REAL_TIERS=1 python bench/esc.py [--runs N] [--kinds codex,claude,gemini]
+  python bench/esc.py [--runs N] [--kinds codex,claude,gemini]
 
 Each agent runs offline against a loopback model stub that never answers (the turn hangs), with
 `termbridge hooks install` done, so its prompt hook marks the session busy. A message is sent
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-os.environ.setdefault("TERMBRIDGE_REAL_TIERS", "1")
 
 from common import machine  # noqa: E402
 

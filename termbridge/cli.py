@@ -27,7 +27,7 @@ def _out_json(obj) -> None:
 
 
 class _Group(click.Group):
-    """Turns library errors into one stderr line and the contract's exit code."""
+    """Turns library errors into one stderr line and the exit code docs/commands.md gives."""
 
     def invoke(self, ctx):
         try:

@@ -18,7 +18,7 @@ NUDGE_TEXT = (
     "(or run: termbridge drain {session} --print)."
 )
 
-# key: (default, type check, description) -- the README's config table mirrors this.
+# key: default  # meaning -- docs/config.md's table mirrors this (tests/test_docs.py checks it).
 DEFAULTS: dict[str, Any] = {
     "max_body_bytes": 65536,  # larger send bodies are refused (exit 2)
     "default_ttl": None,  # seconds; None = messages never expire

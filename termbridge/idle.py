@@ -60,7 +60,7 @@ def busy_reason(mark: dict) -> str:
 
 
 # ---------------------------------------------------------------- the screen overrules a busy mark
-SCREEN_IDLE_S = 1.0  # the contract: two idle samples at least one second apart
+SCREEN_IDLE_S = 1.0  # docs/surfaces.md: two idle samples at least one second apart
 
 
 def screen_idle_path(home: Path, name: str) -> Path:

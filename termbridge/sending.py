@@ -96,7 +96,7 @@ def read_body(stream, limit: int) -> bytes:
 
 
 def report(sent: Sent, as_json: bool, out: Callable[[str], None], err: Callable[[str], None]) -> int:
-    """Print SENT as the contract says (id, or JSON; the outcome and any note on stderr); the exit code."""
+    """Print SENT as docs/commands.md says (id, or JSON; the outcome and any note on stderr); the exit code."""
     if as_json:
         row: dict = {"id": sent.id, "session": sent.session, "wake": sent.wake}
         if sent.state is not None:

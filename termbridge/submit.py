@@ -290,7 +290,7 @@ def submit_text(
 
     Direct: no wait for idle, but never into a draft, a dialog, a pane mode, or over
     termbridge's own unsubmitted text (ENTER_ONLY presses Enter only, and only over that).
-    Returns the contract's JSON; "submitted" is true only when confirmed.
+    Returns `submit --json`'s object (docs/commands.md); "submitted" is true only when confirmed.
     """
     from termbridge.config import load_config
 

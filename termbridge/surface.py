@@ -1,6 +1,6 @@
 """What the target shows: one reader for every backend, returning a surface and a reason.
 
-Surfaces (CONTRACT "What the target shows"):
+Surfaces (docs/surfaces.md):
   idle     an empty composer, or an idle shell prompt
   draft    a person's text in the composer, in any colour or style
   working  the agent is in a turn (busy marker, output, a hook's mark, a tmux pane mode)
@@ -33,7 +33,7 @@ from termbridge.backends import Screen, Target
 SURFACES = ("idle", "draft", "working", "dialog", "ours", "unknown")
 
 # Checked against Codex CLI 0.171, Claude Code 2.1.197 and 2.1.332, Gemini CLI 0.61 in tmux and kitty
-# (see REAL_AGENTS.md and tests/screens/).
+# (see docs/agents.md and tests/screens/).
 _PASTED = r"^\[Past(ed|e) (Content|text|Text)\b[^\]]*\]$"  # how TUIs fold a large paste in the composer
 BUILTIN_KINDS: dict[str, dict[str, Any]] = {
     "codex": {

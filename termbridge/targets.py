@@ -211,7 +211,7 @@ def session_at(home: Path, spec: str, env: Mapping[str, str] | None = None) -> s
 
 
 def normalize_target(spec: str, env: Mapping[str, str] | None = None) -> str:
-    """Accept '%3', 'tmux:%3', 'kitty:<addr>:<id>', a kitty window id, 'pty:NAME'; return the contract form
+    """Accept '%3', 'tmux:%3', 'kitty:<addr>:<id>', a kitty window id, 'pty:NAME'; return the public form
     (each backend parses its own; BadInput when none claims SPEC)."""
     from termbridge.errors import BadInput
 

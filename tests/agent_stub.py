@@ -1,6 +1,6 @@
 """A loopback model API for the real agents: Anthropic Messages SSE (Claude Code), OpenAI Responses
 SSE (Codex) and Gemini streamGenerateContent (Gemini CLI), enough for them to finish real turns,
-run their hooks and raise their permission dialogs, with no network (shapes: REAL_AGENTS.md).
+run their hooks and raise their permission dialogs, with no network (shapes: docs/agents.md).
 
     stub = AgentStub()                 # listens on 127.0.0.1:stub.port
     stub.next_tool_call("touch /tmp/x")   # the next model answer asks to run a shell command

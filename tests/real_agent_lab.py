@@ -1,6 +1,6 @@
 """The real agents offline, for the real tiers and the screen captures: where the pinned agents
 are installed (a cache outside the repository, filled by `./dev.sh test`), the one gate every
-real tier uses (`needs_agents`), scratch config per agent (see /work/shared/REAL_AGENTS.md), a
+real tier uses (`needs_agents`), scratch config per agent (see docs/agents.md), a
 model API stub on loopback (agent_stub.py), and the command line that starts each agent.
 
     .venv/bin/python tests/real_agent_lab.py install   # what ./dev.sh test runs: npm install, pinned
@@ -178,7 +178,7 @@ def agent_setup(
     manual: bool = False,
     bypass_hook_trust: bool = False,
 ) -> str:
-    """Scratch config for KIND (REAL_AGENTS.md); the command line that starts it (without env prefix).
+    """Scratch config for KIND (docs/agents.md); the command line that starts it (without env prefix).
 
     Each agent runs as it ships: Codex in its stock daemon mode (the TUI is a client of a
     background `codex app-server --managed-daemon`, one per CODEX_HOME, which outlives the
@@ -305,7 +305,7 @@ def _alive(pid: int) -> bool:
 atexit.register(reap_codex_daemons)  # whatever a test left: never outlive the test run
 
 
-WHERE = {  # where each agent records a submitted prompt (REAL_AGENTS.md)
+WHERE = {  # where each agent records a submitted prompt (docs/agents.md)
     "claude": lambda f: f.parent.parent.name == "projects" and f.suffix == ".jsonl",
     "codex": lambda f: "sessions" in f.parts and f.name.startswith("rollout-") and f.suffix == ".jsonl",
     "gemini": lambda f: "tmp" in f.parts and (f.name == "logs.json" or f.parent.name == "chats"),

@@ -2,7 +2,7 @@
 
 The agent runs in kitty's only window (160x45 cells, no tab bar), with its scratch HOME and
 model stub from tests/real_agent_lab.py; Claude Code in manual permission mode (so a shell
-command raises its permission dialog; REAL_AGENTS.md). kitty is driven through its
+command raises its permission dialog; docs/agents.md). kitty is driven through its
 remote-control socket with termbridge's own client.
 """
 

@@ -1,5 +1,5 @@
 """The click layer in-process with CliRunner: every command's exit codes, one-line errors and JSON shapes
-(the contract's table), beside the subprocess tests of the installed command."""
+(docs/commands.md), beside the subprocess tests of the installed command."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ def test_installed_kitty_watcher_runs_its_termbridge(installed):
     conf.mkdir(exist_ok=True)
     link = conf / "termbridge"
     if not link.is_symlink():
-        link.symlink_to(kitty_dir)  # the README's `ln -sfn "$(termbridge paths kitty)" ~/.config/kitty/termbridge`
+        link.symlink_to(kitty_dir)  # docs/setup.md's `ln -sfn "$(termbridge paths kitty)" ~/.config/kitty/termbridge`
     probe = (
         "import runpy, sys; w = runpy.run_path(sys.argv[1], run_name='__kitty_watcher__'); "
         "print(' '.join(w['command']()))"

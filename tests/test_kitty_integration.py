@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def kitty(short_tmp, home, monkeypatch):
-    # A user's kitty config directory, set up as the README says: a link to our kitty/ and
+    # A user's kitty config directory, set up as docs/setup.md says: a link to our kitty/ and
     # one include line. No TERMBRIDGE_COMMAND: the watcher runs the termbridge beside it
     # (the clone's .venv), else PATH's.
     (short_tmp / "termbridge").symlink_to(ROOT / "kitty")

@@ -441,7 +441,7 @@ def test_tools_listed_with_descriptions(home):
 
 # ---------------------------------------------------------------- the real agents
 TB_EXE = str(Path(sys.executable).parent / "termbridge")
-MCP_ADD = {  # each agent's own one-line set-up, as the README gives it
+MCP_ADD = {  # each agent's own one-line set-up, as docs/setup.md gives it
     "claude": "mcp add -s user termbridge -- {tb} mcp",
     "codex": "mcp add termbridge -- {tb} mcp",
     "gemini": "mcp add -s user termbridge {tb} mcp",

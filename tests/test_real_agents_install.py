@@ -1,4 +1,4 @@
-"""Opt-in tier: `termbridge hooks install|uninstall` against the real agents, offline (REAL_AGENTS.md).
+"""Opt-in tier: `termbridge hooks install|uninstall` against the real agents, offline (docs/agents.md).
 
 - Codex 0.171 warns at every start that `[features] codex_hooks` is deprecated. A config that
   `hooks install` wrote (from one holding the old flag, as termbridge 0.2 wrote it) starts

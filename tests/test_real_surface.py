@@ -50,7 +50,7 @@ TRUST_QUESTION = {
     "claude": "Is this a project you created or one you trust?",
     "gemini": "Do you trust the files in this folder?",
 }
-WHERE = {  # where each agent records a submitted prompt (REAL_AGENTS.md)
+WHERE = {  # where each agent records a submitted prompt (docs/agents.md)
     "claude": lambda f: f.parent.parent.name == "projects" and f.suffix == ".jsonl",
     "codex": lambda f: "sessions" in f.parts and f.name.startswith("rollout-") and f.suffix == ".jsonl",
     "gemini": lambda f: "tmp" in f.parts and (f.name == "logs.json" or f.parent.name == "chats"),

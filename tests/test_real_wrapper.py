@@ -37,7 +37,7 @@ from termbridge.agent_versions import version_tuple
 
 KINDS = ["codex", "claude", "gemini"]
 DRAFT = "do not send this yet"
-TRANSCRIPTS = {  # where each agent records a submitted prompt, under its HOME (REAL_AGENTS.md)
+TRANSCRIPTS = {  # where each agent records a submitted prompt, under its HOME (docs/agents.md)
     "claude": lambda f: f.parent.parent.name == "projects" and f.suffix == ".jsonl",
     "codex": lambda f: "sessions" in f.parts and f.name.startswith("rollout-") and f.suffix == ".jsonl",
     "gemini": lambda f: "tmp" in f.parts and (f.name == "logs.json" or f.parent.name == "chats"),
@@ -60,7 +60,7 @@ pytestmark = [pytest.mark.timeout(400), real_tier()]
 
 def _manual_permissions(kind: str, home: Path, work: Path) -> None:
     """Claude Code 2.1.332 runs low-risk tool calls with no dialog in its default (auto) mode: put it in
-    manual mode, with its one-time "make auto mode your default?" question already seen (REAL_AGENTS.md)."""
+    manual mode, with its one-time "make auto mode your default?" question already seen (docs/agents.md)."""
     if kind != "claude":
         return
     cfg = home / ".claude.json"

@@ -1,5 +1,5 @@
 """The surface reader on real tmux panes, over time: termbridge's own text under a busy marker, and a
-hook's busy mark that the screen overrules (0.3 contract, "Receipts are proof…").
+hook's busy mark that the screen overrules (docs/surfaces.md, "A hook's busy mark is a hint").
 
 - A Codex-like agent keeps a submission on screen as `› TEXT` with `• Working (…)` below
   (tests/history_agent.py): `submit` confirms by that screen (`working`) and presses Enter once.

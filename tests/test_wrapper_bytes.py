@@ -30,7 +30,7 @@ from termbridge.vt import Emulator
 pytestmark = pytest.mark.timeout(240)
 CHILD = str(HERE / "screen_child.py")
 
-# What the real agents write at start-up (measured, REAL_AGENTS.md): queries and key-protocol
+# What the real agents write at start-up (measured, docs/agents.md): queries and key-protocol
 # switches with private markers, OSC queries, a synchronized-output query.
 AGENT_STARTUP = [
     b"\x1b[>4;?m",  # Gemini CLI 0.61: pyte raised TypeError on it and took the wrapper down

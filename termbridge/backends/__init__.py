@@ -17,7 +17,7 @@ BACKENDS = ("pty", "tmux", "kitty")  # order only breaks ties at the same pid
 
 @dataclass
 class Target:
-    """A verified place to type: backend name, contract target string, and how to reach it."""
+    """A verified place to type: backend name, public target string, and how to reach it."""
 
     backend: str  # "tmux" | "kitty" | "pty"
     target: str  # "tmux:%3" | "kitty:unix:/tmp/k:2" | "pty:NAME"
@@ -56,7 +56,7 @@ class Backend(Protocol):
         """What the terminal shows now."""
 
     def parse_target(self, spec: str, env: Mapping[str, str] | None = None) -> str | None:
-        """SPEC in the contract's form ('tmux:%3', 'kitty:<addr>:<id>', 'pty:NAME') if this backend's, else None."""
+        """SPEC in the public form ('tmux:%3', 'kitty:<addr>:<id>', 'pty:NAME') if this backend's, else None."""
 
 
 def backend(name: str) -> Backend:
