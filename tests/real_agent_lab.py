@@ -277,20 +277,25 @@ def codex_daemons(home: Path) -> list[int]:
 
 
 def reap_codex_daemons(home: Path | None = None) -> None:
-    """End the daemons Codex left behind for HOME (default: every HOME agent_setup made), by PID."""
+    """End the daemons Codex left behind for HOME (default: every HOME agent_setup made), by PID.
+
+    A Codex TUI still running starts a new daemon when its daemon dies: end the TUI first. Every
+    HOME stays known, so whatever a TUI started after this is ended when the test run exits."""
     for h in [home] if home is not None else list(_CODEX_HOMES):
-        pids = codex_daemons(h)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for pid in pids:  # reaped by init: wait until they are gone so their files can be removed
-            deadline = time.monotonic() + 5
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-        if h in _CODEX_HOMES and home is not None:
-            _CODEX_HOMES.remove(h)
+        for _ in range(3):  # until none is left (a TUI on its way out may have started another)
+            pids = codex_daemons(h)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for pid in pids:  # reaped by init: wait until they are gone so their files can be removed
+                deadline = time.monotonic() + 5
+                while _alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            time.sleep(0.2)
 
 
 def _alive(pid: int) -> bool:
@@ -302,7 +307,20 @@ def _alive(pid: int) -> bool:
         return False
 
 
-atexit.register(reap_codex_daemons)  # whatever a test left: never outlive the test run
+def _reap_at_exit() -> None:
+    """Whatever a test left: never outlive the test run. A Codex TUI that was ended a moment ago
+    may still start a daemon as it goes: look again until none came for a second (5 s at most)."""
+    if not _CODEX_HOMES:
+        return
+    deadline, quiet_since = time.monotonic() + 5, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < 1.0:
+        if any(codex_daemons(h) for h in _CODEX_HOMES):
+            reap_codex_daemons()
+            quiet_since = time.monotonic()
+        time.sleep(0.1)
+
+
+atexit.register(_reap_at_exit)
 
 
 WHERE = {  # where each agent records a submitted prompt (docs/agents.md)
@@ -466,8 +484,12 @@ class RealAgent:
         return recorded_prompts(self.kind, self.home)
 
     def close(self) -> None:
+        tui = self.pid
         try:
             self.lab.tmux("kill-pane", "-t", self.id)
+            deadline = time.monotonic() + 10
+            while _alive(tui) and time.monotonic() < deadline:  # first the TUI (it restarts its daemon)
+                time.sleep(0.05)
         finally:
             if self.kind == "codex":
                 reap_codex_daemons(self.home)
