@@ -211,14 +211,15 @@ def agent_setup(
                     "theme": "dark",
                     "customApiKeyResponses": {"approved": [KEY[-20:]], "rejected": []},
                     "projects": proj,
-                    # Claude Code 2.1.332 asks once, in manual mode, whether to make auto mode the
-                    # default (a selection dialog): these two flags say it was asked already.
-                    "hasSeenAutoDefaultNudge": True,
-                    "hasResetAutoModeOptInForDefaultOffer": True,
                 }
             )
         )
         if manual:  # auto mode (the default) runs low-risk tool calls with no dialog
+            # Claude Code 2.1.332 asks once, in manual mode, whether to make auto mode the
+            # default (a selection dialog): these two flags say it was asked already.
+            state = json.loads((home / ".claude.json").read_text())
+            state.update(hasSeenAutoDefaultNudge=True, hasResetAutoModeOptInForDefaultOffer=True)
+            (home / ".claude.json").write_text(json.dumps(state))
             (work / ".claude").mkdir(parents=True, exist_ok=True)
             (work / ".claude" / "settings.local.json").write_text(
                 json.dumps({"permissions": {"defaultMode": "default"}})
@@ -276,20 +277,25 @@ def codex_daemons(home: Path) -> list[int]:
 
 
 def reap_codex_daemons(home: Path | None = None) -> None:
-    """End the daemons Codex left behind for HOME (default: every HOME agent_setup made), by PID."""
+    """End the daemons Codex left behind for HOME (default: every HOME agent_setup made), by PID.
+
+    A Codex TUI still running starts a new daemon when its daemon dies: end the TUI first. Every
+    HOME stays known, so whatever a TUI started after this is ended when the test run exits."""
     for h in [home] if home is not None else list(_CODEX_HOMES):
-        pids = codex_daemons(h)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for pid in pids:  # reaped by init: wait until they are gone so their files can be removed
-            deadline = time.monotonic() + 5
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-        if h in _CODEX_HOMES and home is not None:
-            _CODEX_HOMES.remove(h)
+        for _ in range(3):  # until none is left (a TUI on its way out may have started another)
+            pids = codex_daemons(h)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for pid in pids:  # reaped by init: wait until they are gone so their files can be removed
+                deadline = time.monotonic() + 5
+                while _alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            time.sleep(0.2)
 
 
 def _alive(pid: int) -> bool:
@@ -301,7 +307,20 @@ def _alive(pid: int) -> bool:
         return False
 
 
-atexit.register(reap_codex_daemons)  # whatever a test left: never outlive the test run
+def _reap_at_exit() -> None:
+    """Whatever a test left: never outlive the test run. A Codex TUI that was ended a moment ago
+    may still start a daemon as it goes: look again until none came for a second (5 s at most)."""
+    if not _CODEX_HOMES:
+        return
+    deadline, quiet_since = time.monotonic() + 5, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < 1.0:
+        if any(codex_daemons(h) for h in _CODEX_HOMES):
+            reap_codex_daemons()
+            quiet_since = time.monotonic()
+        time.sleep(0.1)
+
+
+atexit.register(_reap_at_exit)
 
 
 WHERE = {  # where each agent records a submitted prompt (docs/agents.md)
@@ -444,17 +463,33 @@ class RealAgent:
             time.sleep(0.05)
 
     def prompt(self, text: str) -> None:
-        """A person's prompt: typed at once, Enter after every agent's paste-burst window."""
+        """A person's prompt: typed at once, Enter after every agent's paste-burst window; Enter
+        again, as a person would, while the model was not asked (Codex in daemon mode shows its
+        composer before its start-up is done, and an Enter then is lost, the text left in place)."""
+        from conftest import retry_until
+
+        before = len(self.stub.seen(text))
         self.keys("-l", text)
         time.sleep(0.4)
-        self.keys("Enter")
+        for _ in range(3):
+            self.keys("Enter")
+            try:
+                retry_until(lambda: len(self.stub.seen(text)) > before, 3, 0.1)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"{self.kind} never submitted {text!r}; its screen:\n{self.plain()}")
 
     def recorded(self) -> list[str]:
         return recorded_prompts(self.kind, self.home)
 
     def close(self) -> None:
+        tui = self.pid
         try:
             self.lab.tmux("kill-pane", "-t", self.id)
+            deadline = time.monotonic() + 10
+            while _alive(tui) and time.monotonic() < deadline:  # first the TUI (it restarts its daemon)
+                time.sleep(0.05)
         finally:
             if self.kind == "codex":
                 reap_codex_daemons(self.home)

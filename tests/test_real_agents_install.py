@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import tomllib
 from pathlib import Path
@@ -81,11 +82,19 @@ def codex_warnings(lab, pane) -> str:
     text of each page of its F2 list. Never dismissed (Esc would), so the next start shows them again."""
     # The footer's warning count comes a moment after the composer (in Codex's daemon mode, from
     # the daemon: seconds on its first start); offline, Codex always has at least one warning.
-    time.sleep(2.0)
     try:
         retry_until(lambda: "f2 to view" in screen(lab, pane), 15, 0.2)
     except AssertionError:
         return ""
+    # The daemon adds its config's warnings after its own start-up ones: wait until the count holds.
+    counts = []
+
+    def settled() -> bool:
+        m = re.search(r"⚠ (\d+) warning", screen(lab, pane))
+        counts.append(m.group(1) if m else "")
+        return len(counts) >= 8 and len(set(counts[-8:])) == 1
+
+    retry_until(settled, 20, 0.25)
     lab.tmux("send-keys", "-t", pane.pane_id, "F2")
     first = retry_until(lambda: "Warnings · 1 of" in screen(lab, pane) and screen(lab, pane), 10, 0.2)
     total = int(first.split("Warnings · 1 of ", 1)[1].split()[0])

@@ -131,10 +131,19 @@ class Wrapped:
             time.sleep(0.06)
 
     def prompt(self, text: str) -> None:
-        """A person's prompt: typed at once, Enter after every agent's paste-burst window."""
+        """A person's prompt: typed at once, Enter after every agent's paste-burst window; Enter again
+        while the model was not asked (Codex in daemon mode shows its composer before its start-up
+        is done and loses an Enter typed then: the text stays in the composer)."""
+        before = len(self.stub.seen(text))
         self.lab.tmux("send-keys", "-t", self.id, "-l", text)
         time.sleep(0.5)
-        self.lab.tmux("send-keys", "-t", self.id, "Enter")
+        for _ in range(3):
+            self.lab.tmux("send-keys", "-t", self.id, "Enter")
+            try:
+                retry_until(lambda: len(self.stub.seen(text)) > before, 3, 0.1)
+                return
+            except AssertionError:
+                continue
 
     def turns(self) -> list[dict]:
         """The model requests that are the agent's turns (not its side questions)."""
