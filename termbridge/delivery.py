@@ -243,7 +243,11 @@ def settle_received(home: Path, name: str, box: Outbox) -> None:
     from termbridge import receipts
 
     again = [r["id"] for r in box.pending_records() if r.get("last_error")]  # only released ones can be
-    got = receipts.received_ids(home, name, again) if again else set()
+    _commit_received(box, receipts.received_ids(home, name, again) if again else set())
+
+
+def _commit_received(box: Outbox, got: set[str]) -> None:
+    """Count GOT (shown received by the session's own evidence) delivered: never sent again."""
     if got:
         with box.delivering(only=got) as d:
             if d is not None:
@@ -280,11 +284,7 @@ def _settle_vanished(home: Path, name: str, typed: dict, box: Outbox) -> None:
     from termbridge import receipts, surface
 
     ids = [i for i in typed.get("ids") or [] if isinstance(i, str)]
-    got = receipts.received_ids(home, name, ids) if ids else set()
-    if got:
-        with box.delivering(only=got) as d:
-            if d is not None:
-                d.commit("record")
+    _commit_received(box, receipts.received_ids(home, name, ids) if ids else set())
     surface.forget_typed(home, name)
 
 

@@ -4,7 +4,6 @@ Library code: it never prints; failures are TermbridgeErrors for the view to sho
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import deque
@@ -111,18 +110,9 @@ def latest_receipts(home: Path, name: str, count: int = 3, tail_bytes: int = 819
         os.close(fd)
     out: list[dict] = []
     for line in reversed(data.split(b"\n")[1 if start else 0 :]):
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if (
-            isinstance(e, dict)
-            and isinstance(e.get("id"), str)
-            and e.get("state") in receipts.STATES
-            and isinstance(e.get("t"), (int, float))
-            and not isinstance(e.get("t"), bool)
-        ):
-            out.append({"id": e["id"], "state": e["state"], "t": float(e["t"]), "via": str(e.get("via", ""))})
+        e = receipts.parse_entry(line)
+        if e is not None:
+            out.append({"id": e["id"], "state": e["state"], "t": float(e["t"]), "via": e["via"]})
             if len(out) >= count:
                 break
     return out

@@ -73,25 +73,29 @@ def _trim(path: Path) -> None:
         paths.atomic_write(path, b"\n".join(keep))
 
 
+def parse_entry(line: bytes) -> dict | None:
+    """One receipts.log line as its entry, or None for a torn or garbage line."""
+    try:
+        e = json.loads(line)
+    except ValueError:
+        return None
+    if not (
+        isinstance(e, dict)
+        and isinstance(e.get("id"), str)
+        and e.get("state") in STATES
+        and _finite(e.get("t"))
+        and isinstance(e.get("via"), str)
+    ):
+        return None
+    if "queued_at" in e and not _finite(e["queued_at"]):
+        del e["queued_at"]
+    return e
+
+
 def _entries(home: Path, name: str) -> list[dict]:
     """The valid receipt entries of NAME (a torn or garbage line is skipped)."""
-    out = []
-    for line in (paths.read_bytes(log_path(home, name)) or b"").split(b"\n"):
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if (
-            isinstance(e, dict)
-            and isinstance(e.get("id"), str)
-            and e.get("state") in STATES
-            and _finite(e.get("t"))
-            and isinstance(e.get("via"), str)
-        ):
-            if "queued_at" in e and not _finite(e["queued_at"]):
-                del e["queued_at"]
-            out.append(e)
-    return out
+    lines = (paths.read_bytes(log_path(home, name)) or b"").split(b"\n")
+    return [e for e in map(parse_entry, lines) if e is not None]
 
 
 def _finite(v) -> bool:
