@@ -174,26 +174,10 @@ def daemon_clients(daemon: int) -> list[int]:
 
 
 def _socket_inodes(pid: int) -> set[int]:
-    inodes: set[int] = set()
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return inodes
-    for fd in fds:
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(int(link[8:-1]))
-    return inodes
+    return {int(link[8:-1]) for link in proctree.open_files(pid) if link.startswith("socket:[")}
 
 
-def _cwd(pid: int) -> str | None:
-    try:
-        return os.path.realpath(os.readlink(f"/proc/{pid}/cwd"))
-    except OSError:
-        return None
+_cwd = proctree.cwd
 
 
 def _started_at(pid: int) -> float | None:

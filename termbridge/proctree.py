@@ -184,3 +184,26 @@ def environ(pid: int) -> dict[str, str]:
         if sep:
             env[k.decode("utf-8", "replace")] = v.decode("utf-8", "replace")
     return env
+
+
+def open_files(pid: int) -> list[str]:
+    """What PID's file descriptors point at (/proc/PID/fd links: paths, `socket:[N]`…); [] if unreadable."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    out = []
+    for fd in fds:
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return out
+
+
+def cwd(pid: int) -> str | None:
+    """PID's working directory, symlinks resolved; None if unreadable."""
+    try:
+        return os.path.realpath(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None

@@ -32,6 +32,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from termbridge import proctree
+
 _TAIL = 8 << 20  # read at most the last 8 MiB of a record
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -115,9 +117,7 @@ def from_pid(sess) -> dict | None:
 
 
 def _agent_home(pid: int) -> tuple[dict, Path]:
-    from termbridge.proctree import environ
-
-    env = environ(pid)
+    env = proctree.environ(pid)
     return env, Path(env.get("HOME") or os.path.expanduser("~"))
 
 
@@ -135,29 +135,13 @@ def _claude(pid: int) -> dict | None:
     info = _read_small_json(home / ".claude" / "sessions" / f"{pid}.json")
     if not info:
         return None
-    from termbridge.proctree import start_time
-
-    if "procStart" in info and str(info["procStart"]) != start_time(pid):
+    if "procStart" in info and str(info["procStart"]) != proctree.start_time(pid):
         return None  # a file left by an earlier process with this PID
     sid = info.get("sessionId")
     if not isinstance(sid, str) or not re.fullmatch(r"[0-9A-Za-z-]{8,80}", sid):
         return None
     hits = sorted((home / ".claude" / "projects").glob(f"*/{sid}.jsonl"))
     return {"path": str(hits[0]) if hits else None, "session_id": sid, "via": "pid:claude"}
-
-
-def _open_files(pid: int) -> list[str]:
-    out: list[str] = []
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return out
-    for fd in fds:
-        try:
-            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
-        except OSError:
-            continue
-    return out
 
 
 def _codex(pid: int) -> dict | None:
@@ -172,7 +156,7 @@ def _codex(pid: int) -> dict | None:
 def _codex_open(pid: int, codex_home: Path) -> dict | None:
     """Embedded mode: the TUI itself holds its rollout and its thread's writer lock open."""
     thread = None
-    for target in _open_files(pid):
+    for target in proctree.open_files(pid):
         m = re.search(rf"/rollout-[^/]*({_UUID})\.jsonl$", target)
         if m and target.startswith(str(codex_home / "sessions") + "/"):
             return {"path": target, "session_id": m.group(1), "via": "pid:codex"}
@@ -189,22 +173,17 @@ def _codex_daemon_thread(tui: int, codex_home: Path) -> dict | None:
     """Daemon mode (Codex's stock mode): the daemon whose client TUI is holds the threads' rollouts.
     The TUI's thread is the newest rollout the daemon holds whose session cwd is the TUI's -- only
     when no other client of that daemon works in the same directory (then it is not provable)."""
-    from termbridge import agents, proctree
+    from termbridge import agents
 
-    daemon = next(
-        (d for d in proctree.parent_map() if agents.is_codex_daemon(d) and tui in agents.daemon_clients(d)), None
-    )
-    if daemon is None:
+    cwd = proctree.cwd(tui)
+    if cwd is None:
         return None
-    try:
-        cwd = os.readlink(f"/proc/{tui}/cwd")
-    except OSError:
-        return None
-    same_dir = [c for c in agents.daemon_clients(daemon) if c != tui and _readlink(f"/proc/{c}/cwd") == cwd]
-    if same_dir:
+    daemons = ((d, agents.daemon_clients(d)) for d in proctree.parent_map() if agents.is_codex_daemon(d))
+    daemon, clients = next(((d, c) for d, c in daemons if tui in c), (None, []))
+    if daemon is None or any(c != tui and proctree.cwd(c) == cwd for c in clients):
         return None
     best: tuple[float, str, str] | None = None
-    for target in _open_files(daemon):
+    for target in proctree.open_files(daemon):
         m = re.search(rf"/rollout-[^/]*({_UUID})\.jsonl$", target)
         if not (m and target.startswith(str(codex_home / "sessions") + "/")):
             continue
@@ -227,20 +206,11 @@ def _codex_daemon_thread(tui: int, codex_home: Path) -> dict | None:
     return {"path": best[1], "session_id": best[2], "via": "pid:codex"}
 
 
-def _readlink(path: str) -> str | None:
-    try:
-        return os.readlink(path)
-    except OSError:
-        return None
-
-
 def _gemini(pid: int) -> dict | None:
-    from termbridge import proctree
 
     _, home = _agent_home(pid)
-    try:
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
+    cwd = proctree.cwd(pid)
+    if cwd is None:
         return None
     started = proctree.start_epoch(pid)
     if started is None:
