@@ -22,7 +22,7 @@ if [ "$what" = test ]; then
     for sh in zsh fish dash; do command -v "$sh" >/dev/null 2>&1 || need+=("$sh"); done
     [ -e /usr/lib/x86_64-linux-gnu/dri ] || [ -e /usr/lib/aarch64-linux-gnu/dri ] || need+=(libgl1-mesa-dri)
     # The real agents install with npm (not needed when TERMBRIDGE_REAL_AGENTS points at them).
-    if [ -z "${TERMBRIDGE_REAL_AGENTS:-}" ] && [ "${TERMBRIDGE_REAL_TIERS:-}" = 1 ]; then
+    if [ -z "${TERMBRIDGE_REAL_AGENTS:-}" ]; then
         command -v node >/dev/null 2>&1 || need+=(nodejs)
         command -v npm >/dev/null 2>&1 || need+=(npm)
     fi
@@ -50,7 +50,7 @@ if [ "$what" = check ]; then
     exec .venv/bin/mypy
 elif [ "$what" = test ]; then
     .venv/bin/python -m pip install -q -e '.[test]'
-    if [ -z "${TERMBRIDGE_REAL_AGENTS:-}" ] && [ "${TERMBRIDGE_REAL_TIERS:-}" = 1 ]; then
+    if [ -z "${TERMBRIDGE_REAL_AGENTS:-}" ]; then
         # The pinned agents (termbridge/agent_versions.py) into
         # ${XDG_CACHE_HOME:-~/.cache}/termbridge/agents/<hash of the versions>, reused once complete.
         # When the registry cannot be reached the real tiers skip, giving npm's reason.

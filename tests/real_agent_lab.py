@@ -56,14 +56,10 @@ def _failure_file() -> Path:
 
 
 def agents_bin() -> Path | None:
-    """The directory holding codex, claude and gemini: $TERMBRIDGE_REAL_AGENTS, else the complete cache
-    when TERMBRIDGE_REAL_TIERS=1 (for now: each tier passes on its own, but in one whole-suite run
-    every Gemini CLI start after the first ~550 tests shows a blank screen; see docs/development.md)."""
+    """The directory holding codex, claude and gemini: $TERMBRIDGE_REAL_AGENTS, else the complete cache."""
     explicit = os.environ.get("TERMBRIDGE_REAL_AGENTS")
     if explicit:
         return Path(explicit)
-    if os.environ.get("TERMBRIDGE_REAL_TIERS") != "1":
-        return None
     d = cache_dir()
     return d / "node_modules" / ".bin" if (d / _COMPLETE).is_file() else None
 
@@ -74,8 +70,6 @@ def agents_missing() -> str:
         failed = _failure_file().read_text().strip()
     except OSError:
         failed = ""
-    if os.environ.get("TERMBRIDGE_REAL_TIERS") != "1":
-        return "opt-in for now: TERMBRIDGE_REAL_TIERS=1 ./dev.sh test runs the real-agent tiers"
     if failed:
         return f"the real agents could not be installed from the npm registry: {failed}"
     return (
@@ -175,6 +169,17 @@ DRAFT = "fix the flaky login test, then rerun it"
 COMMAND = "touch /tmp/tb-approved-marker"
 
 
+def not_ci() -> str:
+    """`env` options that drop the CI markers from an agent's environment.
+
+    With CI set (as CI runs the tests), Gemini CLI's Ink UI believes it runs in a CI log and
+    draws nothing in the terminal: its screen stays blank. A person's terminal has no CI marker,
+    so the agents run without one.
+    """
+    marks = [k for k in os.environ if k in ("CI", "CONTINUOUS_INTEGRATION") or k.startswith("CI_")]
+    return "env " + "".join(f"-u {k} " for k in sorted(marks))
+
+
 def agent_setup(
     kind: str,
     home: Path,
@@ -184,7 +189,8 @@ def agent_setup(
     manual: bool = False,
     bypass_hook_trust: bool = False,
 ) -> str:
-    """Scratch config for KIND (docs/agents.md); the command line that starts it (without env prefix).
+    """Scratch config for KIND (docs/agents.md); the command line that starts it: an `env` call
+    (without the CI markers, see not_ci) that callers may put after their own `env …`.
 
     Each agent runs as it ships: Codex in its stock daemon mode (the TUI is a client of a
     background `codex app-server --managed-daemon`, one per CODEX_HOME, which outlives the
@@ -206,7 +212,7 @@ def agent_setup(
         )
         _CODEX_HOMES.append(home)
         flag = " --dangerously-bypass-hook-trust" if bypass_hook_trust else ""
-        return f"HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex{flag}"
+        return f"{not_ci()}HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex{flag}"
     if kind == "claude":
         (home / ".claude").mkdir(parents=True)
         proj = {str(work): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}} if trusted else {}
@@ -231,7 +237,7 @@ def agent_setup(
                 json.dumps({"permissions": {"defaultMode": "default"}})
             )
         return (
-            f"HOME={home} ANTHROPIC_API_KEY={KEY} ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "
+            f"{not_ci()}HOME={home} ANTHROPIC_API_KEY={KEY} ANTHROPIC_BASE_URL=http://127.0.0.1:{port} "
             # MCP tools are deferred behind ToolSearch unless ENABLE_TOOL_SEARCH=false
             f"CLAUDE_CODE_MAX_RETRIES=0 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 "
             f"ENABLE_TOOL_SEARCH=false {BIN}/claude"
@@ -249,7 +255,7 @@ def agent_setup(
     if trusted:
         (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(work): "TRUST_FOLDER"}))
     return (
-        f"HOME={home} GEMINI_API_KEY=dummy GEMINI_CLI_NO_RELAUNCH=true "
+        f"{not_ci()}HOME={home} GEMINI_API_KEY=dummy GEMINI_CLI_NO_RELAUNCH=true "
         f"GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:{port} {BIN}/gemini"
     )
 
@@ -505,7 +511,7 @@ def _command_for(kind: str, home: Path, port: int) -> str:
     """The launch command for an agent whose HOME is set up already (a second TUI on the same HOME)."""
     if kind != "codex":
         raise ValueError("only a second Codex TUI shares a HOME")
-    return f"HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex"
+    return f"{not_ci()}HOME={home} CODEX_HOME={home}/.codex OPENAI_API_KEY=sk-dummy {BIN}/codex"
 
 
 def _tb(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

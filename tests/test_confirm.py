@@ -176,7 +176,8 @@ def test_copy_mode_is_working_submit_refuses_and_the_waiter_delivers_after(lab, 
     lab.tmux("send-keys", "-t", a.pane_id, "-X", "cancel")
     retry_until(lambda: len(a.submissions()) == 1, 10)
     assert "after the mode" in a.submissions()[0] and "must not land" not in a.submissions()[0]
-    assert tb_json("receipt", mid)["state"] == "submitted"
+    # The agent has it as soon as Enter lands; the receipt follows the waiter's confirmation.
+    retry_until(lambda: tb_json("receipt", mid)["state"] == "submitted", 10)
 
 
 def test_other_modes_and_hidden_windows(lab, attached_client):
