@@ -127,10 +127,19 @@ def test_codex_config_from_hooks_install_starts_without_the_deprecation_warning(
     assert config.read_text() == original.replace("codex_hooks = true", "hooks = true")
     pane = start(lab, pane, codex)
     retry_until(lambda: "Hooks need review" in screen(lab, pane), 90, 0.3)  # Codex's own trust screen
-    lab.tmux("send-keys", "-t", pane.pane_id, "2")  # the person picks "Trust all and continue"
-    time.sleep(0.5)
-    lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
-    retry_until(lambda: READY["codex"] in screen(lab, pane), 60, 0.3)
+
+    def trusted() -> bool:  # the person picks "2. Trust all and continue" (a key pressed while the
+        if READY["codex"] in screen(lab, pane):  # screen is still being set up can be lost: again)
+            return True
+        if "› 2." not in screen(lab, pane):
+            lab.tmux("send-keys", "-t", pane.pane_id, "2")
+            time.sleep(0.5)
+        if "› 2." in screen(lab, pane):
+            lab.tmux("send-keys", "-t", pane.pane_id, "Enter")
+            time.sleep(1.0)
+        return READY["codex"] in screen(lab, pane)
+
+    retry_until(trusted, 60, 0.3)
     warnings = codex_warnings(lab, pane)
     assert "deprecated" not in warnings and "codex_hooks" not in warnings, warnings
     state = retry_until(lambda: tomllib.loads(config.read_text()).get("hooks", {}).get("state"), 30, 0.3)

@@ -94,10 +94,17 @@ class Agent:
         return judge_screen(Screen(strip_sgr(styled), styled, (x, y)), BUILTIN_KINDS[self.kind])
 
     def type_slowly(self, text: str) -> None:
-        for ch in text:  # a person typing: one key at a time
-            self.lab.tmux("send-keys", "-t", self.id, "-l", ch)
-            time.sleep(0.06)
-        time.sleep(1.0)
+        """A person typing, one key at a time. Codex in daemon mode shows its composer before its
+        start-up is done, and keys typed then are lost: as a person would, clear and type again."""
+        for _ in range(3):
+            for ch in text:
+                self.lab.tmux("send-keys", "-t", self.id, "-l", ch)
+                time.sleep(0.06)
+            time.sleep(1.0)
+            if text in self.lab.tmux("capture-pane", "-p", "-t", self.id):
+                return
+            self.lab.tmux("send-keys", "-t", self.id, "C-u")
+            time.sleep(1.0)
 
     def prompt(self, text: str) -> None:
         self.lab.tmux("send-keys", "-t", self.id, "-l", text)
