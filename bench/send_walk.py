@@ -63,11 +63,15 @@ def main() -> None:
     sock = str(d / "tmux.sock")
     log = d / "agent.log"
     cmd = f"exec {shlex.quote(PY)} -m termbridge.demo_agent --log {shlex.quote(str(log))} --title agent"
-    subprocess.run(["tmux", "-S", sock, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "45", cmd], check=True)
+    subprocess.run(
+        ["tmux", "-S", sock, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "45", cmd], check=True
+    )
     env["TERMBRIDGE_TMUX_SOCKET"] = sock
     try:
         deadline = time.monotonic() + 15
-        while "›" not in subprocess.run(["tmux", "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout:
+        while (
+            "›" not in subprocess.run(["tmux", "-S", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
+        ):
             if time.monotonic() > deadline:
                 raise SystemExit("the demo agent did not start")
             time.sleep(0.05)
@@ -77,15 +81,20 @@ def main() -> None:
         subprocess.run([*TB, "register", "a", "--pid", str(pane_pid), "--kind", "codex"], env=env, check=True)
         counted = {f"{m}:{f}": v for (m, f), v in COUNTED.items()}
         p = subprocess.run([PY, "-c", CHILD, json.dumps(counted)], env=env, capture_output=True, text=True, timeout=60)
-        if "\"counts\"" not in p.stderr:
+        if '"counts"' not in p.stderr:
             raise SystemExit(p.stderr)
-        walk = json.loads(next(ln for ln in p.stderr.splitlines() if ln.startswith("{\"counts")))
+        walk = json.loads(next(ln for ln in p.stderr.splitlines() if ln.startswith('{"counts')))
         print(f"send: exit {p.returncode}, stdout {p.stdout.strip()!r}")
         for what in COUNTED.values():
             print(f"  {what:22} {walk['counts'].get(what, 0)}")
         opened = walk["opened"]
-        print(f"  {'state files opened':22} {sum(opened.values())}: " + " ".join(f"{k} {v}" for k, v in sorted(opened.items())))
-        print(f"  {'modules entered':22} {len(walk['modules'])}: {' '.join(m.split('.', 1)[-1] for m in walk['modules'])}")
+        print(
+            f"  {'state files opened':22} {sum(opened.values())}: "
+            + " ".join(f"{k} {v}" for k, v in sorted(opened.items()))
+        )
+        print(
+            f"  {'modules entered':22} {len(walk['modules'])}: {' '.join(m.split('.', 1)[-1] for m in walk['modules'])}"
+        )
     finally:
         subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True)
         os.system(f"rm -rf {shlex.quote(str(d))}")

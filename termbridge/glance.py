@@ -96,10 +96,10 @@ def read_surfaces(home: Path, rows: list[dict], cfg: dict) -> None:
 
 def latest_receipts(home: Path, name: str, count: int = 3, tail_bytes: int = 8192) -> list[dict]:
     """NAME's newest receipt entries, newest first: {"id","state","t","via"} (only the log's tail is read)."""
-    from termbridge import receipts
+    from termbridge import receipts_log
 
     try:
-        fd = paths.open_state(receipts.log_path(home, name))
+        fd = paths.open_state(receipts_log.log_path(home, name))
     except (FileNotFoundError, TermbridgeError, OSError):
         return []
     try:
@@ -110,7 +110,7 @@ def latest_receipts(home: Path, name: str, count: int = 3, tail_bytes: int = 819
         os.close(fd)
     out: list[dict] = []
     for line in reversed(data.split(b"\n")[1 if start else 0 :]):
-        e = receipts.parse_entry(line)
+        e = receipts_log.parse_entry(line)
         if e is not None:
             out.append({"id": e["id"], "state": e["state"], "t": float(e["t"]), "via": e["via"]})
             if len(out) >= count:

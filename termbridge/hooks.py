@@ -31,6 +31,7 @@ from pathlib import Path
 
 from termbridge import agents, events, framing, paths, registry
 from termbridge.config import DEFAULTS
+from termbridge.session_files import SessionFiles
 
 AGENTS = ("claude", "codex", "gemini")
 EVENTS = ("session-start", "prompt-submit", "stop")
@@ -51,7 +52,7 @@ _HOOK_LOCK_S = 0.15  # a hook never waits long on a lock: what it would do waits
 
 
 def _budget_path(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name) / "stop_hook.json"
+    return SessionFiles.of(home, name).stop_hook
 
 
 def _blocks(home: Path, name: str) -> int:
@@ -305,7 +306,7 @@ def prompt_ids(prompt: str, known: set[str]) -> list[str]:
 
 
 def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
-    from termbridge import receipts, record, surface
+    from termbridge import receipts_log, record, surface
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
@@ -327,7 +328,7 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     known = box.delivered_ids() | box.in_flight_ids() | {i for i in typed.get("ids") or [] if isinstance(i, str)}
     ids = prompt_ids(prompt, known)
     if ids:
-        receipts.record(home, name, ids, "received", via=f"hook:{agent}")
+        receipts_log.record(home, name, ids, "received", via=f"hook:{agent}")
         events.log_event(home, "received", name, ids=ids, via=f"hook:{agent}")
 
 

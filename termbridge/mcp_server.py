@@ -236,7 +236,7 @@ def tool_inbox(bridge: Bridge) -> str:
     """This agent's pending messages, framed, handed over exactly once (then receipts `received`)."""
     import json
 
-    from termbridge import delivery, framing, receipts
+    from termbridge import delivery, framing, receipts_log
 
     me = bridge.me()
     lines: list[str] = []
@@ -244,7 +244,7 @@ def tool_inbox(bridge: Bridge) -> str:
     records = [json.loads(line) for line in lines]
     if not records:
         return "[termbridge] no pending messages."
-    receipts.record(bridge.home, me, records, "received", via="mcp")
+    receipts_log.record(bridge.home, me, records, "received", via="mcp")
     return framing.render_messages(records)
 
 

@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from termbridge import events, paths, proctree
+from termbridge import events, paths, proctree, receipts_log
 from termbridge.config import load_config
 from termbridge.errors import BadInput
 from termbridge.ids import new_id
-from termbridge.registry import session_dir
+from termbridge.session_files import SessionFiles
 
 _SEP = (",", ":")
 _ID_RE = re.compile(r"[A-Za-z0-9._:/@-]{1,128}")  # token-like, as validate.token
@@ -165,13 +165,14 @@ class Outbox:
     def __init__(self, home: Path, name: str, config: dict | None = None):
         self.home = Path(home)
         self.name = name
-        self.dir = session_dir(home, name)
+        self.files = SessionFiles.of(home, name)
+        self.dir = self.files.dir
         paths.add_root(self.home)
         self.cfg = config if config is not None else load_config()
-        self.pending_path = self.dir / "pending.log"
-        self.claims_dir = self.dir / "claims"
-        self.ledger_path = self.dir / "ledger.log"
-        self.dead_path = self.dir / "dead.log"
+        self.pending_path = self.files.pending
+        self.claims_dir = self.files.claims
+        self.ledger_path = self.files.ledger
+        self.dead_path = self.files.dead
         self._lock_obj: _TimedLock | None = None
         self._pending_file: paths.KeptFile | None = None  # pending.log kept open across appends
 
@@ -182,7 +183,7 @@ class Outbox:
         if self._lock_obj is None:
             paths.ensure_dir(self.dir)
             self._lock_obj = _TimedLock(
-                paths.state_lock(self.dir / "outbox.lock", timeout=self.cfg["lock_timeout_s"]), self
+                paths.state_lock(self.files.outbox_lock, timeout=self.cfg["lock_timeout_s"]), self
             )
         return self._lock_obj
 
@@ -520,11 +521,9 @@ class Outbox:
 
         VIA says how the hand-over was proven: "screen", "hook", "print", "mcp"...
         """
-        from termbridge import receipts
-
         with self._lock():
             self._ledger_add(claim.ids)
-            receipts.record(self.home, self.name, claim.records, "submitted", via)
+            receipts_log.record(self.home, self.name, claim.records, "submitted", via)
             paths.unlink_durable(claim.path)
         events.log_events(self.home, self.name, [("delivered", {"id": i}) for i in claim.ids])
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from termbridge import paths, proctree
 from termbridge.errors import BadInput, DeadSession, StateError, UnknownSession
 from termbridge.kinds import DELIVERY_MODES, KINDS
+from termbridge.session_files import SessionFiles, sessions_dir
+from termbridge.session_files import session_dir as session_dir  # where the callers have long found it
 
 
 class Session:
@@ -103,15 +105,6 @@ def delivery_for(old: Session | None, by: str, wanted: str = "push") -> tuple[st
     return wanted, by
 
 
-def sessions_dir(home: Path) -> Path:
-    return Path(home) / "sessions"
-
-
-def session_dir(home: Path, name: str) -> Path:
-    """The per-session state directory (outbox, marks, wake stamp...)."""
-    return sessions_dir(home) / paths.validate_name(name)
-
-
 def register(
     home: Path,
     name: str,
@@ -146,14 +139,15 @@ def register(
         tmux_socket = tmux_socket or socket_path(env)
         kitty_socket = kitty_socket or address(env)
     sess = Session(name, pid, token, kind, round(time.time(), 3), delivery, tmux_socket, kitty_socket, delivery_by)
-    d = paths.ensure_dir(session_dir(home, name))
-    paths.atomic_write(d / "session.json", json.dumps(sess.as_dict()).encode())
+    files = SessionFiles.of(home, name)
+    paths.ensure_dir(files.dir)
+    paths.atomic_write(files.session, json.dumps(sess.as_dict()).encode())
     return sess
 
 
 def unregister(home: Path, name: str) -> None:
     """Forget NAME; its queued messages stay on disk for a later re-register."""
-    path = session_dir(home, name) / "session.json"
+    path = SessionFiles.of(home, name).session
     if not os.path.lexists(path):
         raise UnknownSession(f"unknown session {name!r}")
     paths.unlink_durable(path)
@@ -161,7 +155,7 @@ def unregister(home: Path, name: str) -> None:
 
 def lookup(home: Path, name: str) -> Session:
     """The registered session NAME, or UnknownSession (exit 3)."""
-    data = paths.read_bytes(session_dir(home, name) / "session.json")
+    data = paths.read_bytes(SessionFiles.of(home, name).session)
     if data is None:
         raise UnknownSession(f"unknown session {name!r}")
     try:
@@ -212,13 +206,13 @@ def all_sessions(home: Path, refused: list[tuple[str, str]] | None = None) -> li
             continue
         try:
             paths.check_levels(d / name)  # before anything is read through it
-            if not os.path.lexists(d / name / "session.json"):
+            if not os.path.lexists(SessionFiles(d / name).session):
                 continue
             out.append(lookup(home, name))
         except UnknownSession:
             continue
         except StateError as e:
-            if refused is not None and os.path.lexists(d / name / "session.json"):
+            if refused is not None and os.path.lexists(SessionFiles(d / name).session):
                 refused.append((name, str(e)))
             continue
     return out

@@ -536,9 +536,9 @@ def busy_marker(lines: list[str], spec: dict) -> str | None:
 
 # ---------------------------------------------------------------- typed text (ours)
 def typed_path(home: Path, name: str) -> Path:
-    from termbridge.registry import session_dir
+    from termbridge.session_files import SessionFiles
 
-    return session_dir(home, name) / "typed.json"
+    return SessionFiles.of(home, name).typed
 
 
 def remember_typed(home: Path, name: str, target: str, text: str, ids: list[str], what: str) -> None:

@@ -21,18 +21,19 @@ import time
 from pathlib import Path
 
 from termbridge import events, paths, proctree, registry
+from termbridge.session_files import SessionFiles
 
 POLL_S = 0.5  # one screen sample per poll: well under 1% of a core while waiting
 RESOLVE_EVERY_S = 5.0  # re-verify the target at least this often (and before every delivery)
 
 
-def _dir(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name)
+def _files(home: Path, name: str) -> SessionFiles:
+    return SessionFiles.of(home, name)
 
 
 def live_waiter(home: Path, name: str) -> dict | None:
     """{"pid", "since"} of NAME's running waiter, or None."""
-    info = paths.read_json(_dir(home, name) / "waiter.json")
+    info = paths.read_json(_files(home, name).waiter)
     if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
         return None
     if not proctree.is_alive(info["pid"], info.get("start")):
@@ -63,8 +64,9 @@ def run_waiter(home: Path, name: str) -> str:
     from termbridge.config import load_config
 
     cfg = load_config()
-    d = paths.ensure_dir(_dir(home, name))
-    lock = paths.state_lock(d / "waiter.lock", timeout=0.05)
+    files = _files(home, name)
+    paths.ensure_dir(files.dir)
+    lock = paths.state_lock(files.waiter_lock, timeout=0.05)
     try:
         lock.acquire()
     except Exception:  # noqa: BLE001 - another waiter holds it: that one does the job
@@ -72,14 +74,14 @@ def run_waiter(home: Path, name: str) -> str:
     me = os.getpid()
     try:
         paths.atomic_write(
-            d / "waiter.json", json.dumps({"pid": me, "start": proctree.start_time(me), "since": time.time()}).encode()
+            files.waiter, json.dumps({"pid": me, "start": proctree.start_time(me), "since": time.time()}).encode()
         )
         events.log_event(home, "waiter_started", name, pid=me)
         reason = "crashed"
         try:
             reason = _wait_and_deliver(home, name, cfg)
         finally:
-            paths.unlink_durable(d / "waiter.json")
+            paths.unlink_durable(files.waiter)
             events.log_event(home, "waiter_exit", name, pid=me, reason=reason)
         return reason
     finally:

@@ -12,6 +12,7 @@ from termbridge.config import NUDGE_TEXT, PULL_NUDGE_TEXT, load_config
 from termbridge.errors import BackendError, NoTarget
 from termbridge.outbox import Outbox
 from termbridge.sanitize import sanitize_text
+from termbridge.session_files import SessionFiles
 
 OUTCOMES = ("sent", "skipped_debounced", "skipped_busy", "skipped_no_target", "skipped_empty")
 # Outcomes a waiter may adopt from an evaluation that finished after it started waiting:
@@ -20,7 +21,7 @@ _ADOPTABLE = ("skipped_busy", "skipped_no_target")
 
 
 def _state_path(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name) / "wake.json"
+    return SessionFiles.of(home, name).wake
 
 
 def read_state(home: Path, name: str) -> dict:
