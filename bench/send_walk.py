@@ -1,13 +1,17 @@
 """A `send` walked from the CLI to the disk: how often the session is looked up on the way.
 
-  python bench/send_walk.py
+  python bench/send_walk.py      (run it from outside the repository to measure another tree
+                                  with PYTHONPATH=that/tree: `python -c` puts the cwd first)
 
 One demo agent (the raw-mode TUI) in a pane of a private tmux server, registered as a push
-session; then `termbridge send` runs (its hot-path entry, as `python -m termbridge` does) in a child process that counts, with a profile hook, every
-termbridge module entered and every call of the functions that look the session up again:
-`registry.lookup` (the registry entry read from disk), `registry.session_dir` (the directory
-named), `Outbox.__init__` (an outbox built) and `config.load_config`; and every state file opened (`paths.open_state`), by name. The send delivers at once
-(an idle target), so the walk includes the drain, the typing and the confirmation.
+session; then `termbridge send` runs (its hot-path entry, as `python -m termbridge` does) in
+a child process that counts, with a profile hook, every termbridge module entered and every
+call of the functions that look the session up again: `registry.lookup` (the registry entry
+read from disk), `session_dir` (the directory named), `Outbox.__init__` (an outbox built)
+and `config.load_config`; and every state file opened (`paths.open_state`), by name. The
+send delivers at once (an idle target), so the walk includes the drain, the typing and the
+confirmation. WALK_WHERE="Outbox constructions" (any counted name) prints where each such
+call came from.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from common import PY, TB, private_env  # noqa: E402
 COUNTED = {
     ("termbridge.registry", "lookup"): "registry lookups",
     ("termbridge.registry", "session_dir"): "session_dir calls",
-    ("termbridge.outbox", "__init__"): "Outbox constructions",
+    ("termbridge.session_files", "session_dir"): "session_dir calls",
+    ("termbridge.outbox", "Outbox.__init__"): "Outbox constructions",
     ("termbridge.config", "load_config"): "load_config calls",
 }
 
@@ -41,12 +46,16 @@ def prof(frame, event, arg):
     if not mod.startswith("termbridge"):
         return
     modules.add(mod)
-    key = (mod, frame.f_code.co_name)
+    key = (mod, frame.f_code.co_qualname)
     if key in COUNTED:
         counts[COUNTED[key]] += 1
+        if WHERE and COUNTED[key] == WHERE:
+            import traceback
+            print("".join(traceback.format_stack(frame.f_back, limit=4)), file=sys.stderr)
     if key == ("termbridge.paths", "open_state"):
         opened[str(frame.f_locals.get("path", "")).rsplit("/", 1)[-1]] += 1
 COUNTED = {tuple(k.split(":")): v for k, v in json.loads(sys.argv[1]).items()}
+WHERE = sys.argv[2]
 sys.setprofile(prof)
 sys.argv = ["termbridge", "send", "a", "hello from the walk"]
 from termbridge.fastpath import main
@@ -80,12 +89,15 @@ def main() -> None:
         )
         subprocess.run([*TB, "register", "a", "--pid", str(pane_pid), "--kind", "codex"], env=env, check=True)
         counted = {f"{m}:{f}": v for (m, f), v in COUNTED.items()}
-        p = subprocess.run([PY, "-c", CHILD, json.dumps(counted)], env=env, capture_output=True, text=True, timeout=60)
+        argv = [PY, "-c", CHILD, json.dumps(counted), os.environ.get("WALK_WHERE", "")]
+        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
         if '"counts"' not in p.stderr:
             raise SystemExit(p.stderr)
         walk = json.loads(next(ln for ln in p.stderr.splitlines() if ln.startswith('{"counts')))
         print(f"send: exit {p.returncode}, stdout {p.stdout.strip()!r}")
-        for what in COUNTED.values():
+        if os.environ.get("WALK_WHERE"):
+            print(p.stderr)
+        for what in dict.fromkeys(COUNTED.values()):
             print(f"  {what:22} {walk['counts'].get(what, 0)}")
         opened = walk["opened"]
         print(

@@ -251,7 +251,8 @@ def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json
 @click.option("--force", is_flag=True, help="Skip the idle check (never the draft check).")
 def drain(name, pane, print_, json_, force):
     """Deliver every pending message for NAME (or the session --pane hosts)."""
-    from termbridge import delivery, paths, registry
+    from termbridge import delivery
+    from termbridge.context import SessionContext
     from termbridge.errors import BadInput
 
     home = _home()
@@ -262,12 +263,12 @@ def drain(name, pane, print_, json_, force):
         if name is None:
             click.echo(f"termbridge: {pane} hosts no registered session; nothing to drain", err=True)
             return
-    paths.validate_name(name)
+    ctx = SessionContext(home, name)  # validates NAME
     if print_ or json_:
-        registry.lookup(home, name)
-        delivery.drain_print(home, name, sys.stdout.write, as_json=json_, flush=sys.stdout.flush)
+        ctx.session  # noqa: B018 - an unknown session is an error (exit 3), not an empty queue
+        delivery.drain_print(ctx, sys.stdout.write, as_json=json_, flush=sys.stdout.flush)
         return
-    done = delivery.drain_to_target(home, name, force=force)
+    done = delivery.drain_to_target(ctx, force=force)
     if done.note:
         click.echo(f"termbridge: {done.note}", err=True)
     elif done.count and sys.stderr.isatty():
@@ -314,11 +315,10 @@ def dead_letter(name, json_, retry_id, retry_all):
 @click.option("json_", "--json", is_flag=True)
 def wake(name, json_):
     """One nudge iff messages are pending, the target is idle and none went out within the debounce window."""
-    from termbridge import paths
     from termbridge import wake as wk
+    from termbridge.context import SessionContext
 
-    paths.validate_name(name)
-    outcome = wk.wake_session(_home(), name)
+    outcome = wk.wake_session(SessionContext(_home(), name))
     if json_:
         _out_json({"session": name, "outcome": outcome})
     else:
@@ -714,10 +714,11 @@ def demo(keep):
 def mcp(name):
     """MCP server on stdio for the agent that starts it: tools send, inbox, peers, receipt."""
     from termbridge import mcp_server
+    from termbridge.errors import SdkMissing
 
     try:
         mcp_server.load_sdk()
-    except mcp_server.SdkMissing as e:
+    except SdkMissing as e:
         click.echo(str(e), err=True)
         sys.exit(1)
     mcp_server.serve(name)  # the state home may come from the agent's environment

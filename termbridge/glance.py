@@ -187,9 +187,9 @@ class EventTail:
 def drain(home: Path, name: str) -> str:
     """What `termbridge drain NAME` does (the same library call); a line saying what happened."""
     from termbridge import delivery
+    from termbridge.context import SessionContext
 
-    paths.validate_name(name)
-    done = delivery.drain_to_target(home, name)
+    done = delivery.drain_to_target(SessionContext(home, name))
     if done.note:
         return done.note
     if done.count:
@@ -201,11 +201,12 @@ def hand_over(home: Path, name: str) -> tuple[int, str]:
     """What `termbridge drain NAME --print` does: every pending message, framed, taken out of the
     queue and counted delivered (via print). Returns (count, the framed text)."""
     from termbridge import delivery
+    from termbridge.context import SessionContext
 
-    paths.validate_name(name)
-    registry.lookup(home, name)
+    ctx = SessionContext(home, name)
+    ctx.session  # noqa: B018 - an unknown session is an error, not an empty queue
     parts: list[str] = []
-    n = delivery.drain_print(home, name, parts.append)
+    n = delivery.drain_print(ctx, parts.append)
     return n, "".join(parts)
 
 

@@ -175,6 +175,32 @@ class Outbox:
         self.dead_path = self.files.dead
         self._lock_obj: _TimedLock | None = None
         self._pending_file: paths.KeptFile | None = None  # pending.log kept open across appends
+        self._settler: Outbox | None = None  # see impatient()
+
+    def impatient(self, seconds: float) -> Outbox:
+        """This outbox for a caller that must not wait long (a hook): its reads and claims wait at
+        most SECONDS for the lock, and on a timeout the messages stay queued for the next time; a
+        delivery it did claim settles (commit, release) waiting as long as any drain would."""
+        box = Outbox(self.home, self.name, dict(self.cfg, lock_timeout_s=seconds))
+        box._settler = self
+        return box
+
+    def maybe_pending(self) -> bool:
+        """A cheap look before claiming: an empty queue with no claims needs no lock (the hot path of
+        most Stop hooks). True may be wrong (claim() judges); False is not."""
+        try:
+            if os.lstat(self.pending_path).st_size > 0:
+                return True
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return True  # let claim() judge (and refuse) it
+        try:
+            return any(not n.startswith(".") for n in os.listdir(self.claims_dir))
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
 
     # ------------------------------------------------------------------ locking
     def _lock(self):
@@ -506,7 +532,7 @@ class Outbox:
         if claim is None:
             yield None
             return
-        tx = Delivery(self, claim)
+        tx = Delivery(self._settler or self, claim)
         try:
             yield tx
         except BaseException:

@@ -18,14 +18,10 @@ import time
 from pathlib import Path
 
 from termbridge import paths
-from termbridge.errors import UnknownSession
+from termbridge.errors import UnknownMessage
 from termbridge.receipts_log import entries, record
 
 _RANK = {"queued": 0, "submitted": 1, "received": 2}
-
-
-class UnknownMessage(UnknownSession):
-    """No message with that id is known (exit 3)."""
 
 
 def _session_names(home: Path) -> list[str]:

@@ -145,6 +145,42 @@ def register(
     return sess
 
 
+def register_agent(
+    home: Path,
+    name: str,
+    pid: int,
+    kind: str,
+    by: str,
+    wanted: str = "push",
+    mine: frozenset[int] | set[int] = frozenset(),
+    lock_timeout: float = 10.0,
+    **where,
+) -> Session:
+    """The one registration policy for an agent that registers itself (BY "hook" or "mcp").
+
+    Under the session's register lock (two agents starting at once for one name must not both
+    take it): a name that another live process holds -- neither PID nor one of MINE (the
+    registering process's ancestors) -- is not taken over (NameHeld, carrying that entry);
+    the delivery mode is delivery_for()'s, from the earlier entry when it was this same agent
+    or when a hook registers (a person's `register --delivery` choice survives the agent's
+    restart); WHERE (tmux_socket, kitty_socket, env) is passed to register().
+    """
+    from termbridge.errors import NameHeld
+
+    files = SessionFiles.of(home, name)
+    paths.ensure_dir(files.dir)
+    with paths.state_lock(files.register_lock, timeout=lock_timeout):
+        try:
+            old: Session | None = lookup(home, name)
+        except (UnknownSession, StateError):
+            old = None  # unknown, or a corrupt record that a fresh register replaces
+        if old is not None and old.pid != pid and old.pid not in mine and old.liveness() == "alive":
+            raise NameHeld(f"session name {name!r} belongs to another live process (pid {old.pid}, {old.kind})", old)
+        prior = old if by == "hook" or (old is not None and old.pid == pid) else None
+        delivery, chosen_by = delivery_for(prior, by, wanted)
+        return register(home, name, pid, kind, delivery, delivery_by=chosen_by, **where)
+
+
 def unregister(home: Path, name: str) -> None:
     """Forget NAME; its queued messages stay on disk for a later re-register."""
     path = SessionFiles.of(home, name).session
