@@ -8,7 +8,7 @@ import os
 import stat
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 
 
 # ---------------------------------------------------------------- item 7: kitty frames

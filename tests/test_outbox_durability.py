@@ -12,7 +12,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import TB, tb, tb_json
+from helpers import TB, tb, tb_json
 
 from termbridge.outbox import Outbox
 
