@@ -133,9 +133,10 @@ def _hook_checks() -> list[Check]:
     from termbridge import hooks_install as hi
     from termbridge.errors import BadInput
     from termbridge.hooks import AGENT_EVENTS
+    from termbridge.kinds import AGENT_KINDS
 
     out = []
-    for agent in ("claude", "codex", "gemini"):
+    for agent in AGENT_KINDS:
         if shutil.which(agent) is None:
             continue
         name = f"{agent} hooks"

@@ -31,9 +31,10 @@ from pathlib import Path
 
 from termbridge import agents, events, framing, paths, registry
 from termbridge.config import DEFAULTS
+from termbridge.kinds import AGENT_KINDS
 from termbridge.session_files import SessionFiles
 
-AGENTS = ("claude", "codex", "gemini")
+AGENTS = AGENT_KINDS  # the agents with hooks: kinds.py's one tuple
 EVENTS = ("session-start", "prompt-submit", "stop")
 # Each agent's name for each termbridge hook event (what `hooks install` writes).
 AGENT_EVENTS = {
@@ -74,13 +75,6 @@ def session_name(session: str | None, agent: str, env: Mapping[str, str] | None 
 
 
 # ---------------------------------------------------------------- the agent's own process
-def find_agent_pid(agent: str, start: int | None = None) -> int | None:
-    """The nearest ancestor of START (default: this process) that is AGENT, or None."""
-    from termbridge import proctree
-
-    return _agent_in(proctree.ancestor_chain(os.getpid() if start is None else start)[1:], agent)
-
-
 def _chain() -> list[int]:
     """This hook's ancestors, itself excluded."""
     from termbridge import proctree

@@ -14,11 +14,13 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal, get_args
 
 from termbridge import paths
 from termbridge.session_files import SessionFiles
 
-STATES = ("queued", "submitted", "received", "expired", "dead")
+ReceiptState = Literal["queued", "submitted", "received", "expired", "dead"]
+STATES: tuple[ReceiptState, ...] = get_args(ReceiptState)
 _MAX_LINES = 20000  # receipts.log is cut to the newest half past this
 
 
@@ -26,7 +28,7 @@ def log_path(home: Path, name: str) -> Path:
     return SessionFiles.of(home, name).receipts
 
 
-def record(home: Path, name: str, records: Iterable[dict | str], state: str, via: str) -> None:
+def record(home: Path, name: str, records: Iterable[dict | str], state: ReceiptState, via: str) -> None:
     """Append STATE for RECORDS (dicts with `id` and `created_at`, or bare ids), fsync'd."""
     if state not in STATES:
         raise ValueError(f"unknown receipt state {state!r}")
