@@ -4,7 +4,8 @@
 #   ./dev.sh test    also installs the test extra, kitty/Xvfb/xdotool and the pinned real agents
 #                    (Codex, Claude Code, Gemini CLI from the npm registry, into a cache outside the
 #                    repository), then runs the whole test suite, real-agent tiers included
-#   ./dev.sh check   a venv with the test extra, then the static checks: ruff lint, ruff format, mypy
+#   ./dev.sh check   a venv with the test extra, then the static checks: ruff lint, ruff format, no
+#                    import cycles (tools/import_cycles.py --check), mypy
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 what="${1:-}"
@@ -47,6 +48,7 @@ if [ "$what" = check ]; then
     .venv/bin/python -m pip install -q -e '.[test]'
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
+    .venv/bin/python tools/import_cycles.py --check
     exec .venv/bin/mypy
 elif [ "$what" = test ]; then
     .venv/bin/python -m pip install -q -e '.[test]'

@@ -19,14 +19,13 @@ import os
 import time
 from pathlib import Path
 
-from termbridge import paths, registry
+from termbridge import paths
 from termbridge.errors import StateError
-
-HOLD_FILE = "dialog_hold.json"
+from termbridge.session_files import SessionFiles
 
 
 def hold_path(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name) / HOLD_FILE
+    return SessionFiles.of(home, name).dialog_hold
 
 
 def read_hold(home: Path, name: str) -> dict | None:

@@ -13,7 +13,7 @@ import sys
 import click
 
 from termbridge.errors import TermbridgeError
-from termbridge.kinds import DELIVERY_MODES, KINDS
+from termbridge.kinds import AGENT_KINDS, DELIVERY_MODES, KINDS
 
 
 def _home():
@@ -47,6 +47,11 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
+def json_option(help: str | None = None):
+    """`--json` (into the parameter `json_`): the one declaration every command shares."""
+    return click.option("json_", "--json", is_flag=True, help=help)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="termbridge", message="termbridge %(version)s")
 @click.pass_context
@@ -77,7 +82,7 @@ def cli(ctx):
     show_default=True,
     help="push: pending messages are typed into the idle composer; pull: only the wake nudge is.",
 )
-@click.option("json_", "--json", is_flag=True, help="Print the record as JSON.")
+@json_option("Print the record as JSON.")
 def register(name, pid, kind, delivery, json_):
     """Record a session NAME -> PID (re-register replaces)."""
     from termbridge import registry
@@ -117,7 +122,7 @@ def unregister(name):
 
 
 @cli.command()
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 def sessions(json_):
     """List registered sessions and whether their PID is alive."""
     from termbridge import registry
@@ -143,7 +148,7 @@ def sessions(json_):
 # ---------------------------------------------------------------- targets
 @cli.command()
 @click.argument("name")
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 @click.option("--surface", "with_surface", is_flag=True, help="Also read what the target shows (surface and reason).")
 def resolve(name, json_, with_surface):
     """Print NAME's verified target (found fresh from the live process tree)."""
@@ -170,7 +175,7 @@ def resolve(name, json_, with_surface):
 @click.option("--no-enter", is_flag=True, help="Type the text but do not press Enter.")
 @click.option("--enter-only", is_flag=True, help="Press Enter only, over termbridge's own unsubmitted text.")
 @click.option("--gap-ms", type=int, help="Milliseconds between the last text byte and Enter (0-10000, default 200).")
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 def submit(name, text, no_enter, enter_only, gap_ms, json_):
     """Type TEXT (or - / piped stdin) into NAME's verified target, press Enter, and confirm it submitted.
 
@@ -229,7 +234,7 @@ def run(name, kind, cmd):
 @click.option("--no-wake", is_flag=True, help="Only queue; do not try a wake nudge.")
 @click.option("--wait", "wait_s", type=float, help="Return once the message reaches --until (exit 4 when time is up).")
 @click.option("--until", "until", type=click.Choice(["submitted", "received"]), default="submitted", show_default=True)
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json_):
     """Queue MESSAGE (or - for stdin) durably for NAME and print its id."""
     from termbridge import sending
@@ -247,11 +252,12 @@ def send(name, message, sender, reply_to, key, ttl, no_wake, wait_s, until, json
 @click.argument("name", required=False)
 @click.option("--pane", "pane", help="Drain whichever session this pane (%N, kitty:…, pty:NAME) verifiably hosts.")
 @click.option("print_", "--print", is_flag=True, help="Write the framed messages to stdout instead of the target.")
-@click.option("json_", "--json", is_flag=True, help="One JSON object per message (implies --print).")
+@json_option("One JSON object per message (implies --print).")
 @click.option("--force", is_flag=True, help="Skip the idle check (never the draft check).")
 def drain(name, pane, print_, json_, force):
     """Deliver every pending message for NAME (or the session --pane hosts)."""
-    from termbridge import delivery, paths, registry
+    from termbridge import delivery
+    from termbridge.context import SessionContext
     from termbridge.errors import BadInput
 
     home = _home()
@@ -262,12 +268,12 @@ def drain(name, pane, print_, json_, force):
         if name is None:
             click.echo(f"termbridge: {pane} hosts no registered session; nothing to drain", err=True)
             return
-    paths.validate_name(name)
+    ctx = SessionContext(home, name)  # validates NAME
     if print_ or json_:
-        registry.lookup(home, name)
-        delivery.drain_print(home, name, sys.stdout.write, as_json=json_, flush=sys.stdout.flush)
+        ctx.session  # noqa: B018 - an unknown session is an error (exit 3), not an empty queue
+        delivery.drain_print(ctx, sys.stdout.write, as_json=json_, flush=sys.stdout.flush)
         return
-    done = delivery.drain_to_target(home, name, force=force)
+    done = delivery.drain_to_target(ctx, force=force)
     if done.note:
         click.echo(f"termbridge: {done.note}", err=True)
     elif done.count and sys.stderr.isatty():
@@ -276,7 +282,7 @@ def drain(name, pane, print_, json_, force):
 
 @cli.command("dead-letter")
 @click.argument("name")
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 @click.option("--retry", "retry_id", help="Move this dead letter back to the queue.")
 @click.option("--retry-all", is_flag=True, help="Move every retryable dead letter back to the queue.")
 def dead_letter(name, json_, retry_id, retry_all):
@@ -311,14 +317,13 @@ def dead_letter(name, json_, retry_id, retry_all):
 
 @cli.command()
 @click.argument("name")
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 def wake(name, json_):
     """One nudge iff messages are pending, the target is idle and none went out within the debounce window."""
-    from termbridge import paths
     from termbridge import wake as wk
+    from termbridge.context import SessionContext
 
-    paths.validate_name(name)
-    outcome = wk.wake_session(_home(), name)
+    outcome = wk.wake_session(SessionContext(_home(), name))
     if json_:
         _out_json({"session": name, "outcome": outcome})
     else:
@@ -327,7 +332,7 @@ def wake(name, json_):
 
 @cli.command()
 @click.argument("msg_id", metavar="ID")
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 def receipt(msg_id, json_):
     """What became of message ID: queued, submitted, received, expired or dead."""
     from termbridge import receipts, validate
@@ -523,7 +528,7 @@ def _hooks_change(action, agent, project, dry_run, command):
         click.echo(f"note: {note}")
 
 
-_AGENT_OPT = click.option("--agent", type=click.Choice(["claude", "codex", "gemini"]), required=True)
+_AGENT_OPT = click.option("--agent", type=click.Choice(list(AGENT_KINDS)), required=True)
 _PROJECT_OPT = click.option(
     "--project", is_flag=True, help="The project's settings in the current directory, not the user's."
 )
@@ -559,7 +564,7 @@ def hooks_uninstall(agent, project, dry_run, command):
 # ---------------------------------------------------------------- observing
 @cli.command()
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events.")
-@click.option("json_", "--json", is_flag=True, help="Raw JSON lines (the default is a readable line each).")
+@json_option("Raw JSON lines (the default is a readable line each).")
 def events(follow, json_):
     """The durable event log, one event a line."""
     from termbridge import events as ev
@@ -587,7 +592,7 @@ def _print_event(e: dict) -> None:
 
 
 @cli.command()
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 def status(json_):
     """Per session: pid alive, target, surface and why, pending, in-flight, receipts, dead letters, last wake."""
     from termbridge import status as st
@@ -660,7 +665,7 @@ def statusline(what, pane_pid, icon):
 
 
 @cli.command()
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 def doctor(json_):
     """Check tmux, focus-events, the plugin, kitty, state permissions, config and hooks; say what to fix."""
     from termbridge import doctor as dr
@@ -680,7 +685,7 @@ def doctor(json_):
     metavar="[NAME]",
     type=click.Choice(["command", "data", "tmux", "kitty", "shell", "state", "config"]),
 )
-@click.option("json_", "--json", is_flag=True)
+@json_option()
 def paths_cmd(what, json_):
     """Where this termbridge and its plugins live (NAME: print only that one).
 
@@ -714,10 +719,11 @@ def demo(keep):
 def mcp(name):
     """MCP server on stdio for the agent that starts it: tools send, inbox, peers, receipt."""
     from termbridge import mcp_server
+    from termbridge.errors import SdkMissing
 
     try:
         mcp_server.load_sdk()
-    except mcp_server.SdkMissing as e:
+    except SdkMissing as e:
         click.echo(str(e), err=True)
         sys.exit(1)
     mcp_server.serve(name)  # the state home may come from the agent's environment

@@ -78,7 +78,8 @@ class Demo:
 
     def tmux(self, *args: str, check: bool = False) -> str:
         """One tmux command on the demo's server through termbridge's runner; "" on failure unless CHECK."""
-        from termbridge.tmux_cmd import TmuxError, run_tmux
+        from termbridge.errors import TmuxError
+        from termbridge.tmux_cmd import run_tmux
 
         try:
             return run_tmux(*args, env={"TERMBRIDGE_TMUX_SOCKET": self.socket}, timeout=10)
@@ -91,6 +92,7 @@ class Demo:
     def run(self, keep: bool = False) -> None:
         from termbridge import hooks, paths, proctree, receipts, registry, submit, targets, waiter, wake
         from termbridge.config import _cache
+        from termbridge.context import SessionContext
         from termbridge.delivery import drain_to_target
         from termbridge.errors import TargetBusy
         from termbridge.outbox import Outbox
@@ -194,10 +196,10 @@ class Demo:
         sent = json.loads(p.stdout)
         self.say(f"    send -> id {sent['id']}, wake {sent['wake']} (fsync'd before the id is printed)")
         try:
-            drain_to_target(self.home, "coder")
+            drain_to_target(SessionContext(self.home, "coder"))
         except TargetBusy as e:
             self.say(f"    drain -> exit {e.exit_code}: {e}")
-        self.say(f"    wake -> {wake.wake_session(self.home, 'coder')}")
+        self.say(f"    wake -> {wake.wake_session(SessionContext(self.home, 'coder'))}")
         self.wait_for(lambda: waiter.live_waiter(self.home, "coder") or len(self.received(log)) > n, 5)
         state = receipts.lookup(self.home, sent["id"])["state"]
         self.say(f"    waiter: {waiter.live_waiter(self.home, 'coder')}; receipt: {state}")
@@ -214,7 +216,7 @@ class Demo:
         first = box.append("The deploy is frozen until Friday.", sender="lead")
         box.append("Also: rebase before you push.", sender="lead", reply_to=first["id"])
         n = len(self.received(log))
-        done = drain_to_target(self.home, "coder")
+        done = drain_to_target(SessionContext(self.home, "coder"))
         self.wait_for(lambda: len(self.received(log)) > n)
         self.say(f"    drain -> delivered {done.count} messages")
         self.show_received(log, n)
@@ -226,7 +228,7 @@ class Demo:
             time.sleep(0.03)
         box.append("This must wait for the draft.", sender="lead")
         try:
-            drain_to_target(self.home, "coder", force=True)
+            drain_to_target(SessionContext(self.home, "coder"), force=True)
         except TargetBusy as e:
             self.say(f"    drain --force -> exit {e.exit_code}: {e}")
         screen = self.tmux("capture-pane", "-p", "-t", agent)

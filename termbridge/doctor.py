@@ -22,7 +22,8 @@ class Check:
 
 
 def _tmux_checks() -> list[Check]:
-    from termbridge.tmux_cmd import TmuxError, no_server, run_tmux, socket_path
+    from termbridge.errors import TmuxError
+    from termbridge.tmux_cmd import no_server, run_tmux, socket_path
 
     if shutil.which("tmux") is None:
         return [Check("tmux", FAIL, "tmux is not installed", "apt-get install tmux (or brew install tmux)")]
@@ -69,7 +70,8 @@ def _tmux_checks() -> list[Check]:
 
 def _kitty_check() -> Check:
     from termbridge.backends.kitty import address
-    from termbridge.kitty_rc import KittyClient, KittyError
+    from termbridge.errors import KittyError
+    from termbridge.kitty_rc import KittyClient
 
     addr = address()
     if not addr:
@@ -131,9 +133,10 @@ def _hook_checks() -> list[Check]:
     from termbridge import hooks_install as hi
     from termbridge.errors import BadInput
     from termbridge.hooks import AGENT_EVENTS
+    from termbridge.kinds import AGENT_KINDS
 
     out = []
-    for agent in ("claude", "codex", "gemini"):
+    for agent in AGENT_KINDS:
         if shutil.which(agent) is None:
             continue
         name = f"{agent} hooks"
@@ -292,7 +295,8 @@ def _configured_path_check(env: dict | None = None) -> Check:
 
     # tmux: @termbridge-command, the termbridge recorded when the plugin loaded, the plugin's files.
     if shutil.which("tmux") is not None:
-        from termbridge.tmux_cmd import TmuxError, run_tmux
+        from termbridge.errors import TmuxError
+        from termbridge.tmux_cmd import run_tmux
 
         try:
             option = run_tmux("show-options", "-gqv", "@termbridge-command", env=env).strip()

@@ -43,3 +43,37 @@ class TargetBusy(TermbridgeError):
 
 class BackendError(TermbridgeError):
     """A terminal backend (tmux, kitty, PTY wrapper) failed (exit 1)."""
+
+
+class TmuxError(BackendError):
+    """A tmux command failed; str() reads like 'send-keys: can't find pane: %9'."""
+
+
+class KittyError(BackendError):
+    """kitty could not be reached or refused a command."""
+
+
+class Unconfirmed(TermbridgeError):
+    """Typed, Enter pressed (and retried), but the text is still in the composer (exit 1)."""
+
+
+class UnknownMessage(UnknownSession):
+    """No message with that id is known (exit 3)."""
+
+
+class NameHeld(TermbridgeError):
+    """A session name belongs to another live process: a hook or an MCP server does not take it over.
+    OLD is that process's registry entry."""
+
+    def __init__(self, message: str, old) -> None:
+        super().__init__(message)
+        self.old = old
+
+
+class SdkMissing(TermbridgeError):
+    """The optional `mcp` package is not installed (exit 1)."""
+
+
+class JsoncError(ValueError):
+    """JSON with comments that does not parse; the message says what and where (line and column).
+    A ValueError, not a TermbridgeError: jsonc.py is a parser of its own, its callers say what failed."""

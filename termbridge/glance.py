@@ -96,10 +96,10 @@ def read_surfaces(home: Path, rows: list[dict], cfg: dict) -> None:
 
 def latest_receipts(home: Path, name: str, count: int = 3, tail_bytes: int = 8192) -> list[dict]:
     """NAME's newest receipt entries, newest first: {"id","state","t","via"} (only the log's tail is read)."""
-    from termbridge import receipts
+    from termbridge import receipts_log
 
     try:
-        fd = paths.open_state(receipts.log_path(home, name))
+        fd = paths.open_state(receipts_log.log_path(home, name))
     except (FileNotFoundError, TermbridgeError, OSError):
         return []
     try:
@@ -110,7 +110,7 @@ def latest_receipts(home: Path, name: str, count: int = 3, tail_bytes: int = 819
         os.close(fd)
     out: list[dict] = []
     for line in reversed(data.split(b"\n")[1 if start else 0 :]):
-        e = receipts.parse_entry(line)
+        e = receipts_log.parse_entry(line)
         if e is not None:
             out.append({"id": e["id"], "state": e["state"], "t": float(e["t"]), "via": e["via"]})
             if len(out) >= count:
@@ -187,9 +187,9 @@ class EventTail:
 def drain(home: Path, name: str) -> str:
     """What `termbridge drain NAME` does (the same library call); a line saying what happened."""
     from termbridge import delivery
+    from termbridge.context import SessionContext
 
-    paths.validate_name(name)
-    done = delivery.drain_to_target(home, name)
+    done = delivery.drain_to_target(SessionContext(home, name))
     if done.note:
         return done.note
     if done.count:
@@ -201,11 +201,12 @@ def hand_over(home: Path, name: str) -> tuple[int, str]:
     """What `termbridge drain NAME --print` does: every pending message, framed, taken out of the
     queue and counted delivered (via print). Returns (count, the framed text)."""
     from termbridge import delivery
+    from termbridge.context import SessionContext
 
-    paths.validate_name(name)
-    registry.lookup(home, name)
+    ctx = SessionContext(home, name)
+    ctx.session  # noqa: B018 - an unknown session is an error, not an empty queue
     parts: list[str] = []
-    n = delivery.drain_print(home, name, parts.append)
+    n = delivery.drain_print(ctx, parts.append)
     return n, "".join(parts)
 
 

@@ -31,8 +31,10 @@ from pathlib import Path
 
 from termbridge import agents, events, framing, paths, registry
 from termbridge.config import DEFAULTS
+from termbridge.kinds import AGENT_KINDS
+from termbridge.session_files import SessionFiles
 
-AGENTS = ("claude", "codex", "gemini")
+AGENTS = AGENT_KINDS  # the agents with hooks: kinds.py's one tuple
 EVENTS = ("session-start", "prompt-submit", "stop")
 # Each agent's name for each termbridge hook event (what `hooks install` writes).
 AGENT_EVENTS = {
@@ -51,7 +53,7 @@ _HOOK_LOCK_S = 0.15  # a hook never waits long on a lock: what it would do waits
 
 
 def _budget_path(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name) / "stop_hook.json"
+    return SessionFiles.of(home, name).stop_hook
 
 
 def _blocks(home: Path, name: str) -> int:
@@ -73,13 +75,6 @@ def session_name(session: str | None, agent: str, env: Mapping[str, str] | None 
 
 
 # ---------------------------------------------------------------- the agent's own process
-def find_agent_pid(agent: str, start: int | None = None) -> int | None:
-    """The nearest ancestor of START (default: this process) that is AGENT, or None."""
-    from termbridge import proctree
-
-    return _agent_in(proctree.ancestor_chain(os.getpid() if start is None else start)[1:], agent)
-
-
 def _chain() -> list[int]:
     """This hook's ancestors, itself excluded."""
     from termbridge import proctree
@@ -239,7 +234,7 @@ def claude_stop(home: Path, session: str | None, stdin: bytes, write: Callable[[
 # ---------------------------------------------------------------- session-start
 def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[str, str] | None) -> None:
     from termbridge.backends.kitty import address
-    from termbridge.errors import StateError, UnknownSession
+    from termbridge.errors import NameHeld
     from termbridge.tmux_cmd import socket_path
 
     env = os.environ if env is None else env
@@ -254,32 +249,29 @@ def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[s
             error=f"no {agent} process among the hook's ancestors (nor one Codex TUI of its thread); not registered",
         )
         return
-    d = paths.ensure_dir(registry.session_dir(home, name))
-    # The lock `termbridge mcp` takes for the same check: two agents starting at once for one
-    # name must not both take it. Short: a hook never waits long.
-    with paths.state_lock(d / "mcp-register.lock", timeout=_HOOK_LOCK_S):
-        try:
-            old = registry.lookup(home, name)
-        except (UnknownSession, StateError):
-            old = None
-        delivery, by = registry.delivery_for(old, "hook")
-        if old is not None and old.pid != pid and old.pid not in chain and old.liveness() == "alive":
-            # Another live agent holds the name (two Claude Code windows both default to
-            # `claude`): taking it over would hand its messages to this one.
-            events.log_event(
-                home,
-                "hook_error",
-                name,
-                hook=f"session-start:{agent}",
-                error=(
-                    f"session name {name!r} belongs to another live process (pid {old.pid}, {old.kind}); "
-                    f"this {agent} (pid {pid}) did not take it over: set TERMBRIDGE_SESSION to another name"
-                ),
-            )
-            return
-        sess = registry.register(
-            home, name, pid, agent, delivery, tmux_socket=socket_path(env), kitty_socket=address(env), delivery_by=by
+    try:
+        sess = registry.register_agent(
+            home,
+            name,
+            pid,
+            agent,
+            "hook",
+            mine=set(chain),
+            lock_timeout=_HOOK_LOCK_S,  # a hook never waits long
+            tmux_socket=socket_path(env),
+            kitty_socket=address(env),
         )
+    except NameHeld as e:
+        # Another live agent holds the name (two Claude Code windows both default to
+        # `claude`): taking it over would hand its messages to this one.
+        events.log_event(
+            home,
+            "hook_error",
+            name,
+            hook=f"session-start:{agent}",
+            error=f"{e}; this {agent} (pid {pid}) did not take it over: set TERMBRIDGE_SESSION to another name",
+        )
+        return
     _set_blocks(home, name, 0)
     from termbridge import record
 
@@ -305,7 +297,7 @@ def prompt_ids(prompt: str, known: set[str]) -> list[str]:
 
 
 def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
-    from termbridge import receipts, record, surface
+    from termbridge import receipts_log, record, surface
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
 
@@ -327,28 +319,11 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     known = box.delivered_ids() | box.in_flight_ids() | {i for i in typed.get("ids") or [] if isinstance(i, str)}
     ids = prompt_ids(prompt, known)
     if ids:
-        receipts.record(home, name, ids, "received", via=f"hook:{agent}")
+        receipts_log.record(home, name, ids, "received", via=f"hook:{agent}")
         events.log_event(home, "received", name, ids=ids, via=f"hook:{agent}")
 
 
 # ---------------------------------------------------------------- stop
-def _maybe_pending(box) -> bool:
-    """A cheap look before claiming: an empty queue with no claims needs no lock (the hot path of most Stops)."""
-    try:
-        if os.lstat(box.pending_path).st_size > 0:
-            return True
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return True  # let claim() judge (and refuse) it
-    try:
-        return any(not n.startswith(".") for n in os.listdir(box.claims_dir))
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-
-
 def _pick(box, cap: int) -> list[str]:
     """The ids one Stop hands over: the oldest deliverable messages whose framed text fits in CAP
     bytes, at least one; the rest stay queued for the next Stop."""
@@ -382,11 +357,12 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     stop_hook_active is false (a fresh user turn); an absent or malformed flag counts
     as true, so a confused hook can never loop forever.
     """
+    from termbridge.context import SessionContext
     from termbridge.idle import set_mark
-    from termbridge.outbox import Outbox
 
     sess = _require_own(home, f"stop:{agent}", agent, name, data)
     cfg = _config(home, f"stop:{agent}", name)
+    ctx = SessionContext(home, name, cfg, sess)
     if _own_agent(home, sess, _chain(), agent, data):
         from termbridge import record
 
@@ -396,19 +372,17 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     blocks = 0 if fresh_turn else _blocks(home, name)
     # A hook never waits long for the outbox lock: on a timeout the messages stay queued for
     # the next Stop (logged as a hook_error by run_hook).
-    box = Outbox(home, name, dict(cfg, lock_timeout_s=_HOOK_LOCK_S))
+    box = ctx.outbox.impatient(_HOOK_LOCK_S)
     only = None
     interrupted = _interrupted(agent, data)
-    if blocks < budget and not interrupted and _maybe_pending(box):
+    if blocks < budget and not interrupted and box.maybe_pending():
         from termbridge.delivery import settle_received
 
-        settle_received(home, name, box)  # what the agent already received is never handed over again
+        settle_received(ctx, box)  # what the agent already received is never handed over again
         only = _pick(box, cfg["max_body_bytes"]) or None
     # One transaction: the messages count as delivered only once the decision is written, and
     # are released (back at the head of the queue) on any failure before that.
     with box.delivering(only) if only else nullcontext() as d:
-        if d is not None:
-            d.box = Outbox(home, name, cfg)  # settling it (commit, release) waits as long as any drain
         if d is None:
             if fresh_turn:
                 _set_blocks(home, name, 0)

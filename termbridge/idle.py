@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from termbridge import paths, registry
+from termbridge.session_files import SessionFiles
 
 
 def mark_path(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name) / "mark.json"
+    return SessionFiles.of(home, name).mark
 
 
 def set_mark(home: Path, name: str, state: str) -> None:
@@ -64,7 +65,7 @@ SCREEN_IDLE_S = 1.0  # docs/surfaces.md: two idle samples at least one second ap
 
 
 def screen_idle_path(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name) / "screen-idle.json"
+    return SessionFiles.of(home, name).screen_idle
 
 
 def read_screen_idle(home: Path, name: str) -> dict | None:

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from termbridge.errors import JsoncError as JsoncError
+
 MAX_DEPTH = 256  # settings files nest a few levels; this bounds the recursion
 
 _TOKEN = re.compile(
@@ -33,10 +35,6 @@ _TOKEN = re.compile(
 )
 _WORDS = {"true": True, "false": False, "null": None}
 _SAME_LINE_TRIVIA = re.compile(r"(?:[ \t\r]+|//[^\n]*|/\*[^\n]*?\*/)*")
-
-
-class JsoncError(ValueError):
-    """Text that does not parse; the message says what and where (line and column)."""
 
 
 def position(text: str, pos: int) -> str:

@@ -1,5 +1,13 @@
-"""The one list of agent kinds and delivery modes (imported by the CLI: keep it free of imports)."""
+"""The one list of agent kinds and delivery modes, as types and as tuples (imported by the CLI and
+`send`'s hot path: no termbridge imports here; `typing` is loaded on both paths before this)."""
 
-KINDS = ("claude", "codex", "gemini", "shell", "other")
-AGENT_KINDS = ("claude", "codex", "gemini")  # the agents whose hooks and screens termbridge knows
-DELIVERY_MODES = ("push", "pull")  # push: framed messages into the idle composer; pull: only the nudge
+from typing import Literal, get_args
+
+Kind = Literal["claude", "codex", "gemini", "shell", "other"]
+AgentKind = Literal["claude", "codex", "gemini"]  # the agents whose hooks and screens termbridge knows
+DeliveryMode = Literal["push", "pull"]  # push: framed messages into the idle composer; pull: only the nudge
+KINDS: tuple[Kind, ...] = get_args(Kind)
+AGENT_KINDS: tuple[AgentKind, ...] = get_args(AgentKind)
+DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(
+    DeliveryMode
+)  # push: framed messages into the idle composer; pull: only the nudge

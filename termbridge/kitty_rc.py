@@ -15,15 +15,11 @@ import re
 import socket
 from typing import Any
 
-from termbridge.errors import BackendError
+from termbridge.errors import KittyError
 
 VERSION = [0, 26, 0]  # the oldest protocol we speak; newer kitty accepts older clients
 MAX_FRAME = 60 * 1024  # kitty drops larger requests; send-text is chunked below this
 _REPLY = re.compile(rb"\x1bP@kitty-cmd([^\x1b]*)\x1b\\")
-
-
-class KittyError(BackendError):
-    """kitty could not be reached or refused a command."""
 
 
 def parse_address(address: str) -> tuple[int, Any]:

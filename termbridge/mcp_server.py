@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from termbridge import paths, proctree
-from termbridge.errors import TermbridgeError
+from termbridge.errors import NameHeld, SdkMissing, TermbridgeError
 
 SDK_MISSING = "termbridge mcp needs the MCP SDK: pip install 'termbridge[mcp]'"
 
@@ -50,10 +50,6 @@ WRAPPERS = frozenset(
     }
 )
 _MAX_WALK = 8  # ancestors looked at for an agent before settling for the direct parent
-
-
-class SdkMissing(TermbridgeError):
-    """The optional `mcp` package is not installed (exit 1)."""
 
 
 def load_sdk() -> tuple[type, type]:
@@ -187,23 +183,14 @@ def start(name: str | None, env: Mapping[str, str] | None = None, parent: int | 
         name = name or env.get("TERMBRIDGE_SESSION") or kind
         paths.validate_name(name)
         bridge.name = name
-        d = paths.ensure_dir(registry.session_dir(home, name))
-        # Check and write under one lock: two servers starting at once for one name must
-        # not both believe they hold it.
-        with paths.state_lock(d / "mcp-register.lock", timeout=10):
-            try:
-                old = registry.lookup(home, name)
-            except TermbridgeError:
-                old = None  # unknown, or a corrupt record that a fresh register replaces
-            if old is not None and old.pid != pid and old.liveness() == "alive":
-                raise TermbridgeError(
-                    f"session name {name!r} belongs to another live process (pid {old.pid}, {old.kind}); "
-                    f"this server (for pid {pid}) did not take it over: start it with --name OTHER "
-                    f"or set TERMBRIDGE_SESSION"
-                )
-            delivery, by = registry.delivery_for(old if old is not None and old.pid == pid else None, "mcp", "pull")
-            registry.register(home, name, pid, kind, delivery, env=env, delivery_by=by)  # sockets: the agent's
-        log_event(home, "registered", name, pid=pid, kind=kind, delivery=delivery, via="mcp")
+        try:  # sockets: the agent's (ENV)
+            sess = registry.register_agent(home, name, pid, kind, "mcp", wanted="pull", env=env)
+        except NameHeld as e:
+            raise TermbridgeError(
+                f"{e}; this server (for pid {pid}) did not take it over: start it with --name OTHER "
+                f"or set TERMBRIDGE_SESSION"
+            ) from None
+        log_event(home, "registered", name, pid=pid, kind=kind, delivery=sess.delivery, via="mcp")
     except TermbridgeError as e:
         bridge.error = str(e)
     except Exception as e:  # noqa: BLE001 - a server that cannot register still answers, with the reason
@@ -236,15 +223,16 @@ def tool_inbox(bridge: Bridge) -> str:
     """This agent's pending messages, framed, handed over exactly once (then receipts `received`)."""
     import json
 
-    from termbridge import delivery, framing, receipts
+    from termbridge import delivery, framing, receipts_log
+    from termbridge.context import SessionContext
 
     me = bridge.me()
     lines: list[str] = []
-    delivery.drain_print(bridge.home, me, lines.append, as_json=True, via="mcp")
+    delivery.drain_print(SessionContext(bridge.home, me), lines.append, as_json=True, via="mcp")
     records = [json.loads(line) for line in lines]
     if not records:
         return "[termbridge] no pending messages."
-    receipts.record(bridge.home, me, records, "received", via="mcp")
+    receipts_log.record(bridge.home, me, records, "received", via="mcp")
     return framing.render_messages(records)
 
 

@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from termbridge import events, paths, proctree
+from termbridge import events, paths, proctree, receipts_log
 from termbridge.config import load_config
 from termbridge.errors import BadInput
 from termbridge.ids import new_id
-from termbridge.registry import session_dir
+from termbridge.session_files import SessionFiles
 
 _SEP = (",", ":")
 _ID_RE = re.compile(r"[A-Za-z0-9._:/@-]{1,128}")  # token-like, as validate.token
@@ -165,15 +165,42 @@ class Outbox:
     def __init__(self, home: Path, name: str, config: dict | None = None):
         self.home = Path(home)
         self.name = name
-        self.dir = session_dir(home, name)
+        self.files = SessionFiles.of(home, name)
+        self.dir = self.files.dir
         paths.add_root(self.home)
         self.cfg = config if config is not None else load_config()
-        self.pending_path = self.dir / "pending.log"
-        self.claims_dir = self.dir / "claims"
-        self.ledger_path = self.dir / "ledger.log"
-        self.dead_path = self.dir / "dead.log"
+        self.pending_path = self.files.pending
+        self.claims_dir = self.files.claims
+        self.ledger_path = self.files.ledger
+        self.dead_path = self.files.dead
         self._lock_obj: _TimedLock | None = None
         self._pending_file: paths.KeptFile | None = None  # pending.log kept open across appends
+        self._settler: Outbox | None = None  # see impatient()
+
+    def impatient(self, seconds: float) -> Outbox:
+        """This outbox for a caller that must not wait long (a hook): its reads and claims wait at
+        most SECONDS for the lock, and on a timeout the messages stay queued for the next time; a
+        delivery it did claim settles (commit, release) waiting as long as any drain would."""
+        box = Outbox(self.home, self.name, dict(self.cfg, lock_timeout_s=seconds))
+        box._settler = self
+        return box
+
+    def maybe_pending(self) -> bool:
+        """A cheap look before claiming: an empty queue with no claims needs no lock (the hot path of
+        most Stop hooks). True may be wrong (claim() judges); False is not."""
+        try:
+            if os.lstat(self.pending_path).st_size > 0:
+                return True
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return True  # let claim() judge (and refuse) it
+        try:
+            return any(not n.startswith(".") for n in os.listdir(self.claims_dir))
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
 
     # ------------------------------------------------------------------ locking
     def _lock(self):
@@ -182,7 +209,7 @@ class Outbox:
         if self._lock_obj is None:
             paths.ensure_dir(self.dir)
             self._lock_obj = _TimedLock(
-                paths.state_lock(self.dir / "outbox.lock", timeout=self.cfg["lock_timeout_s"]), self
+                paths.state_lock(self.files.outbox_lock, timeout=self.cfg["lock_timeout_s"]), self
             )
         return self._lock_obj
 
@@ -505,7 +532,7 @@ class Outbox:
         if claim is None:
             yield None
             return
-        tx = Delivery(self, claim)
+        tx = Delivery(self._settler or self, claim)
         try:
             yield tx
         except BaseException:
@@ -520,11 +547,9 @@ class Outbox:
 
         VIA says how the hand-over was proven: "screen", "hook", "print", "mcp"...
         """
-        from termbridge import receipts
-
         with self._lock():
             self._ledger_add(claim.ids)
-            receipts.record(self.home, self.name, claim.records, "submitted", via)
+            receipts_log.record(self.home, self.name, claim.records, "submitted", via)
             paths.unlink_durable(claim.path)
         events.log_events(self.home, self.name, [("delivered", {"id": i}) for i in claim.ids])
 

@@ -14,92 +14,14 @@ are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
 
 from __future__ import annotations
 
-import json
-import math
-import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from termbridge import paths
-from termbridge.errors import UnknownSession
+from termbridge.errors import UnknownMessage
+from termbridge.receipts_log import entries, record
 
-STATES = ("queued", "submitted", "received", "expired", "dead")
 _RANK = {"queued": 0, "submitted": 1, "received": 2}
-_MAX_LINES = 20000  # receipts.log is cut to the newest half past this
-
-
-class UnknownMessage(UnknownSession):
-    """No message with that id is known (exit 3)."""
-
-
-def log_path(home: Path, name: str) -> Path:
-    from termbridge.registry import session_dir
-
-    return session_dir(home, name) / "receipts.log"
-
-
-def record(home: Path, name: str, records: Iterable[dict | str], state: str, via: str) -> None:
-    """Append STATE for RECORDS (dicts with `id` and `created_at`, or bare ids), fsync'd."""
-    if state not in STATES:
-        raise ValueError(f"unknown receipt state {state!r}")
-    now = round(time.time(), 6)
-    lines = []
-    for r in records:
-        rid, queued = (r, None) if isinstance(r, str) else (r["id"], r.get("created_at"))
-        entry = {"id": rid, "state": state, "t": now, "via": via}
-        if isinstance(queued, (int, float)):
-            entry["queued_at"] = queued
-        lines.append(json.dumps(entry, separators=(",", ":")) + "\n")
-    if not lines:
-        return
-    path = log_path(home, name)
-    paths.ensure_dir(path.parent)
-    paths.append_durable(path, "".join(lines).encode())
-    _trim(path)
-
-
-def _trim(path: Path) -> None:
-    # Every entry is over 64 bytes (a 26-character id alone takes 36 of them), so a file smaller
-    # than that many entries cannot be over the line limit: no need to read it on every commit.
-    try:
-        if os.stat(path).st_size <= _MAX_LINES * 64:
-            return
-    except FileNotFoundError:
-        return
-    data = paths.read_bytes(path) or b""
-    if data.count(b"\n") > _MAX_LINES:
-        keep = data.split(b"\n")[-(_MAX_LINES // 2) - 1 :]
-        paths.atomic_write(path, b"\n".join(keep))
-
-
-def parse_entry(line: bytes) -> dict | None:
-    """One receipts.log line as its entry, or None for a torn or garbage line."""
-    try:
-        e = json.loads(line)
-    except ValueError:
-        return None
-    if not (
-        isinstance(e, dict)
-        and isinstance(e.get("id"), str)
-        and e.get("state") in STATES
-        and _finite(e.get("t"))
-        and isinstance(e.get("via"), str)
-    ):
-        return None
-    if "queued_at" in e and not _finite(e["queued_at"]):
-        del e["queued_at"]
-    return e
-
-
-def _entries(home: Path, name: str) -> list[dict]:
-    """The valid receipt entries of NAME (a torn or garbage line is skipped)."""
-    lines = (paths.read_bytes(log_path(home, name)) or b"").split(b"\n")
-    return [e for e in map(parse_entry, lines) if e is not None]
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _session_names(home: Path) -> list[str]:
@@ -134,7 +56,7 @@ def lookup(home: Path, msg_id: str, scan_transcripts: bool = True, session: str 
     """`{"id","session","state","at": {state: time},"via"}` for MSG_ID; UnknownMessage (exit 3) if none.
     SESSION, when the caller knows it, spares looking through every other session's state."""
     for name in [session] if session else _session_names(home):
-        mine = [e for e in _entries(home, name) if e["id"] == msg_id]
+        mine = [e for e in entries(home, name) if e["id"] == msg_id]
         if not mine:
             found = _outbox_state(home, name, msg_id)
             if found is None:
@@ -182,7 +104,7 @@ def received_ids(home: Path, name: str, ids: list[str]) -> set[str]:
     """Which of IDS NAME's agent is known to have received: a receipt from its own evidence, or its
     own bound record showing them. Nothing else counts (record.py)."""
     want = set(ids)
-    got = {e["id"] for e in _entries(home, name) if e["state"] == "received" and e["id"] in want}
+    got = {e["id"] for e in entries(home, name) if e["state"] == "received" and e["id"] in want}
     if want - got:
         from termbridge import record, registry
 
@@ -197,7 +119,7 @@ def received_ids(home: Path, name: str, ids: list[str]) -> set[str]:
 def counts(home: Path, name: str) -> dict[str, int]:
     """How many of NAME's messages reached each later state (by their newest receipt)."""
     best: dict[str, str] = {}
-    for e in _entries(home, name):
+    for e in entries(home, name):
         if _RANK.get(e["state"], -1) >= _RANK.get(best.get(e["id"], ""), -1):
             best[e["id"]] = e["state"]
     out = {"submitted": 0, "received": 0}

@@ -39,9 +39,9 @@ _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def record_file(home: Path, name: str) -> Path:
-    from termbridge.registry import session_dir
+    from termbridge.session_files import SessionFiles
 
-    return session_dir(home, name) / "record.json"
+    return SessionFiles.of(home, name).record
 
 
 def bind_from_hook(home: Path, sess, agent: str, data: dict) -> dict | None:

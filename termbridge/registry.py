@@ -10,6 +10,8 @@ from pathlib import Path
 from termbridge import paths, proctree
 from termbridge.errors import BadInput, DeadSession, StateError, UnknownSession
 from termbridge.kinds import DELIVERY_MODES, KINDS
+from termbridge.session_files import SessionFiles, sessions_dir
+from termbridge.session_files import session_dir as session_dir  # where the callers have long found it
 
 
 class Session:
@@ -103,15 +105,6 @@ def delivery_for(old: Session | None, by: str, wanted: str = "push") -> tuple[st
     return wanted, by
 
 
-def sessions_dir(home: Path) -> Path:
-    return Path(home) / "sessions"
-
-
-def session_dir(home: Path, name: str) -> Path:
-    """The per-session state directory (outbox, marks, wake stamp...)."""
-    return sessions_dir(home) / paths.validate_name(name)
-
-
 def register(
     home: Path,
     name: str,
@@ -146,14 +139,51 @@ def register(
         tmux_socket = tmux_socket or socket_path(env)
         kitty_socket = kitty_socket or address(env)
     sess = Session(name, pid, token, kind, round(time.time(), 3), delivery, tmux_socket, kitty_socket, delivery_by)
-    d = paths.ensure_dir(session_dir(home, name))
-    paths.atomic_write(d / "session.json", json.dumps(sess.as_dict()).encode())
+    files = SessionFiles.of(home, name)
+    paths.ensure_dir(files.dir)
+    paths.atomic_write(files.session, json.dumps(sess.as_dict()).encode())
     return sess
+
+
+def register_agent(
+    home: Path,
+    name: str,
+    pid: int,
+    kind: str,
+    by: str,
+    wanted: str = "push",
+    mine: frozenset[int] | set[int] = frozenset(),
+    lock_timeout: float = 10.0,
+    **where,
+) -> Session:
+    """The one registration policy for an agent that registers itself (BY "hook" or "mcp").
+
+    Under the session's register lock (two agents starting at once for one name must not both
+    take it): a name that another live process holds -- neither PID nor one of MINE (the
+    registering process's ancestors) -- is not taken over (NameHeld, carrying that entry);
+    the delivery mode is delivery_for()'s, from the earlier entry when it was this same agent
+    or when a hook registers (a person's `register --delivery` choice survives the agent's
+    restart); WHERE (tmux_socket, kitty_socket, env) is passed to register().
+    """
+    from termbridge.errors import NameHeld
+
+    files = SessionFiles.of(home, name)
+    paths.ensure_dir(files.dir)
+    with paths.state_lock(files.register_lock, timeout=lock_timeout):
+        try:
+            old: Session | None = lookup(home, name)
+        except (UnknownSession, StateError):
+            old = None  # unknown, or a corrupt record that a fresh register replaces
+        if old is not None and old.pid != pid and old.pid not in mine and old.liveness() == "alive":
+            raise NameHeld(f"session name {name!r} belongs to another live process (pid {old.pid}, {old.kind})", old)
+        prior = old if by == "hook" or (old is not None and old.pid == pid) else None
+        delivery, chosen_by = delivery_for(prior, by, wanted)
+        return register(home, name, pid, kind, delivery, delivery_by=chosen_by, **where)
 
 
 def unregister(home: Path, name: str) -> None:
     """Forget NAME; its queued messages stay on disk for a later re-register."""
-    path = session_dir(home, name) / "session.json"
+    path = SessionFiles.of(home, name).session
     if not os.path.lexists(path):
         raise UnknownSession(f"unknown session {name!r}")
     paths.unlink_durable(path)
@@ -161,7 +191,7 @@ def unregister(home: Path, name: str) -> None:
 
 def lookup(home: Path, name: str) -> Session:
     """The registered session NAME, or UnknownSession (exit 3)."""
-    data = paths.read_bytes(session_dir(home, name) / "session.json")
+    data = paths.read_bytes(SessionFiles.of(home, name).session)
     if data is None:
         raise UnknownSession(f"unknown session {name!r}")
     try:
@@ -212,13 +242,13 @@ def all_sessions(home: Path, refused: list[tuple[str, str]] | None = None) -> li
             continue
         try:
             paths.check_levels(d / name)  # before anything is read through it
-            if not os.path.lexists(d / name / "session.json"):
+            if not os.path.lexists(SessionFiles(d / name).session):
                 continue
             out.append(lookup(home, name))
         except UnknownSession:
             continue
         except StateError as e:
-            if refused is not None and os.path.lexists(d / name / "session.json"):
+            if refused is not None and os.path.lexists(SessionFiles(d / name).session):
                 refused.append((name, str(e)))
             continue
     return out

@@ -7,6 +7,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # annotations only: `send`'s start-up imports these when it needs them
+    from termbridge.context import SessionContext
+    from termbridge.wake import WakeOutcome
 
 UNTIL = ("submitted", "received")
 _RANK = {"queued": 0, "submitted": 1, "received": 2}
@@ -38,13 +43,12 @@ def send_message(
 ) -> Sent:
     """Validate everything first (BadInput, nothing written), append fsync'd, then one delivery
     attempt (an outcome, never an error) and, with WAIT_S, wait for UNTIL."""
-    from termbridge import paths, registry, validate
-    from termbridge.config import load_config
+    from termbridge import validate
+    from termbridge.context import SessionContext
     from termbridge.errors import BadInput
-    from termbridge.outbox import Outbox
 
-    cfg = load_config()
-    paths.validate_name(name)
+    ctx = SessionContext(home, name)  # validates NAME
+    cfg = ctx.cfg
     validate.token(sender, "--from")
     validate.token(reply_to, "--reply-to")
     validate.token(key, "--key")
@@ -55,15 +59,13 @@ def send_message(
     if until not in UNTIL:
         raise BadInput(f"--until must be one of {', '.join(UNTIL)}")
     body = validate.body_text(message, cfg["max_body_bytes"])
-    sess = registry.lookup(home, name)
+    sess = ctx.session
     if wait_s is not None and until == "received":
         require_evidence(home, sess)
-    rec = Outbox(home, name, cfg).append(body, sender, reply_to, key, ttl)
+    rec = ctx.outbox.append(body, sender, reply_to, key, ttl)
     sent = Sent(rec["id"], name, None)
     if wake:
-        from termbridge.delivery import attempt_after_send
-
-        sent.wake = attempt_after_send(home, name)
+        sent.wake = attempt_after_send(ctx)
     if wait_s is not None:
         from termbridge.receipts import wait_for_state
 
@@ -73,6 +75,44 @@ def send_message(
             sent.note = f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}"
             sent.exit_code = 4
     return sent
+
+
+def attempt_after_send(ctx: SessionContext) -> WakeOutcome | Literal["failed"]:
+    """The one delivery attempt `send` makes; an outcome, never an error.
+
+    push: the pending messages are drained, framed, into an idle target ("sent");
+    pull and shells: the wake nudge. When the target is not idle (or the Enter could
+    not be confirmed), the session's idle waiter is started to deliver once it is.
+    """
+    from termbridge import events, waiter, wake
+    from termbridge.delivery import drain_to_target
+    from termbridge.errors import NoTarget, TermbridgeError
+
+    home, name = ctx.home, ctx.name
+    outcome: WakeOutcome
+    try:
+        sess = ctx.session
+        if sess.nudge_only():
+            outcome = wake.wake_session(ctx)
+        else:
+            try:
+                done = drain_to_target(ctx)
+                outcome = "sent" if done.count or done.note else "skipped_empty"
+            except NoTarget as e:
+                events.log_event(home, "wake_outcome", name, outcome="skipped_no_target", reason=str(e)[:200])
+                return "skipped_no_target"
+            except TermbridgeError as e:  # busy, typed but unconfirmed, a terminal that failed: the waiter retries
+                outcome = "skipped_busy"
+                events.log_event(home, "wake_outcome", name, outcome=outcome, reason=str(e)[:200])
+            else:
+                events.log_event(home, "wake_outcome", name, outcome=outcome, mode="push")
+        push = not sess.nudge_only()
+        if outcome in ("skipped_busy", "skipped_debounced") or (push and ctx.outbox.has_pending()):
+            waiter.start_waiter(home, name)  # e.g. Enter went on earlier text: the rest follows at idle
+        return outcome
+    except Exception as e:  # noqa: BLE001 - the message is already durable; the attempt is a bonus
+        events.log_event(home, "wake_outcome", name, outcome="failed", error=str(e)[:200])
+        return "failed"
 
 
 def require_evidence(home: Path, sess) -> None:

@@ -35,9 +35,9 @@ def _row(home: Path, s, resolve: bool) -> dict:
     row = {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": lv == "alive", "liveness": lv}
     row.update(Outbox(home, s.name).stats())
     row["last_wake"] = last_wake(home, s.name)
-    from termbridge.delivery import read_backoff
+    from termbridge.context import SessionContext
 
-    b = read_backoff(home, s.name)
+    b = SessionContext(home, s.name).read_backoff()
     row["failed_deliveries"] = int(b.get("failures", 0))
     row["backoff_until"] = b.get("next_at")
     row["delivery"] = s.delivery

@@ -16,15 +16,12 @@ from typing import Any
 
 from termbridge import events, proctree, registry, targets
 from termbridge.backends import Target
-from termbridge.errors import BadInput, TargetBusy, TermbridgeError
+from termbridge.context import SessionContext
+from termbridge.errors import BadInput, TargetBusy
 from termbridge.sanitize import sanitize_text
 
 CANONICAL_LINE_MAX = 4000  # the kernel's line discipline cuts canonical input at 4095 bytes
 GAP_MS_MAX = 10000
-
-
-class Unconfirmed(TermbridgeError):
-    """Typed, Enter pressed (and retried), but the text is still in the composer (exit 1)."""
 
 
 def check_gap(gap_ms: Any) -> int:
@@ -235,12 +232,7 @@ def finish(
 
 
 def enter_over_ours(
-    home: Path,
-    sess: registry.Session,
-    tgt: Target,
-    typed: dict,
-    cfg: Mapping[str, Any],
-    env: Mapping[str, str] | None = None,
+    ctx: SessionContext, tgt: Target, typed: dict, env: Mapping[str, str] | None = None
 ) -> tuple[Outcome, int, list[str]]:
     """Termbridge's own unsubmitted text is in the composer: press Enter only, and confirm.
 
@@ -250,11 +242,9 @@ def enter_over_ours(
     max_enter_presses). Returns the outcome, how many messages that delivered, and the ids
     dead-lettered.
     """
-    from termbridge.outbox import Outbox
-
+    home, sess, cfg = ctx.home, ctx.session, ctx.cfg
     ids = typed.get("ids") or []
-    box = Outbox(home, sess.name, dict(cfg))
-    with box.delivering(only=ids) if ids else nullcontext() as d:
+    with ctx.outbox.delivering(only=ids) if ids else nullcontext() as d:
         if ids and d is None:
             raise TargetBusy(
                 f"{sess.name}: termbridge's earlier text is in the composer, but its messages were "
@@ -292,9 +282,8 @@ def submit_text(
     termbridge's own unsubmitted text (ENTER_ONLY presses Enter only, and only over that).
     Returns `submit --json`'s object (docs/commands.md); "submitted" is true only when confirmed.
     """
-    from termbridge.config import load_config
-
-    cfg = load_config()
+    ctx = SessionContext(home, name)
+    cfg = ctx.cfg
     gap = check_gap(cfg["gap_ms"] if gap_ms is None else gap_ms)
     if enter_only and text:
         raise BadInput("--enter-only presses Enter alone: give no TEXT")
@@ -303,7 +292,7 @@ def submit_text(
         raise BadInput("nothing printable is left of TEXT after removing control characters")
     if enter:
         clean = clean.rstrip("\n")  # a trailing newline would only add an empty line before the submit
-    sess = registry.lookup(home, name)
+    sess = ctx.session
     if sess.is_shell() and not enter_only:
         raise BadInput(
             f"{name} is a shell: it never receives peer text (read messages with: termbridge drain {name} --print)"
@@ -311,26 +300,22 @@ def submit_text(
     tgt = targets.resolve_session(home, sess, env)
     if not enter_only:
         check_canonical(sess, tgt, clean)
-    from termbridge.delivery import delivery_lock
-
-    with delivery_lock(home, name, cfg):
-        return _submit_locked(home, sess, tgt, clean, enter, gap, cfg, env, enter_only)
+    with ctx.delivery_lock():
+        return _submit_locked(ctx, tgt, clean, enter, gap, env, enter_only)
 
 
 def _submit_locked(
-    home: Path,
-    sess: registry.Session,
+    ctx: SessionContext,
     tgt: Target,
     clean: str,
     enter: bool,
     gap: int,
-    cfg: Mapping[str, Any],
     env: Mapping[str, str] | None,
     enter_only: bool,
 ) -> dict:
     from termbridge import surface
 
-    name = sess.name
+    home, name, sess, cfg = ctx.home, ctx.name, ctx.session, ctx.cfg
     s = surface.read_surface(home, sess, tgt, sample=False, cfg=cfg, env=env)
     row = {"session": name, "backend": tgt.backend, "target": tgt.target}
     if enter_only:
@@ -339,7 +324,7 @@ def _submit_locked(
                 f"{name}: {s.kind} ({s.reason}); --enter-only presses Enter only over "
                 "termbridge's own unsubmitted text, nothing typed"
             )
-        out, _, _ = enter_over_ours(home, sess, tgt, s.typed or {}, cfg, env)
+        out, _, _ = enter_over_ours(ctx, tgt, s.typed or {}, env)
         chars = 0
     else:
         # An agent whose composer is out of sight is typed into blind: it could be showing a dialog.

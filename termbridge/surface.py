@@ -26,11 +26,12 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from termbridge.backends import Screen, Target
 
-SURFACES = ("idle", "draft", "working", "dialog", "ours", "unknown")
+# What a target shows (docs/surfaces.md).
+SurfaceKind = Literal["idle", "draft", "working", "dialog", "ours", "unknown"]
 
 # Checked against Codex CLI 0.171, Claude Code 2.1.197 and 2.1.332, Gemini CLI 0.61 in tmux and kitty
 # (see docs/agents.md and tests/screens/).
@@ -115,7 +116,7 @@ _MODES = {
 class Surface:
     """One judgement of a target: its surface, a reason a person understands, and the composer text."""
 
-    kind: str
+    kind: SurfaceKind
     reason: str
     text: str = ""  # the composer's text (draft / ours)
     typed: dict | None = field(default=None, repr=False)  # the typed-text record when `ours`
@@ -536,9 +537,9 @@ def busy_marker(lines: list[str], spec: dict) -> str | None:
 
 # ---------------------------------------------------------------- typed text (ours)
 def typed_path(home: Path, name: str) -> Path:
-    from termbridge.registry import session_dir
+    from termbridge.session_files import SessionFiles
 
-    return session_dir(home, name) / "typed.json"
+    return SessionFiles.of(home, name).typed
 
 
 def remember_typed(home: Path, name: str, target: str, text: str, ids: list[str], what: str) -> None:

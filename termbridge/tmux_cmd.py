@@ -12,13 +12,9 @@ import os
 import subprocess
 from collections.abc import Mapping
 
-from termbridge.errors import BackendError
+from termbridge.errors import TmuxError
 
 SEP = "\x1f"  # never occurs in tmux ids, pids or tty paths
-
-
-class TmuxError(BackendError):
-    """A tmux command failed; str() reads like 'send-keys: can't find pane: %9'."""
 
 
 def socket_dir(env: Mapping[str, str] | None = None) -> str:

@@ -20,19 +20,21 @@ import sys
 import time
 from pathlib import Path
 
-from termbridge import events, paths, proctree, registry
+from termbridge import events, paths, proctree
+from termbridge.context import SessionContext
+from termbridge.session_files import SessionFiles
 
 POLL_S = 0.5  # one screen sample per poll: well under 1% of a core while waiting
 RESOLVE_EVERY_S = 5.0  # re-verify the target at least this often (and before every delivery)
 
 
-def _dir(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name)
+def _files(home: Path, name: str) -> SessionFiles:
+    return SessionFiles.of(home, name)
 
 
 def live_waiter(home: Path, name: str) -> dict | None:
     """{"pid", "since"} of NAME's running waiter, or None."""
-    info = paths.read_json(_dir(home, name) / "waiter.json")
+    info = paths.read_json(_files(home, name).waiter)
     if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
         return None
     if not proctree.is_alive(info["pid"], info.get("start")):
@@ -60,11 +62,10 @@ def start_waiter(home: Path, name: str) -> bool:
 
 def run_waiter(home: Path, name: str) -> str:
     """Wait for NAME's target to go idle and deliver; returns why it stopped."""
-    from termbridge.config import load_config
-
-    cfg = load_config()
-    d = paths.ensure_dir(_dir(home, name))
-    lock = paths.state_lock(d / "waiter.lock", timeout=0.05)
+    ctx = SessionContext(home, name)
+    files = ctx.files
+    paths.ensure_dir(files.dir)
+    lock = paths.state_lock(files.waiter_lock, timeout=0.05)
     try:
         lock.acquire()
     except Exception:  # noqa: BLE001 - another waiter holds it: that one does the job
@@ -72,31 +73,30 @@ def run_waiter(home: Path, name: str) -> str:
     me = os.getpid()
     try:
         paths.atomic_write(
-            d / "waiter.json", json.dumps({"pid": me, "start": proctree.start_time(me), "since": time.time()}).encode()
+            files.waiter, json.dumps({"pid": me, "start": proctree.start_time(me), "since": time.time()}).encode()
         )
         events.log_event(home, "waiter_started", name, pid=me)
         reason = "crashed"
         try:
-            reason = _wait_and_deliver(home, name, cfg)
+            reason = _wait_and_deliver(ctx)
         finally:
-            paths.unlink_durable(d / "waiter.json")
+            paths.unlink_durable(files.waiter)
             events.log_event(home, "waiter_exit", name, pid=me, reason=reason)
         return reason
     finally:
         lock.release()
 
 
-def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
-    from termbridge import delivery, surface, targets
+def _wait_and_deliver(ctx: SessionContext) -> str:
+    from termbridge import surface, targets
     from termbridge.errors import NoTarget, TermbridgeError, UnknownSession
-    from termbridge.outbox import Outbox
 
+    home, name, cfg, box = ctx.home, ctx.name, ctx.cfg, ctx.outbox
     deadline = time.monotonic() + cfg["idle_wait_max_s"]
-    box = Outbox(home, name, cfg)
     tgt, resolved_at = None, 0.0
     while True:
         try:
-            sess = registry.lookup(home, name)
+            sess = ctx.refresh()  # every poll: it may have been unregistered or re-registered meanwhile
         except UnknownSession:
             return "session unregistered"
         if not sess.alive():
@@ -106,7 +106,7 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
             return "nothing pending"
         if time.monotonic() > deadline:
             return f"gave up after idle_wait_max_s ({cfg['idle_wait_max_s']} s)"
-        wait = delivery.read_backoff(home, name).get("next_at", 0) - time.time()
+        wait = ctx.read_backoff().get("next_at", 0) - time.time()
         if wait > 0:
             time.sleep(min(wait, 5.0))
             continue
@@ -114,7 +114,7 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
             if tgt is None or time.monotonic() - resolved_at > RESOLVE_EVERY_S:
                 tgt, resolved_at = targets.resolve_session(home, sess, log_failure=False), time.monotonic()
             s = surface.read_surface(home, sess, tgt, sample=False, cfg=cfg)  # one cheap sample per poll
-            if s.kind in ("idle", "ours") and _deliver(home, name, sess) == "nudged":
+            if s.kind in ("idle", "ours") and _deliver(ctx) == "nudged":
                 return "nudged (pull): the agent fetches its messages"
         except NoTarget:
             tgt = None
@@ -123,13 +123,13 @@ def _wait_and_deliver(home: Path, name: str, cfg: dict) -> str:
         time.sleep(POLL_S)
 
 
-def _deliver(home: Path, name: str, sess: registry.Session) -> str:
+def _deliver(ctx: SessionContext) -> str:
     """One delivery attempt by the session's mode; 'nudged' when a pull session was told."""
-    if sess.nudge_only():
+    if ctx.session.nudge_only():
         from termbridge.wake import wake_session
 
-        return "nudged" if wake_session(home, name) == "sent" else "waiting"
+        return "nudged" if wake_session(ctx) == "sent" else "waiting"
     from termbridge.delivery import drain_to_target
 
-    drain_to_target(home, name)
+    drain_to_target(ctx)
     return "delivered"

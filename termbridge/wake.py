@@ -6,21 +6,24 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Literal, get_args
 
 from termbridge import events, paths, registry
-from termbridge.config import NUDGE_TEXT, PULL_NUDGE_TEXT, load_config
+from termbridge.config import NUDGE_TEXT, PULL_NUDGE_TEXT
+from termbridge.context import SessionContext
 from termbridge.errors import BackendError, NoTarget
-from termbridge.outbox import Outbox
 from termbridge.sanitize import sanitize_text
+from termbridge.session_files import SessionFiles
 
-OUTCOMES = ("sent", "skipped_debounced", "skipped_busy", "skipped_no_target", "skipped_empty")
+WakeOutcome = Literal["sent", "skipped_debounced", "skipped_busy", "skipped_no_target", "skipped_empty"]
+OUTCOMES: tuple[WakeOutcome, ...] = get_args(WakeOutcome)
 # Outcomes a waiter may adopt from an evaluation that finished after it started waiting:
 # the state they describe was observed later than the waiter's own request.
 _ADOPTABLE = ("skipped_busy", "skipped_no_target")
 
 
 def _state_path(home: Path, name: str) -> Path:
-    return registry.session_dir(home, name) / "wake.json"
+    return SessionFiles.of(home, name).wake
 
 
 def read_state(home: Path, name: str) -> dict:
@@ -59,52 +62,52 @@ def nudge_line(sess: registry.Session, cfg: dict) -> str:
     return nudge_text(sess.name, cfg)
 
 
-def wake_session(home: Path, name: str, details: dict | None = None, force: bool = False) -> str:
+def wake_session(ctx: SessionContext, details: dict | None = None, force: bool = False) -> WakeOutcome:
     """Try one nudge; returns exactly one outcome from OUTCOMES (and logs it; DETAILS gets the why).
     FORCE (`drain --force`) nudges a `working` target too -- never a draft, a dialog, a pane mode."""
-    cfg = load_config()
-    sess = registry.lookup(home, name)
+    home, name, cfg = ctx.home, ctx.name, ctx.cfg
+    sess = ctx.session  # an unknown session fails here, before anything is locked
     asked = time.time()
-    d = paths.ensure_dir(registry.session_dir(home, name))
+    paths.ensure_dir(ctx.dir)
     extra: dict = {}
+    outcome: WakeOutcome
     # One evaluation at a time per session, machine-wide: the lock makes the debounce exact.
-    with paths.state_lock(d / "wake.lock", timeout=cfg["lock_timeout_s"]):
+    with paths.state_lock(ctx.files.wake_lock, timeout=cfg["lock_timeout_s"]):
         state = read_state(home, name)
-        outcome = None
         if state.get("last_eval_end", 0) > asked and state.get("last_outcome") in _ADOPTABLE and not force:
             outcome, extra = state["last_outcome"], {"coalesced": True}
-        elif not Outbox(home, name, cfg).has_pending():
+        elif not ctx.outbox.has_pending():
             outcome = "skipped_empty"
         elif (time.time() - state.get("last_sent", 0)) * 1000 < cfg["debounce_ms"]:
             outcome = "skipped_debounced"
         else:
-            outcome, extra = _try_nudge(home, sess, cfg, force)
+            outcome, extra = _try_nudge(ctx, sess, force)
         state.update(last_outcome=outcome, last_eval_end=time.time())
         if outcome == "sent":
             state["last_sent"] = time.time()
-        paths.atomic_write(_state_path(home, name), json.dumps(state).encode())
+        paths.atomic_write(ctx.files.wake, json.dumps(state).encode())
     events.log_event(home, "wake_outcome", name, outcome=outcome, **extra)
     if details is not None:
         details.update(extra)
     return outcome
 
 
-def _try_nudge(home: Path, sess: registry.Session, cfg: dict, force: bool = False) -> tuple[str, dict]:
+def _try_nudge(ctx: SessionContext, sess: registry.Session, force: bool = False) -> tuple[WakeOutcome, dict]:
     from termbridge import targets
 
     try:
-        tgt = targets.resolve_session(home, sess)
+        tgt = targets.resolve_session(ctx.home, sess)
     except NoTarget as e:
         return "skipped_no_target", {"reason": str(e)}
-    from termbridge.delivery import delivery_lock
-
-    with delivery_lock(home, sess.name, cfg):
-        return _nudge_locked(home, sess, tgt, cfg, force)
+    with ctx.delivery_lock():
+        return _nudge_locked(ctx, tgt, force)
 
 
-def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict, force: bool = False) -> tuple[str, dict]:
+def _nudge_locked(ctx: SessionContext, tgt, force: bool = False) -> tuple[WakeOutcome, dict]:
     from termbridge import submit, surface
     from termbridge.errors import TargetBusy
+
+    home, sess, cfg = ctx.home, ctx.session, ctx.cfg
 
     try:
         s = surface.read_surface(home, sess, tgt, cfg=cfg)
@@ -112,7 +115,7 @@ def _nudge_locked(home: Path, sess: registry.Session, tgt, cfg: dict, force: boo
             return "skipped_busy", {"surface": "ours", "reason": "text `termbridge submit` typed waits in the composer"}
         if s.kind == "ours":  # termbridge's own earlier text: Enter only, never a second paste
             try:
-                out, n, _ = submit.enter_over_ours(home, sess, tgt, s.typed or {}, cfg)
+                out, n, _ = submit.enter_over_ours(ctx, tgt, s.typed or {})
             except TargetBusy as e:
                 return "skipped_busy", {"surface": "ours", "reason": str(e)}
             return ("sent" if out.confirmed else "skipped_busy"), {

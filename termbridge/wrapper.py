@@ -33,6 +33,7 @@ from pathlib import Path
 from termbridge import paths, proctree, registry
 from termbridge.backends.pty import pty_dir, socket_path
 from termbridge.errors import BadInput, TermbridgeError
+from termbridge.kinds import AGENT_KINDS
 
 _OSC133 = re.compile(rb"\x1b\]133;([ABCD])")
 _BRACKETED = re.compile(rb"\x1b\[\?2004([hl])")
@@ -44,7 +45,7 @@ _REDRAW_EVERY = 60.0
 
 def guess_kind(cmd: str) -> str:
     base = os.path.basename(cmd)
-    if base in ("claude", "codex", "gemini"):
+    if base in AGENT_KINDS:
         return base
     return "shell" if base in _SHELLS else "other"
 

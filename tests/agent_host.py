@@ -45,7 +45,7 @@ class AgentHost:
     def hook(self, event: str, payload, *extra: str, session: str | None = None) -> tuple[int, str]:
         import shlex
 
-        from conftest import TB
+        from helpers import TB
 
         data = payload if isinstance(payload, str) else json.dumps(payload)
         args = ["hook", event, "--agent", self.agent] + (["--session", session] if session else []) + list(extra)

@@ -1,31 +1,14 @@
-"""Shared fixtures: private state homes, real processes, the installed CLI."""
+"""Shared fixtures: private state homes, real processes, a private tmux server. The helpers
+(retry_until, tb, tb_json) are in helpers.py; tests/README.md maps behaviours to test files."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
-
-TB = [sys.executable, "-m", "termbridge"]
-
-
-def retry_until(fn, seconds: float = 10.0, interval: float = 0.05):
-    """Poll FN until it returns a truthy value; return it, or fail after SECONDS."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {seconds}s: {fn}")
-        time.sleep(interval)
 
 
 @pytest.fixture
@@ -54,24 +37,6 @@ def home(short_tmp, monkeypatch):
 
     config._cache.clear()
     return h
-
-
-def tb(*args, input: bytes | str | None = None, env: dict | None = None, timeout: float = 60):
-    """Run the real CLI in a subprocess; returns CompletedProcess with text output."""
-    if isinstance(input, str):
-        input = input.encode()
-    p = subprocess.run(
-        [*TB, *map(str, args)], input=input, capture_output=True, env=env or os.environ.copy(), timeout=timeout
-    )
-    p.out = p.stdout.decode("utf-8", "replace")  # type: ignore[attr-defined]
-    p.err = p.stderr.decode("utf-8", "replace")  # type: ignore[attr-defined]
-    return p
-
-
-def tb_json(*args, **kw):
-    p = tb(*args, "--json", **kw)
-    assert p.returncode == 0, p.err
-    return json.loads(p.out)
 
 
 @pytest.fixture

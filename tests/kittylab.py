@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from termbridge.kitty_rc import KittyClient, KittyError
+from termbridge.errors import KittyError
+from termbridge.kitty_rc import KittyClient
 
 
 def _start_xvfb() -> tuple[subprocess.Popen, int]:

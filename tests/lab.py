@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import libtmux
-from conftest import retry_until
+from helpers import retry_until
 
 from termbridge import proctree
 

@@ -439,7 +439,7 @@ class RealAgent:
 
     def trust_codex_hooks(self) -> None:
         """What a person does on Codex's "Hooks need review" screen: pick "2. Trust all and continue"."""
-        from conftest import retry_until
+        from helpers import retry_until
 
         self.wait_for("Hooks need review")
 
@@ -459,7 +459,7 @@ class RealAgent:
         return self.lab.tmux("capture-pane", "-p", "-t", self.id)
 
     def wait_for(self, needle: str, seconds: float = 60) -> None:
-        from conftest import retry_until
+        from helpers import retry_until
 
         try:
             retry_until(lambda: needle in self.plain(), seconds, 0.2)
@@ -478,7 +478,7 @@ class RealAgent:
         """A person's prompt: typed at once, Enter after every agent's paste-burst window; Enter
         again, as a person would, while the model was not asked (Codex in daemon mode shows its
         composer before its start-up is done, and an Enter then is lost, the text left in place)."""
-        from conftest import retry_until
+        from helpers import retry_until
 
         before = len(self.stub.seen(text))
         self.keys("-l", text)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from agent_stub import AgentStub
-from conftest import retry_until
+from helpers import retry_until
 from kittylab import KittyLab
 from real_agent_lab import READY, agent_setup
 

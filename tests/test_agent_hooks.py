@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TB, retry_until, tb, tb_json
+from helpers import TB, retry_until, tb, tb_json
 
 from termbridge import proctree
 

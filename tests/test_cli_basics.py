@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import tb, tb_json
+from helpers import tb, tb_json
 
 COMMANDS = [
     "register",
@@ -173,7 +173,7 @@ def test_events_follow_shows_each_event_once(home, sleeper):
     import subprocess
     import time
 
-    from conftest import TB, retry_until
+    from helpers import TB, retry_until
 
     tb("register", "c", "--pid", sleeper().pid)
     tb("send", "c", "before", "--no-wake")

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from termbridge.cli import cli
 
+pytestmark = pytest.mark.fast  # no tmux, no terminal: the unit loop (`pytest -m fast`)
+
 
 @pytest.fixture
 def run(home):

@@ -14,7 +14,7 @@ import time
 import uuid
 
 import pytest
-from conftest import retry_until
+from helpers import retry_until
 
 from termbridge import agents, proctree
 

@@ -9,7 +9,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import tb
+from helpers import tb
 from test_tmux_plugin import load_plugin
 
 pytestmark = pytest.mark.timeout(180)

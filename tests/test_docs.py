@@ -13,6 +13,8 @@ import pytest
 from termbridge.cli import cli
 from termbridge.config import DEFAULTS
 
+pytestmark = pytest.mark.fast  # no tmux, no terminal: the unit loop (`pytest -m fast`)
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 COMMANDS_MD = DOCS / "commands.md"

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import retry_until, tb
+from helpers import retry_until, tb
 
 from termbridge.agent_versions import VERIFIED
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import tb
+from helpers import tb
 
 CLICK = [sys.executable, "-c", "import sys; from termbridge.cli import main; sys.argv[0] = 'termbridge'; main()"]
 ULID = re.compile(r"01[0-9A-Z]{24}")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import tb
+from helpers import tb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -8,7 +8,7 @@ import os
 import stat
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 
 
 # ---------------------------------------------------------------- item 7: kitty frames
@@ -394,6 +394,7 @@ def test_garbage_mixed_with_good_records(short_tmp, scenario):
 
     from termbridge import delivery, events, registry, status
     from termbridge.config import DEFAULTS
+    from termbridge.context import SessionContext
     from termbridge.outbox import Outbox
 
     items, split = scenario
@@ -430,10 +431,10 @@ def test_garbage_mixed_with_good_records(short_tmp, scenario):
     rows = {r["name"]: r for r in status.collect_status(home, resolve=False)}
     assert rows["p"]["pending"] == len(set(good_ids)) and rows["q"]["pending"] == 1
     out: list[str] = []
-    n = delivery.drain_print(home, "p", out.append, as_json=True)
+    n = delivery.drain_print(SessionContext(home, "p"), out.append, as_json=True)
     got = [json.loads(line)["id"] for line in out]
     assert sorted(got) == sorted(good_ids) and n == len(good_ids)  # every good one, exactly once
-    assert delivery.drain_print(home, "p", out.append, as_json=True) == 0
+    assert delivery.drain_print(SessionContext(home, "p"), out.append, as_json=True) == 0
     dead = {e["id"] for e in box.dead_letters()}
     assert dead == {_raw_id(line) for line in bad_lines}  # every bad one, nothing else
     rows = {r["name"]: r for r in status.collect_status(home, resolve=False)}

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import tb_json
+from helpers import tb_json
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIRS = ("tmux-plugin", "kitty", "shell")
@@ -226,7 +226,7 @@ def test_doctor_warns_when_configured_paths_are_gone(lab, home, short_tmp, monke
 
 def test_paths_in_a_clone_point_at_the_top_level_plugins(home):
     """An editable install (or `python -m termbridge` in a clone) finds the clone's own dirs."""
-    from conftest import tb
+    from helpers import tb
 
     found = tb_json("paths")
     assert found["data"] == str(ROOT) and found["tmux"] == str(ROOT / "tmux-plugin" / "termbridge.tmux")

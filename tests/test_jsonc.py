@@ -14,6 +14,8 @@ from jsonc_layout import TRIVIA, layout
 
 from termbridge import jsonc
 
+pytestmark = pytest.mark.fast  # no tmux, no terminal: the unit loop (`pytest -m fast`)
+
 SCALARS = (
     st.none()
     | st.booleans()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from kittylab import agent_kitty
 from lab import PY, read_submissions
 
-from termbridge.kitty_rc import KittyClient, KittyError, decode_reply, encode_request
+from termbridge.errors import KittyError
+from termbridge.kitty_rc import KittyClient, decode_reply, encode_request
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import retry_until, tb
+from helpers import retry_until, tb
 from kittylab import agent_kitty
 from lab import read_submissions
 

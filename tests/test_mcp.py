@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("mcp")
 
-from conftest import retry_until, tb, tb_json  # noqa: E402
+from helpers import retry_until, tb, tb_json  # noqa: E402
 from real_agent_lab import needs_agents  # noqa: E402
 
 HERE = Path(__file__).parent

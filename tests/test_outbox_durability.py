@@ -12,7 +12,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import TB, tb, tb_json
+from helpers import TB, tb, tb_json
 
 from termbridge.outbox import Outbox
 
@@ -257,13 +257,13 @@ def test_kept_open_pending_log_follows_rewrites_and_refuses_a_swapped_link(home,
 def test_receipts_log_stays_bounded(home, sleeper):
     """receipts.log is cut to its newest half past _MAX_LINES entries (checked by size first, so a
     commit does not read the whole log)."""
-    from termbridge import receipts, registry
+    from termbridge import receipts, receipts_log, registry
 
     registry.register(home, "r", sleeper().pid)
-    ids = [f"01M8D6TQS9777NHBEZHM{i:06d}" for i in range(receipts._MAX_LINES + 5)]
-    receipts.record(home, "r", ids[:100], "submitted", "screen")
-    assert len(receipts._entries(home, "r")) == 100  # small: untouched
-    receipts.record(home, "r", ids[100:], "submitted", "screen")
-    kept = receipts._entries(home, "r")
-    assert len(kept) <= receipts._MAX_LINES // 2 + 1 and kept[-1]["id"] == ids[-1]
+    ids = [f"01M8D6TQS9777NHBEZHM{i:06d}" for i in range(receipts_log._MAX_LINES + 5)]
+    receipts_log.record(home, "r", ids[:100], "submitted", "screen")
+    assert len(receipts_log.entries(home, "r")) == 100  # small: untouched
+    receipts_log.record(home, "r", ids[100:], "submitted", "screen")
+    kept = receipts_log.entries(home, "r")
+    assert len(kept) <= receipts_log._MAX_LINES // 2 + 1 and kept[-1]["id"] == ids[-1]
     assert receipts.lookup(home, ids[-1], scan_transcripts=False)["state"] == "submitted"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from agent_stub import AgentStub
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from real_agent_lab import (
     KINDS,
     READY,

@@ -21,7 +21,7 @@ import threading
 import time
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from real_agent_lab import DIALOG
 from real_kitty_lab import KittyAgent, drained_turns, real_tier, turns_of
 

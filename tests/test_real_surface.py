@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from real_agent_lab import DIALOG, READY, TERMS, agent_setup, tui_pid
 from real_kitty_lab import Stub, claude_manual_mode, drained_turns, real_tier, turns_of
 

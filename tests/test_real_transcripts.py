@@ -21,7 +21,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from conftest import tb, tb_json
+from helpers import tb, tb_json
 
 from termbridge import proctree
 

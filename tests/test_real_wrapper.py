@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import real_agent_lab
 from agent_stub import AgentStub
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from lab import PY
 from real_agent_lab import BIN, DIALOG, READY, TERMS, VERSIONS, agent_setup
 from test_wrapper_bytes import wrapper_info

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 
 pytestmark = pytest.mark.timeout(180)
 HOME = lambda: Path(os.environ["TERMBRIDGE_HOME"])  # noqa: E731
@@ -207,7 +207,7 @@ def test_a_drain_killed_after_its_enter_is_settled_from_the_agents_own_record(la
     import subprocess
     import uuid
 
-    from conftest import TB
+    from helpers import TB
     from lab import PY, Agent
 
     home = short_tmp / "agenthome"

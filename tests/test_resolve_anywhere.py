@@ -15,7 +15,7 @@ from pathlib import Path
 
 import libtmux
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from lab import PY, Agent, TmuxLab
 
 from termbridge import proctree

@@ -9,7 +9,7 @@ import shutil
 import time
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 
 pytestmark = pytest.mark.timeout(120)
 

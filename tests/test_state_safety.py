@@ -6,7 +6,7 @@ import os
 import stat
 
 import pytest
-from conftest import tb
+from helpers import tb
 
 from termbridge import config, paths
 from termbridge.errors import ConfigError, StateError

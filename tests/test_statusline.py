@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from lab import TmuxLab
 
 from termbridge import attention, statusline

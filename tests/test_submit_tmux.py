@@ -8,7 +8,7 @@ import shlex
 import time
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lab import HERE, PY

@@ -7,12 +7,15 @@ judgements on real panes, real shells and the raw-mode agent.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from termbridge.backends import Screen
 from termbridge.sanitize import strip_sgr
 from termbridge.surface import BUILTIN_KINDS, judge_screen, screen_content
+
+pytestmark = pytest.mark.fast  # no tmux, no terminal: the unit loop (`pytest -m fast`)
 
 E = "\x1b"
 

@@ -15,7 +15,7 @@ import shlex
 import time
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from lab import HERE, PY, Agent
 
 from termbridge import idle

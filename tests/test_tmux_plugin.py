@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from lab import TmuxLab
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import retry_until, tb, tb_json
+from helpers import retry_until, tb, tb_json
 from lab import TmuxLab
 
 from termbridge import events, glance

@@ -9,6 +9,10 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.fast  # no tmux, no terminal: the unit loop (`pytest -m fast`)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import TB, retry_until, tb, tb_json
+from helpers import TB, retry_until, tb, tb_json
 
 from termbridge.config import PULL_NUDGE_TEXT
 

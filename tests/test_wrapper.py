@@ -13,7 +13,7 @@ import termios
 import time
 
 import pytest
-from conftest import TB, retry_until, tb, tb_json
+from helpers import TB, retry_until, tb, tb_json
 from lab import HERE, PY
 
 pytestmark = pytest.mark.timeout(60)

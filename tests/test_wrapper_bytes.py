@@ -19,7 +19,7 @@ import termios
 from pathlib import Path
 
 import pytest
-from conftest import retry_until, tb_json
+from helpers import retry_until, tb_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lab import HERE, PY

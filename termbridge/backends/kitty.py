@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 
 from termbridge.backends import Screen, Target
-from termbridge.kitty_rc import KittyClient, KittyError
+from termbridge.errors import KittyError
+from termbridge.kitty_rc import KittyClient
 
 
 def address(env: Mapping[str, str] | None = None) -> str | None:

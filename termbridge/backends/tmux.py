@@ -9,7 +9,8 @@ import time
 from collections.abc import Mapping
 
 from termbridge.backends import Screen, Target
-from termbridge.tmux_cmd import SEP, TmuxError, answers, no_server, run_tmux, socket_path
+from termbridge.errors import TmuxError
+from termbridge.tmux_cmd import SEP, answers, no_server, run_tmux, socket_path
 
 PANE_ID = re.compile(r"%\d+")
 

@@ -29,7 +29,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from agent_stub import AgentStub  # noqa: E402
-from conftest import retry_until  # noqa: E402
+from helpers import retry_until  # noqa: E402
 from lab import TmuxLab  # noqa: E402
 from real_agent_lab import BIN, COMMAND, DIALOG, DRAFT, READY, TERMS, TRUST, VERSIONS, agent_setup  # noqa: E402
 
