@@ -114,6 +114,9 @@ def drain_to_target(home: Path, name: str, force: bool = False) -> Drained:
     queued (Unconfirmed, exit 1). A failed one stays queued, the session backs off
     exponentially, and after dead_letter_attempts it is dead-lettered. Shells and `pull`
     sessions get only the fixed nudge: their messages are read with `drain --print`/MCP.
+    An agent with its own channel into the running session (termbridge/lanes: Claude Code's
+    socket, `codex queue`) gets them through it first, busy or not, its composer untouched;
+    a channel that is gone or refuses leaves them to the terminal lane under the rules above.
     """
     import time
 
@@ -146,6 +149,16 @@ def _drain_locked(home: Path, sess, box: Outbox, backoff: dict, force: bool, cfg
 
     name = sess.name
     typed = surface.read_typed(home, name)
+    if typed is None:  # (termbridge's own text in the composer is settled by the terminal lane)
+        from termbridge import lanes
+
+        if lanes.wanted(sess):  # the agent's own channel first: nothing typed, the composer untouched
+            settle_received(home, name, box)
+            sent = lanes.deliver(home, sess, box, cfg)
+            if sent is not None:
+                if backoff and sent:
+                    _record_outcome(home, name, ok=True)
+                return Drained(sent)
     tgt = targets.resolve_session(home, sess)
     try:
         s = surface.read_surface(home, sess, tgt, sample=True, cfg=cfg)
