@@ -140,8 +140,8 @@ def encode(ch: Channel, text: str, sender: str | None = None, msg_id: str | None
 def send(ch: Channel, text: str, sender: str | None = None, msg_id: str | None = None, timeout: float = 5.0) -> None:
     """Deliver TEXT; returns once Claude read it to the end and closed its side.
 
-    Refused: nothing of the message reached it (no socket, no connection, or it closed before
-    taking every byte). Unsure: every byte was written but no close came within TIMEOUT.
+    Refused: the message did not reach it whole (no socket, no connection, or it closed with
+    bytes of ours unread). Unsure: every byte was written but no close came within TIMEOUT.
     """
     s = _connect(ch, timeout)
     with s:
@@ -155,5 +155,9 @@ def send(ch: Channel, text: str, sender: str | None = None, msg_id: str | None =
                 pass  # it answers nothing today; whatever it says is read and dropped
         except TimeoutError:
             raise Unsure(f"no close from its messaging socket within {timeout:g}s") from None
+        except ConnectionResetError:
+            # A unix socket resets only when its peer closed with bytes of ours unread: the
+            # message line, our last bytes, never reached it whole.
+            raise Refused("its messaging socket closed before reading the whole message") from None
         except OSError as e:
             raise Unsure(f"its messaging socket failed after the message was written ({e.strerror or e})") from None
