@@ -55,7 +55,7 @@ def row(name: str) -> dict:
 
 
 def register(agent, lane: str) -> None:
-    p = tb("register", agent.kind, "--pid", str(agent.pid), "--kind", agent.kind, "--lane", lane)
+    p = tb("register", agent.kind, "--pid", str(agent.tui), "--kind", agent.kind, "--lane", lane)
     if p.returncode != 0:
         raise SystemExit(p.stderr)
 
@@ -120,6 +120,7 @@ def main() -> int:
         for kind in args.kinds.split(","):
             agent = RealAgent(st.lab, stub, tmp, kind)
             agents.append(agent)
+            agent.tui = agent.pid  # once: the agents start short-lived helpers of their own kind
             register(agent, "auto")
             if kind == "codex":
                 agent.prompt("a first turn")  # codex queue needs a thread with a turn

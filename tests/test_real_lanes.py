@@ -118,7 +118,8 @@ def test_a_message_goes_in_by_the_agents_own_channel_with_a_draft_in_the_compose
 
 
 def test_lane_terminal_types_and_holds_at_the_draft(state, claude):
-    p = tb("register", "claude", "--pid", claude.pid, "--kind", "claude", "--lane", "terminal")
+    pid = row("claude")["pid"]  # the TUI registered at start (Claude runs helpers of its own kind)
+    p = tb("register", "claude", "--pid", pid, "--kind", "claude", "--lane", "terminal")
     assert p.returncode == 0, p.stderr
     try:
         assert row("claude")["lane"] == "terminal"
@@ -136,14 +137,14 @@ def test_lane_terminal_types_and_holds_at_the_draft(state, claude):
         sub = [e for e in events if e["event"] == "submit" and e.get("session") == "claude"][-1]
         assert sub.get("lane") != "native" and sub.get("enter_presses", 0) >= 1  # typed, Enter pressed
     finally:
-        tb("register", "claude", "--pid", claude.pid, "--kind", "claude", "--lane", "auto")
+        tb("register", "claude", "--pid", pid, "--kind", "claude", "--lane", "auto")
 
 
 def test_gemini_has_only_the_terminal_lane(state):
     _agent(state, "gemini")
     r = row("gemini")
     assert r["lane"] == "terminal" and "no channel of its own" in r["lane_reason"]
-    p = tb("register", "gemini", "--pid", state.agents["gemini"].pid, "--kind", "gemini", "--lane", "native")
+    p = tb("register", "gemini", "--pid", row("gemini")["pid"], "--kind", "gemini", "--lane", "native")
     assert p.returncode == 2 and "no channel" in p.err
 
 
@@ -172,7 +173,7 @@ def test_a_dialog_holds_a_native_message_until_the_person_answers(state, claude)
 def test_the_socket_gone_before_the_send_falls_back_to_typing_once(state, claude):
     from termbridge.lanes import claude_socket
 
-    ch, why = claude_socket.find(claude.pid)
+    ch, why = claude_socket.find(row("claude")["pid"])
     assert ch is not None, why
     away = ch.socket_path + ".away"
     os.rename(ch.socket_path, away)  # the session file still names it: the lane is chosen, the send fails
