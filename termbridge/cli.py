@@ -13,7 +13,7 @@ import sys
 import click
 
 from termbridge.errors import TermbridgeError
-from termbridge.kinds import AGENT_KINDS, DELIVERY_MODES, KINDS
+from termbridge.kinds import AGENT_KINDS, DELIVERY_MODES, KINDS, LANES
 
 
 def _home():
@@ -82,8 +82,16 @@ def cli(ctx):
     show_default=True,
     help="push: pending messages are typed into the idle composer; pull: only the wake nudge is.",
 )
+@click.option(
+    "--lane",
+    type=click.Choice(LANES),
+    default="auto",
+    show_default=True,
+    help="auto: the agent's own channel (Claude Code's socket, codex queue) when it answers, else typing; "
+    "native: that channel (a kind without one is refused); terminal: always typed.",
+)
 @json_option("Print the record as JSON.")
-def register(name, pid, kind, delivery, json_):
+def register(name, pid, kind, delivery, lane, json_):
     """Record a session NAME -> PID (re-register replaces)."""
     from termbridge import registry
     from termbridge.events import log_event
@@ -92,8 +100,14 @@ def register(name, pid, kind, delivery, json_):
         from termbridge import agents
 
         kind = agents.detect_kind(pid)
-    sess = registry.register(_home(), name, pid, kind, delivery)
-    log_event(_home(), "registered", name, pid=pid, kind=kind, delivery=delivery)
+    if lane == "native":
+        from termbridge import lanes
+        from termbridge.errors import BadInput
+
+        if kind not in lanes.NATIVE_KINDS:
+            raise BadInput(f"--lane native: {lanes.no_channel_reason(kind)}")
+    sess = registry.register(_home(), name, pid, kind, delivery, lane=lane)
+    log_event(_home(), "registered", name, pid=pid, kind=kind, delivery=delivery, lane=lane)
     if json_:
         _out_json(
             {
@@ -101,6 +115,7 @@ def register(name, pid, kind, delivery, json_):
                 "pid": sess.pid,
                 "kind": sess.kind,
                 "delivery": sess.delivery,
+                "lane": sess.lane,
                 "tmux_socket": sess.tmux_socket,
                 "kitty_socket": sess.kitty_socket,
             }
@@ -609,12 +624,14 @@ def status(json_):
             continue
         rc = r.get("receipts") or {}
         surf = f"{r['surface']} ({r['reason']})" if r.get("surface") else "-"
+        lane = f"lane {r['lane']}" + (f" ({r['lane_reason']})" if r.get("lane_reason") else "") if r.get("lane") else ""
         click.echo(
             f"{r['name']}: pid {r['pid']} {'alive' if r['alive'] else r['liveness']}, "
             f"target {r.get('target') or '-'}, {surf}, pending {r['pending']}, "
             f"in-flight {r['in_flight']}, submitted {rc.get('submitted', 0)}, received {rc.get('received', 0)}, "
             f"dead letters {r['dead_letters']}, last wake {r.get('last_wake') or '-'}"
             + (f", waiter pid {r['waiter']['pid']}" if r.get("waiter") else "")
+            + (f", {lane}" if lane else "")
         )
 
 

@@ -69,6 +69,9 @@ def drain_to_target(ctx: SessionContext, force: bool = False) -> Drained:
     queued (Unconfirmed, exit 1). A failed one stays queued, the session backs off
     exponentially, and after dead_letter_attempts it is dead-lettered. Shells and `pull`
     sessions get only the fixed nudge: their messages are read with `drain --print`/MCP.
+    An agent with its own channel into the running session (termbridge/lanes: Claude Code's
+    socket, `codex queue`) gets them through it first, busy or not, its composer untouched;
+    a channel that is gone or refuses leaves them to the terminal lane under the rules above.
     """
     import time
 
@@ -100,6 +103,16 @@ def _drain_locked(ctx: SessionContext, backoff: dict, force: bool) -> Drained:
 
     home, name, sess, box, cfg = ctx.home, ctx.name, ctx.session, ctx.outbox, ctx.cfg
     typed = surface.read_typed(home, name)
+    if typed is None:  # (termbridge's own text in the composer is settled by the terminal lane)
+        from termbridge import lanes
+
+        if lanes.wanted(sess):  # the agent's own channel first: nothing typed, the composer untouched
+            settle_received(ctx)
+            sent = lanes.deliver(home, sess, box, cfg)
+            if sent is not None:
+                if backoff and sent:
+                    ctx.record_outcome(ok=True)
+                return Drained(sent)
     tgt = targets.resolve_session(home, sess)
     try:
         s = surface.read_surface(home, sess, tgt, sample=True, cfg=cfg)

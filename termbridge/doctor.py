@@ -360,9 +360,22 @@ def _session_checks(home: Path) -> list[Check]:
         try:
             tgt = targets.resolve_session(home, s, log_failure=False)
             out.append(Check(f"session {s.name}", OK, f"pid {s.pid} -> {tgt.target}"))
+            out.append(_lane_check(home, s))
         except TermbridgeError as e:
             out.append(Check(f"session {s.name}", WARN, str(e), f"re-register it, or termbridge unregister {s.name}"))
     return out
+
+
+def _lane_check(home: Path, sess) -> Check:
+    """The lane SESS's messages take: native, or terminal and why (a channel missing, refusing,
+    changed in shape, or paused falls back to typing: a warning only when `--lane native` asked for it)."""
+    from termbridge import lanes
+
+    c = lanes.choose(home, sess, probe=True)
+    detail = f"{c.lane}" + (f": {c.reason}" if c.reason else "")
+    if c.lane == "terminal" and sess.lane == "native":
+        return Check(f"lane {sess.name}", WARN, detail, "its messages are typed until the channel answers again")
+    return Check(f"lane {sess.name}", OK, detail)
 
 
 AGENT_NAMES = {"codex": "Codex CLI", "claude": "Claude Code", "gemini": "Gemini CLI"}

@@ -12,8 +12,8 @@ from pathlib import Path
 from termbridge import attention, events, paths, registry
 from termbridge.errors import BadInput, NoTarget, TermbridgeError
 
-# Until lanes (`register --lane`) and remote sessions (NAME@HOST) exist, every session is typed
-# into (the terminal lane) on this machine. A status row that names its lane or host wins.
+# A status row names its lane (termbridge/lanes); one that names none (no live process) shows
+# the terminal lane. Until remote sessions (NAME@HOST) exist, every session is on this machine.
 LANE_DEFAULT = "terminal"
 HOST_DEFAULT = "local"
 

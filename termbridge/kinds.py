@@ -6,8 +6,8 @@ from typing import Literal, get_args
 Kind = Literal["claude", "codex", "gemini", "shell", "other"]
 AgentKind = Literal["claude", "codex", "gemini"]  # the agents whose hooks and screens termbridge knows
 DeliveryMode = Literal["push", "pull"]  # push: framed messages into the idle composer; pull: only the nudge
+Lane = Literal["auto", "terminal", "native"]  # auto: the agent's own channel when it answers, else typing
 KINDS: tuple[Kind, ...] = get_args(Kind)
 AGENT_KINDS: tuple[AgentKind, ...] = get_args(AgentKind)
-DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(
-    DeliveryMode
-)  # push: framed messages into the idle composer; pull: only the nudge
+DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(DeliveryMode)
+LANES: tuple[Lane, ...] = get_args(Lane)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from termbridge import paths, proctree
 from termbridge.errors import BadInput, DeadSession, StateError, UnknownSession
-from termbridge.kinds import DELIVERY_MODES, KINDS
+from termbridge.kinds import DELIVERY_MODES, KINDS, LANES
 from termbridge.session_files import SessionFiles, sessions_dir
 from termbridge.session_files import session_dir as session_dir  # where the callers have long found it
 
@@ -27,6 +27,7 @@ class Session:
         "tmux_socket",
         "kitty_socket",
         "delivery_by",
+        "lane",
     )
     __slots__ = (*FIELDS, "_shell")
 
@@ -41,7 +42,9 @@ class Session:
         tmux_socket: str | None = None,
         kitty_socket: str | None = None,
         delivery_by: str = "user",
+        lane: str = "auto",
     ):
+        self.lane = lane  # "auto" | "terminal" | "native" (kinds.LANES; termbridge/lanes)
         self.name, self.pid, self.start_time, self.kind = name, pid, start_time, kind
         self.delivery_by = delivery_by  # who chose the delivery mode: "user", "hook" or "mcp" (delivery_for)
         self.registered_at = registered_at
@@ -115,18 +118,22 @@ def register(
     kitty_socket: str | None = None,
     env=None,
     delivery_by: str = "user",
+    lane: str | None = None,
 ) -> Session:
     """Record NAME -> PID (re-register replaces); the PID must be alive.
 
     Also records where the agent lives, so it is found from anywhere: TMUX_SOCKET and
     KITTY_SOCKET, else the registering environment's (ENV, default os.environ) tmux
-    server and kitty address.
+    server and kitty address. LANE None keeps the lane of NAME's earlier record (a hook
+    re-registering keeps a person's `register --lane`), else "auto".
     """
     paths.validate_name(name)
     if kind not in KINDS:
         raise BadInput(f"invalid kind {kind!r}: one of {', '.join(KINDS)}")
     if delivery not in DELIVERY_MODES:
         raise BadInput(f"invalid delivery mode {delivery!r}: one of {', '.join(DELIVERY_MODES)}")
+    if lane is not None and lane not in LANES:
+        raise BadInput(f"invalid lane {lane!r}: one of {', '.join(LANES)}")
     if pid <= 0:
         raise BadInput(f"invalid pid {pid}")
     token = proctree.start_time(pid)
@@ -138,7 +145,14 @@ def register(
 
         tmux_socket = tmux_socket or socket_path(env)
         kitty_socket = kitty_socket or address(env)
-    sess = Session(name, pid, token, kind, round(time.time(), 3), delivery, tmux_socket, kitty_socket, delivery_by)
+    if lane is None:
+        try:
+            lane = lookup(home, name).lane
+        except (UnknownSession, StateError):
+            lane = "auto"
+    sess = Session(
+        name, pid, token, kind, round(time.time(), 3), delivery, tmux_socket, kitty_socket, delivery_by, lane
+    )
     files = SessionFiles.of(home, name)
     paths.ensure_dir(files.dir)
     paths.atomic_write(files.session, json.dumps(sess.as_dict()).encode())
@@ -199,10 +213,12 @@ def lookup(home: Path, name: str) -> Session:
         kind, delivery = raw["kind"], raw.get("delivery") or "push"
         tsock, ksock = raw.get("tmux_socket"), raw.get("kitty_socket")
         by = raw.get("delivery_by") or "user"
+        lane = raw.get("lane") or "auto"  # files written before 0.3 have no lane
         if (
             kind not in KINDS
             or delivery not in DELIVERY_MODES
             or by not in ("user", "hook", "mcp")
+            or lane not in LANES
             or not all(s is None or isinstance(s, str) for s in (tsock, ksock))
         ):
             raise ValueError("bad kind, delivery or socket")
@@ -216,6 +232,7 @@ def lookup(home: Path, name: str) -> Session:
             tsock,
             ksock,
             by,
+            lane,
         )
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
         raise StateError(f"corrupt session record for {name!r}") from None

@@ -48,6 +48,7 @@ def _row(home: Path, s, resolve: bool) -> dict:
 
     row["record"] = record.describe(home, s) if lv == "alive" else None  # its own transcript / rollout / chat log
     row["waiter"] = waiter.live_waiter(home, s.name)
+    row.update(_lane(home, s, lv, probe=resolve))
     row.update(
         _target_state(home, s)
         if resolve and lv == "alive"
@@ -71,6 +72,9 @@ def _refused_row(name: str, error: str) -> dict:
         "failed_deliveries": 0,
         "backoff_until": None,
         "delivery": None,
+        "lane": None,
+        "lane_reason": None,
+        "lane_setting": None,
         "receipts": {},
         "record": None,
         "waiter": None,
@@ -81,6 +85,17 @@ def _refused_row(name: str, error: str) -> dict:
         "reason": error,
         "error": error,
     }
+
+
+def _lane(home: Path, sess, liveness: str, probe: bool) -> dict:
+    """`lane` (the lane the next message takes: native or terminal), `lane_reason` (one line when
+    the native lane is unavailable or paused) and `lane_setting` (register --lane). PROBE also
+    checks that Claude Code's socket takes a connection (not on top's frequent file-only reads)."""
+    if liveness != "alive":
+        return {"lane": None, "lane_reason": None, "lane_setting": sess.lane}
+    from termbridge import lanes
+
+    return {**lanes.choose(home, sess, probe=probe).as_dict(), "lane_setting": sess.lane}
 
 
 def _target_state(home: Path, sess) -> dict:

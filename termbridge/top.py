@@ -278,6 +278,8 @@ def _detail(row: dict | None, now: float) -> list[str]:
         f"{row.get('host') or glance.HOST_DEFAULT}, {row.get('lane') or glance.LANE_DEFAULT} lane, "
         f"{row.get('target') or 'no target'}",
     ]
+    if row.get("lane_reason"):
+        first.append(row["lane_reason"])
     if row.get("error"):
         first.append(f"refused: {row['error']}")
     elif row.get("surface"):

@@ -45,7 +45,7 @@ def state():
 @pytest.fixture(scope="module", params=KINDS)
 def agent(state, request):
     a = RealAgent(state.lab, state.stub, state.tmp, request.param, manual=True)
-    p = tb("register", a.kind, "--pid", a.pid, "--kind", a.kind)
+    p = tb("register", a.kind, "--pid", a.pid, "--kind", a.kind, "--lane", "terminal")  # the typed way in
     assert p.returncode == 0, p.stderr
     yield a
     a.close()

@@ -34,7 +34,7 @@ DRAFT = "do not send this yet"
 def agent(request, short_tmp, home, monkeypatch):
     a = KittyAgent(short_tmp, request.param)
     monkeypatch.setenv("TERMBRIDGE_KITTY_SOCKET", a.address)
-    p = tb("register", a.kind, "--pid", a.pid, "--kind", a.kind)
+    p = tb("register", a.kind, "--pid", a.pid, "--kind", a.kind, "--lane", "terminal")  # typed into kitty
     assert p.returncode == 0, p.err
     yield a
     a.close()

@@ -81,7 +81,7 @@ class Agent:
         retry_until(lambda: (ready or (READY[kind] if trusted else TRUST_QUESTION[kind])) in self.plain(), 90, 0.3)
         time.sleep(1.5)
         self.pid = tui_pid(int(self.pane.pane_pid), kind)  # (Codex's daemon starts as the TUI's child)
-        p = tb("register", kind, "--pid", self.pid, "--kind", kind)
+        p = tb("register", kind, "--pid", self.pid, "--kind", kind, "--lane", "terminal")  # screens and typing
         assert p.returncode == 0, p.err
 
     def plain(self) -> str:
