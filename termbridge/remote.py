@@ -14,6 +14,8 @@ from termbridge import ssh
 from termbridge.config import load_config
 from termbridge.errors import TermbridgeError
 
+STATUS_BUDGET_S = 8.0  # what a host's status may take once connected (it reads each session's screen)
+
 
 class RemoteFailed(TermbridgeError):
     """HOST's termbridge refused or failed; carries the exit code it gave."""
@@ -65,7 +67,8 @@ def host_status(home: Path, host: str) -> list[dict]:
     q = forward.ForwardQueue(home, host)
     queued = q.stats()
     try:
-        answer = call(home, host, {"op": "status"})
+        hc = ssh.host_config(host, load_config())
+        answer = call(home, host, {"op": "status"}, timeout=hc.connect_timeout_s + STATUS_BUDGET_S)
     except TermbridgeError as e:
         return [
             {
