@@ -361,6 +361,9 @@ def forward_batch(home: Path, q: ForwardQueue, hc, batch: list[dict]) -> None:
         elif res.get("exit") in (2, 3):  # bad input or no such session there: it will not go better
             dead.append((rec, f"{q.host}: {res.get('error')}"))
     q.confirm(taken, dead)
+    if not taken and not dead:  # HOST failed every one (its state, a lock): back off, never spin
+        first = next((r.get("error") for r in results if r.get("error")), "no answer for any message")
+        raise ssh.HostError(q.host, f"took none of {len(batch)} messages: {first}", kind="remote_error")
 
 
 # ---------------------------------------------------------------- what `send` and `receipt` call

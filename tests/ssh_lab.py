@@ -95,6 +95,7 @@ class RemoteInstall:
             "#!/bin/sh\n"
             f"PYTHONPATH={shlex.quote(str(self.lib))}; export PYTHONPATH\n"
             f"TERMBRIDGE_TMUX_SOCKET={shlex.quote(str(self.tmux_socket))}; export TERMBRIDGE_TMUX_SOCKET\n"
+            f"TERMBRIDGE_HOME={shlex.quote(str(self.user_dir / 'state'))}; export TERMBRIDGE_HOME\n"
             f'exec {shlex.quote(self.python)} -m termbridge "$@"\n'
         )
         # A slow variant for the SIGKILL case: the answer is out, then the call lingers.
@@ -107,8 +108,8 @@ class RemoteInstall:
                 os.chmod(os.path.join(root, d), 0o755)
             for f in files:
                 os.chmod(os.path.join(root, f), 0o644)
-        self.state = Path(pw.pw_dir) / ".local" / "state" / "termbridge"
-        shutil.rmtree(self.state, ignore_errors=True)  # a run before this one
+        # Its own state home (not ~/.local/state of the shared user): runs side by side stay apart.
+        self.state = self.user_dir / "state"
         self.n = 0
 
     def _interpreter(self, pw: pwd.struct_passwd) -> str:
@@ -131,6 +132,7 @@ class RemoteInstall:
             "PATH=/usr/local/bin:/usr/bin:/bin",
             f"PYTHONPATH={self.lib}",
             f"TERMBRIDGE_TMUX_SOCKET={self.tmux_socket}",
+            f"TERMBRIDGE_HOME={self.user_dir / 'state'}",
             "LANG=C.UTF-8",
         ]
         return run("runuser", "-u", REMOTE_USER, "--", "env", "-i", *env, *argv, **kw)
@@ -160,21 +162,22 @@ class RemoteInstall:
 
     def close(self) -> None:
         self.as_user("tmux", "-S", str(self.tmux_socket), "kill-server", check=False)
-        # Waiters the remote side started (they end by themselves; do not leave them behind).
-        for pid in _pids_of_user(self.pw.pw_uid):
+        # Waiters the remote side started (they end by themselves; do not leave them behind). Only
+        # this install's: another run's processes of the same user carry another directory.
+        for pid in _pids_of_user(self.pw.pw_uid, str(self.dir)):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
-        shutil.rmtree(self.state, ignore_errors=True)
 
 
-def _pids_of_user(uid: int) -> list[int]:
+def _pids_of_user(uid: int, marker: str) -> list[int]:
+    """UID's processes whose environment mentions MARKER (this install's directory)."""
     out = []
     for p in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if os.stat(f"/proc/{p}").st_uid == uid:
+            if os.stat(f"/proc/{p}").st_uid == uid and marker.encode() in open(f"/proc/{p}/environ", "rb").read():
                 out.append(int(p))
         except OSError:
             pass
