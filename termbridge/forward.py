@@ -34,6 +34,7 @@ from termbridge.ids import new_id
 
 BATCH = 100  # messages per rpc call
 BATCH_BYTES = 1 << 20  # ...and at most this many body bytes
+RECEIPT_BUDGET_S = 8.0  # `receipt ID` asks HOST; past this (plus the connect timeout) it says what is known here
 _KEEP_LINES = 20000  # forwarded.log / receipts.log keep the newest half past this
 _SEP = (",", ":")
 
@@ -297,9 +298,12 @@ def _forward_all(home: Path, q: ForwardQueue, cfg: dict) -> str:
             time.sleep(backoff_s(cfg, failures))
 
 
+BACKOFF_CAP_S = 30.0  # a host that comes back is tried again within this, whatever backoff_max_ms says
+
+
 def backoff_s(cfg: dict, failures: int) -> float:
-    """Seconds before retry number FAILURES: backoff_base_ms doubling, capped by backoff_max_ms."""
-    base, cap = cfg["backoff_base_ms"] / 1000, cfg["backoff_max_ms"] / 1000
+    """Seconds before retry number FAILURES: backoff_base_ms doubling, capped by backoff_max_ms and 30 s."""
+    base, cap = cfg["backoff_base_ms"] / 1000, min(BACKOFF_CAP_S, cfg["backoff_max_ms"] / 1000)
     return max(0.05, min(cap, base * 2 ** max(0, failures - 1)))
 
 
@@ -424,7 +428,8 @@ def _ask_receipt(home: Path, q: ForwardQueue, msg_id: str, session) -> dict | No
 
     try:
         hc = ssh.host_config(q.host, load_config())
-        (answer,) = ssh.rpc_call(home, hc, [{"op": "receipt", "id": msg_id, "session": session}])
+        req = [{"op": "receipt", "id": msg_id, "session": session}]
+        (answer,) = ssh.rpc_call(home, hc, req, timeout=hc.connect_timeout_s + RECEIPT_BUDGET_S)
     except ssh.HostError:
         return None
     r = answer.get("receipt")

@@ -203,14 +203,17 @@ def ensure_fresh_socket(home: Path, hc: HostConfig) -> None:
     res = _control_cmd(home, hc, "check")
     if res is not None and res.returncode == 0:
         return  # a live master: share it
-    drop_master(home, hc)
+    # A master that did not answer is not asked again (that would cost another probe timeout).
+    drop_master(home, hc, ask=res is not None)
 
 
-def drop_master(home: Path, hc: HostConfig) -> None:
-    """End HC's shared connection (a frozen link, a wedged master) and remove its socket."""
+def drop_master(home: Path, hc: HostConfig, ask: bool = True) -> None:
+    """End HC's shared connection (a frozen link, a wedged master) and remove its socket: `-O exit`
+    when ASK, then SIGKILL to whatever ssh process of ours still listens on it."""
     path = control_path(home, hc)
     pid = _socket_owner(path)
-    _control_cmd(home, hc, "exit")
+    if ask:
+        _control_cmd(home, hc, "exit")
     if pid is not None:
         try:
             os.kill(pid, signal.SIGKILL)
