@@ -21,6 +21,9 @@ if [ "$what" = test ]; then
     command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
     # Real shells for the hostile-text tests (a shell session only ever gets an inert nudge).
     for sh in zsh fish dash; do command -v "$sh" >/dev/null 2>&1 || need+=("$sh"); done
+    # Agents on other machines (tests/test_remote.py): a real sshd on 127.0.0.1 and the ssh client.
+    [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+    command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
     [ -e /usr/lib/x86_64-linux-gnu/dri ] || [ -e /usr/lib/aarch64-linux-gnu/dri ] || need+=(libgl1-mesa-dri)
     # The real agents install with npm (not needed when TERMBRIDGE_REAL_AGENTS points at them).
     if [ -z "${TERMBRIDGE_REAL_AGENTS:-}" ]; then

@@ -195,13 +195,12 @@ def submit(name, text, no_enter, enter_only, gap_ms, json_):
     """Type TEXT (or - / piped stdin) into NAME's verified target, press Enter, and confirm it submitted.
 
     Direct: no wait for idle, but never into a person's draft or a dialog (exit 4)."""
-    from termbridge import paths
     from termbridge import submit as sub
     from termbridge.config import load_config
     from termbridge.errors import BadInput
     from termbridge.validate import body_text
 
-    paths.validate_name(name)
+    name, host = _split(name)
     if gap_ms is not None:
         sub.check_gap(gap_ms)
     if enter_only and (no_enter or text is not None):
@@ -217,7 +216,12 @@ def submit(name, text, no_enter, enter_only, gap_ms, json_):
             raise click.UsageError("give TEXT, - (or pipe it on stdin), or --enter-only to press Enter alone")
         else:
             text = body_text(text, limit)
-    res = sub.submit_text(_home(), name, text, enter=not no_enter, gap_ms=gap_ms, enter_only=enter_only)
+    if host:
+        from termbridge import remote
+
+        res = remote.submit(_home(), name, host, text, not no_enter, gap_ms, enter_only)
+    else:
+        res = sub.submit_text(_home(), name, text, enter=not no_enter, gap_ms=gap_ms, enter_only=enter_only)
     note = res.pop("_unconfirmed", None)
     if json_:
         _out_json(res)
@@ -283,6 +287,15 @@ def drain(name, pane, print_, json_, force):
         if name is None:
             click.echo(f"termbridge: {pane} hosts no registered session; nothing to drain", err=True)
             return
+    name, host = _split(name)
+    if host:
+        from termbridge import remote
+
+        done_there = remote.drain(home, name, host, print_ or json_, json_, force)
+        sys.stdout.write(done_there.get("printed") or "")
+        if done_there.get("note"):
+            click.echo(f"termbridge: {done_there['note']}", err=True)
+        return
     ctx = SessionContext(home, name)  # validates NAME
     if print_ or json_:
         ctx.session  # noqa: B018 - an unknown session is an error (exit 3), not an empty queue
@@ -353,7 +366,14 @@ def receipt(msg_id, json_):
     from termbridge import receipts, validate
 
     validate.token(msg_id, "message id")
-    r = receipts.lookup(_home(), msg_id)
+    try:
+        r = receipts.lookup(_home(), msg_id)
+    except receipts.UnknownMessage:
+        from termbridge import remote  # sent to NAME@HOST? its forward queue here knows
+
+        r = remote.receipt(_home(), msg_id)
+        if r is None:
+            raise
     if json_:
         _out_json(r)
     else:
@@ -361,6 +381,8 @@ def receipt(msg_id, json_):
 
         when = ", ".join(f"{k} {time.strftime('%H:%M:%S', time.localtime(v))}" for k, v in r["at"].items() if v)
         click.echo(f"{r['id']} ({r['session']}): {r['state']} via {r['via']}" + (f" [{when}]" if when else ""))
+        if r.get("reason"):
+            click.echo(f"  {r['reason']}")
 
 
 @cli.command(hidden=True)
@@ -372,6 +394,38 @@ def waiter(name):
 
     paths.validate_name(name)
     wt.run_waiter(_home(), name)
+
+
+@cli.command(hidden=True)
+@click.argument("host")
+def forwarder(host):
+    """HOST's forwarder `send NAME@HOST` starts, detached (internal): forward its queue, then exit."""
+    from termbridge import forward, ssh
+
+    forward.run_forwarder(_home(), ssh.validate_host(host))
+
+
+@cli.command()
+def rpc():
+    """Serve JSON-line requests on stdin (what another machine's termbridge runs over ssh)."""
+    from termbridge import rpc as server
+
+    def write(line: str) -> None:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+    server.serve(_home(), iter(sys.stdin.buffer.readline, b""), write)
+
+
+def _split(target: str) -> tuple[str, str | None]:
+    """NAME or NAME@HOST, validated."""
+    from termbridge import paths
+
+    if "@" not in target:
+        return paths.validate_name(target), None
+    from termbridge.ssh import split_target
+
+    return split_target(target)
 
 
 @cli.command()
@@ -608,19 +662,36 @@ def _print_event(e: dict) -> None:
 
 @cli.command()
 @json_option()
-def status(json_):
+@click.option("--all-hosts", is_flag=True, help="Also every configured host's sessions (asked in parallel).")
+@click.argument("name", required=False, metavar="[NAME]")
+def status(json_, all_hosts, name):
     """Per session: pid alive, target, surface and why, pending, in-flight, receipts, dead letters, last wake."""
     from termbridge import status as st
 
-    rows = st.collect_status(_home())
+    host = _split(name)[1] if name else None
+    if host or all_hosts:
+        from termbridge import forward, remote
+
+        forward.kick(_home())  # a host's queue whose forwarder gave up: try again
+    if host:
+        rows = [r for r in remote.host_status(_home(), host) if r["name"] in (name, f"@{host}")]
+    else:
+        rows = st.collect_status(_home()) + (remote.all_hosts_status(_home()) if all_hosts else [])
+        rows = [r for r in rows if r["name"] == name] if name else rows
     if json_:
         _out_json({"sessions": rows})
         return
     if not rows:
         click.echo("no sessions registered")
     for r in rows:
+        if r.get("unreachable"):
+            click.echo(f"{r['name']}: unreachable: {r['error']}, forward queue {r['forward_pending']}")
+            continue
         if r.get("error"):
             click.echo(f"{r['name']}: refused: {r['error']}")
+            continue
+        if r.get("sessions") == 0:
+            click.echo(f"{r['name']}: no sessions registered, forward queue {r['forward_pending']}")
             continue
         rc = r.get("receipts") or {}
         surf = f"{r['surface']} ({r['reason']})" if r.get("surface") else "-"

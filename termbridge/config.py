@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "ask_pair_limit": 8,  # questions between the same two sessions in any 10 minutes
     "attention_after_s": 30,  # a dialog holding a message longer than this needs the person
     "kinds": {},  # extra or overriding per-kind screen patterns (see surface.py)
+    "hosts": {},  # other machines reached over ssh: {HOST: {command, ssh, connect_timeout_s}} (see ssh.py)
 }
 
 _INT_KEYS = {
@@ -157,6 +158,8 @@ def validate(data: dict, path: Path | str = "config") -> dict:
                 raise ConfigError(f"config {path}: key 'nudge_text' may only use the field {{session}}") from None
         elif key == "kinds":
             _validate_kinds(value, path)
+        elif key == "hosts":
+            _validate_hosts(value, path)
         out[key] = value
     return out
 
@@ -189,3 +192,37 @@ def _validate_kinds(value: Any, path: Path | str) -> None:
                 # The composer pattern must say where the draft is ('' means: this kind has none).
                 if k == "composer" and p and "draft" not in rx.groupindex:
                     raise ConfigError(f"config {path}: key '{where}.{k}' must have a (?P<draft>...) group: {p!r}")
+
+
+_HOST_KEYS = ("command", "ssh", "connect_timeout_s")
+
+
+def _validate_hosts(value: Any, path: Path | str) -> None:
+    """hosts: {HOST: {command: str, ssh: [str], connect_timeout_s: int}} -- HOST an ssh destination."""
+    import re
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"config {path}: key 'hosts' must be a mapping of host to settings")
+    for host, spec in value.items():
+        where = f"hosts.{host}"
+        # As ssh.validate_host: a Host of the ssh config or [user@]host, never an option (leading '-').
+        if not isinstance(host, str) or not re.fullmatch(
+            r"(?:[A-Za-z0-9._-]{1,64}@)?(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.%a-z]{2,64}\])", host
+        ):
+            raise ConfigError(f"config {path}: key {where!r}: not an ssh destination ([user@]host or a Host)")
+        if spec is None:
+            continue
+        if not isinstance(spec, dict):
+            raise ConfigError(f"config {path}: key {where!r} must be a mapping")
+        for k in spec:
+            if k not in _HOST_KEYS:
+                raise ConfigError(f"config {path}: unknown key '{where}.{k}'")
+        cmd = spec.get("command", "termbridge")
+        if not isinstance(cmd, str) or not cmd.strip() or "\n" in cmd or "\0" in cmd:
+            raise ConfigError(f"config {path}: key '{where}.command' must be one non-empty line")
+        args = spec.get("ssh", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) and "\n" not in a and "\0" not in a for a in args):
+            raise ConfigError(f"config {path}: key '{where}.ssh' must be a list of ssh arguments (strings)")
+        t = spec.get("connect_timeout_s", 5)
+        if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 120:
+            raise ConfigError(f"config {path}: key '{where}.connect_timeout_s' must be an integer from 1 to 120")

@@ -456,6 +456,9 @@ def run_checks(home: Path) -> list[Check]:
     checks.append(_configured_path_check())
     if not any(c.name == "config" and c.status == FAIL for c in checks):
         checks += _session_checks(home)
+        from termbridge.remote import doctor_checks  # each configured host, in parallel (ssh.py)
+
+        checks += [Check(*c) for c in doctor_checks(home)]
     return checks
 
 

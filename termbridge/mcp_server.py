@@ -298,7 +298,15 @@ def tool_receipt(bridge: Bridge, id: str) -> dict:  # noqa: A002 - the tool's pa
 
     bridge.me()
     validate.token(id, "message id")
-    return receipts.lookup(bridge.home, id)
+    try:
+        return receipts.lookup(bridge.home, id)
+    except receipts.UnknownMessage:
+        from termbridge import remote  # sent to NAME@HOST: its forward queue here knows it
+
+        found = remote.receipt(bridge.home, id)
+        if found is None:
+            raise
+        return found
 
 
 # ---------------------------------------------------------------- the MCP boundary
@@ -333,7 +341,8 @@ def build_server(bridge: Bridge):
     def send(
         to: str, message: str, reply_to: str | None = None, key: str | None = None, ttl: float | None = None
     ) -> dict:
-        """Send MESSAGE to the agent session TO. It is stored durably and the peer is woken when idle.
+        """Send MESSAGE to the agent session TO (NAME, or NAME@HOST for one on another machine, over ssh).
+        It is stored durably and the peer is woken when idle.
 
         reply_to: the id of the message this answers. key: a newer message with the same key replaces
         an undelivered older one. ttl: seconds until it expires undelivered.

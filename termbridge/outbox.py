@@ -221,8 +221,10 @@ class Outbox:
         reply_to: str | None = None,
         key: str | None = None,
         ttl: float | None = None,
+        msg_id: str | None = None,
     ) -> dict:
-        """Durably enqueue one message and return its record (fsync'd before returning)."""
+        """Durably enqueue one message and return its record (fsync'd before returning).
+        MSG_ID: the id another host's forward queue gave it (termbridge rpc), else a new one."""
         encoded = body.encode("utf-8")  # callers validate; a lone surrogate fails here, not on disk
         if len(encoded) > self.cfg["max_body_bytes"]:
             raise BadInput(f"message body is {len(encoded)} bytes; the limit is {self.cfg['max_body_bytes']}")
@@ -230,7 +232,7 @@ class Outbox:
             ttl = self.cfg["default_ttl"]
         now = time.time()
         rec = {
-            "id": new_id(),
+            "id": msg_id or new_id(),
             "session": self.name,
             "from": sender,
             "reply_to": reply_to,

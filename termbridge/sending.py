@@ -47,6 +47,11 @@ def send_message(
     from termbridge.context import SessionContext
     from termbridge.errors import BadInput
 
+    host = None
+    if "@" in name:  # NAME@HOST: the local forward queue of HOST (forward.py)
+        from termbridge.ssh import split_target
+
+        name, host = split_target(name)
     ctx = SessionContext(home, name)  # validates NAME
     cfg = ctx.cfg
     validate.token(sender, "--from")
@@ -59,6 +64,8 @@ def send_message(
     if until not in UNTIL:
         raise BadInput(f"--until must be one of {', '.join(UNTIL)}")
     body = validate.body_text(message, cfg["max_body_bytes"])
+    if host is not None:
+        return _send_remote(home, name, host, body, sender, reply_to, key, ttl, wait_s, until)
     sess = ctx.session
     if wait_s is not None and until == "received":
         require_evidence(home, sess)
@@ -113,6 +120,31 @@ def attempt_after_send(ctx: SessionContext) -> WakeOutcome | Literal["failed"]:
     except Exception as e:  # noqa: BLE001 - the message is already durable; the attempt is a bonus
         events.log_event(home, "wake_outcome", name, outcome="failed", error=str(e)[:200])
         return "failed"
+
+
+def _send_remote(home: Path, name: str, host: str, body: str, sender, reply_to, key, ttl, wait_s, until) -> Sent:
+    """NAME@HOST: durable in HOST's forward queue here (the forwarder takes it on), then, with WAIT_S,
+    HOST's receipt reaching UNTIL."""
+    import time
+
+    from termbridge import forward
+
+    rec = forward.send_remote(home, name, host, body, sender, reply_to, key, ttl)
+    sent = Sent(rec["id"], f"{name}@{host}", "forwarding")
+    if wait_s is not None:
+        deadline = time.monotonic() + wait_s
+        while True:
+            r = forward.lookup_receipt(home, rec["id"]) or {}
+            sent.state = r.get("state", "queued")
+            if _RANK.get(sent.state or "", -1) >= _RANK[until] or sent.state in ("dead", "expired"):
+                break
+            if time.monotonic() >= deadline:
+                fate = "; it stays queued here" if sent.state == "queued" else ""
+                sent.note = f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}"
+                sent.exit_code = 4
+                break
+            time.sleep(0.5)
+    return sent
 
 
 def require_evidence(home: Path, sess) -> None:

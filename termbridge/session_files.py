@@ -21,6 +21,8 @@
       stop_hook.json      the Stop hook's consecutive-block budget (hooks.py)
       mcp-register.lock   one registration at a time, hooks and MCP (registry.register_agent)
       dialog_hold.json    a dialog holding messages, as last seen (attention.py)
+      forwarded_in.log    ids taken from another host's forwarder, exactly once (rpc.py)
+      forwarded_in.lock   one take at a time (rpc.py)
 
 These names are a file format: state written by an earlier release is read by the next, so a
 name never changes. Bottom layer: only `paths` below it.
@@ -80,3 +82,6 @@ class SessionFiles:
     screen_idle = property(lambda self: self.dir / "screen-idle.json")
     stop_hook = property(lambda self: self.dir / "stop_hook.json")
     dialog_hold = property(lambda self: self.dir / "dialog_hold.json")
+    # messages forwarded in from another host
+    forwarded_in = property(lambda self: self.dir / "forwarded_in.log")
+    forwarded_in_lock = property(lambda self: self.dir / "forwarded_in.lock")

@@ -1,0 +1,439 @@
+"""The local durable forward queue of each host, and its forwarder.
+
+`send NAME@HOST` appends the message here (fsync'd) and returns; a per-host forwarder -- one
+detached process, started by `send` when none runs, ending by itself when the queue is empty
+(the waiter is its model) -- hands the messages, in order, to `termbridge rpc` on HOST, which
+puts each into NAME's outbox there. HOST keeps the ids it has taken, so a batch sent again after
+a lost answer, a dropped link or a SIGKILLed forwarder is taken once. An unreachable HOST is
+retried with back-off; the messages wait here.
+
+Files under STATE/hosts/<host key>/ (0600 in a 0700 directory):
+
+  host.json      the host's name as given (the directory name is a safe form of it)
+  queue.log      appended records, one JSON line each, fsync'd before `send` exits 0
+  forwarded.log  {"id","session","t"} for every id HOST confirmed it took (fsync'd)
+  dead.log       records HOST refused (e.g. no such session there) or that expired here
+  receipts.log   the latest receipt HOST gave for a forwarded id
+  queue.lock     serialises appends, confirmations and compaction (never deleted)
+  forwarder.lock held by the running forwarder for its whole life; forwarder.json names it
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from termbridge import events, paths, proctree
+from termbridge.ids import new_id
+
+BATCH = 100  # messages per rpc call
+BATCH_BYTES = 1 << 20  # ...and at most this many body bytes
+RECEIPT_BUDGET_S = 8.0  # `receipt ID` asks HOST; past this (plus the connect timeout) it says what is known here
+_KEEP_LINES = 20000  # forwarded.log / receipts.log keep the newest half past this
+_SEP = (",", ":")
+
+
+def _dumps(obj) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=_SEP).encode()
+
+
+def host_key(host: str) -> str:
+    """A directory name for HOST: its safe characters and a short hash (user@h and [::1] differ)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", host)[:40]
+    return f"{safe}-{hashlib.sha256(host.encode()).hexdigest()[:8]}"
+
+
+def hosts_dir(home: Path) -> Path:
+    return Path(home) / "hosts"
+
+
+def _lines(path: Path) -> list[dict]:
+    out = []
+    for line in (paths.read_bytes(path) or b"").split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue  # a torn tail of a killed writer: the record was never acknowledged
+        if isinstance(e, dict) and isinstance(e.get("id"), str):
+            out.append(e)
+    return out
+
+
+class ForwardQueue:
+    """One host's durable forward queue."""
+
+    def __init__(self, home: Path, host: str):
+        self.home, self.host = Path(home), host
+        paths.add_root(self.home)
+        self.dir = hosts_dir(home) / host_key(host)
+        self.queue_path = self.dir / "queue.log"
+        self.forwarded_path = self.dir / "forwarded.log"
+        self.dead_path = self.dir / "dead.log"
+        self.receipts_path = self.dir / "receipts.log"
+
+    def _lock(self, timeout: float = 30.0) -> paths.StateLock:
+        paths.ensure_dir(self.dir)
+        return paths.state_lock(self.dir / "queue.lock", timeout=timeout)
+
+    # ---------------------------------------------------------------- writing
+    def append(self, session: str, body: str, sender, reply_to, key, ttl: float | None) -> dict:
+        """Durably enqueue one message for SESSION on the host; its record (fsync'd before returning)."""
+        now = time.time()
+        rec = {
+            "id": new_id(),
+            "session": session,
+            "host": self.host,
+            "from": sender,
+            "reply_to": reply_to,
+            "key": key,
+            "body": body,
+            "created_at": round(now, 6),
+            "expires_at": round(now + ttl, 6) if ttl else None,
+        }
+        with self._lock():
+            if not (self.dir / "host.json").exists():
+                paths.atomic_write(self.dir / "host.json", _dumps({"host": self.host}))
+            fd = paths.open_state(self.queue_path, os.O_RDWR | os.O_APPEND, create=True)
+            try:
+                size = os.fstat(fd).st_size
+                # A writer killed mid-line left a torn tail: start on a line of our own.
+                lead = b"\n" if size and os.pread(fd, 1, size - 1) != b"\n" else b""
+                paths.write_all(fd, lead + _dumps(rec) + b"\n")
+                paths.sync_data(fd)
+            finally:
+                os.close(fd)
+            if size == 0:
+                paths.fsync_dir(self.dir)
+        events.log_event(self.home, "forward_queued", f"{session}@{self.host}", id=rec["id"], chars=len(body))
+        return rec
+
+    def confirm(self, taken: list[dict], dead: list[tuple[dict, str]]) -> None:
+        """Record what HOST took (ids + sessions) and what it refused for good (dead, with why)."""
+        now = round(time.time(), 6)
+        with self._lock():
+            if taken:
+                data = b"".join(_dumps({"id": r["id"], "session": r["session"], "t": now}) + b"\n" for r in taken)
+                paths.append_durable(self.forwarded_path, data)
+            if dead:
+                lines = (_dumps({"id": r["id"], "record": r, "reason": why, "t": now}) + b"\n" for r, why in dead)
+                paths.append_durable(self.dead_path, b"".join(lines))
+        for r in taken:
+            events.log_event(self.home, "forwarded", f"{r['session']}@{self.host}", id=r["id"])
+        for r, why in dead:
+            events.log_event(self.home, "dead_lettered", f"{r['session']}@{self.host}", id=r["id"], reason=why)
+
+    def compact(self) -> bool:
+        """When nothing waits, empty queue.log (and cut the logs to size); True when nothing waits.
+        Under the queue lock, so an append is either seen here or after."""
+        with self._lock():
+            if self.pending():
+                return False
+            if (paths.read_bytes(self.queue_path) or b"").strip():
+                paths.atomic_write(self.queue_path, b"")
+            for p in (self.forwarded_path, self.receipts_path):
+                data = paths.read_bytes(p) or b""
+                if data.count(b"\n") > _KEEP_LINES:
+                    paths.atomic_write(p, b"\n".join(data.split(b"\n")[-(_KEEP_LINES // 2) - 1 :]))
+            return True
+
+    def note_receipt(self, receipt: dict) -> None:
+        """Keep the latest receipt HOST gave (so `receipt ID` still answers while HOST is down)."""
+        entry = {k: receipt.get(k) for k in ("id", "session", "state", "at", "via", "answer", "reason")}
+        entry["t"] = round(time.time(), 6)
+        with self._lock():
+            paths.append_durable(self.receipts_path, _dumps(entry) + b"\n", sync=False)
+
+    # ---------------------------------------------------------------- reading
+    def _done_ids(self) -> set[str]:
+        return {e["id"] for e in _lines(self.forwarded_path)} | {e["id"] for e in _lines(self.dead_path)}
+
+    def pending(self) -> list[dict]:
+        """Records not yet taken by HOST nor dead, oldest first (each id once)."""
+        done = self._done_ids()
+        out, seen = [], set()
+        for r in _lines(self.queue_path):
+            if r["id"] not in done and r["id"] not in seen and isinstance(r.get("body"), str):
+                seen.add(r["id"])
+                out.append(r)
+        return out
+
+    def find(self, msg_id: str) -> dict | None:
+        """Where MSG_ID stands here: {"state": queued|forwarded|dead|expired, "session", …} or None."""
+        for e in _lines(self.dead_path):
+            if e["id"] == msg_id:
+                rec = e["record"] if isinstance(e.get("record"), dict) else {}
+                state = "expired" if str(e.get("reason", "")).startswith("expired") else "dead"
+                return {"state": state, "session": rec.get("session"), "reason": e.get("reason"), "at_t": e.get("t")}
+        for e in _lines(self.forwarded_path):
+            if e["id"] == msg_id:
+                return {"state": "forwarded", "session": e.get("session"), "at_t": e.get("t")}
+        for r in _lines(self.queue_path):
+            if r["id"] == msg_id:
+                return {"state": "queued", "session": r.get("session"), "at_t": r.get("created_at")}
+        return None
+
+    def last_receipt(self, msg_id: str) -> dict | None:
+        found = [e for e in _lines(self.receipts_path) if e["id"] == msg_id]
+        return found[-1] if found else None
+
+    def stats(self) -> dict:
+        return {"pending": len(self.pending()), "dead_letters": len(_lines(self.dead_path))}
+
+    def last_error(self) -> str | None:
+        state = paths.read_json(self.dir / "forwarder_state.json", {})
+        return state.get("error") if isinstance(state, dict) else None
+
+
+def all_queues(home: Path) -> list[ForwardQueue]:
+    """Every host with a forward queue here."""
+    out = []
+    for d in paths.list_dir(hosts_dir(home)):
+        info = paths.read_json(hosts_dir(home) / d / "host.json", {})
+        if isinstance(info, dict) and isinstance(info.get("host"), str):
+            out.append(ForwardQueue(home, info["host"]))
+    return out
+
+
+# ---------------------------------------------------------------- the forwarder
+def live_forwarder(home: Path, host: str) -> dict | None:
+    """{"pid", "since"} of HOST's running forwarder, or None."""
+    q = ForwardQueue(home, host)
+    info = paths.read_json(q.dir / "forwarder.json")
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+        return None
+    if not proctree.is_alive(info["pid"], info.get("start")):
+        return None
+    return {"pid": info["pid"], "since": info.get("since")}
+
+
+def start_forwarder(home: Path, host: str) -> bool:
+    """Start HOST's forwarder, detached, unless one runs; True when one was started."""
+    if live_forwarder(home, host):
+        return False
+    env = dict(os.environ, TERMBRIDGE_HOME=str(home))
+    subprocess.Popen(
+        [sys.executable, "-m", "termbridge", "forwarder", host],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        env=env,
+        cwd="/",
+    )
+    return True
+
+
+def run_forwarder(home: Path, host: str) -> str:
+    """Forward HOST's queue until it is empty (or idle_wait_max_s passes); returns why it stopped."""
+    from termbridge.config import load_config
+
+    cfg = load_config()
+    q = ForwardQueue(home, host)
+    paths.ensure_dir(q.dir)
+    # A forwarder that just decided to end may still hold the lock for a moment: wait that out.
+    lock = paths.state_lock(q.dir / "forwarder.lock", timeout=5.0)
+    try:
+        lock.acquire()
+    except Exception:  # noqa: BLE001 - another forwarder holds it: that one does the job
+        return "another forwarder runs"
+    me = os.getpid()
+    who = f"@{host}"
+    try:
+        paths.atomic_write(
+            q.dir / "forwarder.json",
+            _dumps({"pid": me, "start": proctree.start_time(me), "since": time.time()}),
+        )
+        events.log_event(home, "forwarder_started", who, pid=me)
+        reason = "crashed"
+        try:
+            reason = _forward_all(home, q, cfg)
+        finally:
+            events.log_event(home, "forwarder_exit", who, pid=me, reason=reason)
+        return reason
+    finally:
+        paths.unlink_durable(q.dir / "forwarder.json")
+        lock.release()
+
+
+def _forward_all(home: Path, q: ForwardQueue, cfg: dict) -> str:
+    from termbridge import ssh
+
+    hc = ssh.host_config(q.host, cfg)
+    deadline = time.monotonic() + cfg["idle_wait_max_s"]
+    failures = 0
+    while True:
+        batch = _batch(q.pending())
+        if not batch:
+            # Under the queue lock: a `send` that appended before this sees us gone only after
+            # forwarder.json is removed, and starts the next forwarder itself.
+            with q._lock():
+                if not q.pending():
+                    paths.unlink_durable(q.dir / "forwarder.json")
+                    done = True
+                else:
+                    done = False
+            if done:
+                q.compact()
+                return "nothing pending"
+            continue
+        try:
+            forward_batch(home, q, hc, batch)
+            failures = 0
+            _note_state(q, None)
+        except ssh.HostError as e:
+            failures += 1
+            _note_state(q, str(e), failures)
+            events.log_event(home, "forward_failed", f"@{q.host}", error=str(e)[:300], failures=failures)
+            if time.monotonic() > deadline:
+                return f"gave up after idle_wait_max_s ({cfg['idle_wait_max_s']} s): {e}"
+            time.sleep(backoff_s(cfg, failures))
+
+
+BACKOFF_CAP_S = 30.0  # a host that comes back is tried again within this, whatever backoff_max_ms says
+
+
+def backoff_s(cfg: dict, failures: int) -> float:
+    """Seconds before retry number FAILURES: backoff_base_ms doubling, capped by backoff_max_ms and 30 s."""
+    base, cap = cfg["backoff_base_ms"] / 1000, min(BACKOFF_CAP_S, cfg["backoff_max_ms"] / 1000)
+    return max(0.05, min(cap, base * 2 ** max(0, failures - 1)))
+
+
+def _note_state(q: ForwardQueue, error: str | None, failures: int = 0) -> None:
+    paths.atomic_write(
+        q.dir / "forwarder_state.json", _dumps({"error": error, "failures": failures, "t": round(time.time(), 3)})
+    )
+
+
+def _batch(pending: list[dict]) -> list[dict]:
+    out: list[dict] = []
+    size = 0
+    for r in pending:
+        size += len(r["body"].encode("utf-8"))
+        if out and (len(out) >= BATCH or size > BATCH_BYTES):
+            break
+        out.append(r)
+    return out
+
+
+def forward_batch(home: Path, q: ForwardQueue, hc, batch: list[dict]) -> None:
+    """One `take` call for BATCH; records what HOST took or refused. HostError when it failed as a
+    whole (nothing recorded: the same ids go again, and HOST takes each once)."""
+    from termbridge import ssh
+
+    now = time.time()
+    live, expired = [], []
+    for r in batch:
+        if r.get("expires_at") and r["expires_at"] <= now:
+            expired.append((r, "expired before it reached the host"))
+        else:
+            live.append(r)
+    msgs = [
+        {
+            "id": r["id"],
+            "session": r["session"],
+            "from": r.get("from"),
+            "reply_to": r.get("reply_to"),
+            "key": r.get("key"),
+            "body": r["body"],
+            "ttl": round(r["expires_at"] - now, 3) if r.get("expires_at") else None,
+        }
+        for r in live
+    ]
+    results: list[dict] = []
+    if msgs:
+        (answer,) = ssh.rpc_call(home, hc, [{"op": "take", "messages": msgs}])
+        if not answer.get("ok"):
+            raise ssh.HostError(q.host, f"refused the batch: {answer.get('error')}", kind="remote_error")
+        results = answer.get("results") or []
+    by_id = {r["id"]: r for r in live}
+    taken, dead = [], list(expired)
+    for res in results:
+        rec = by_id.get(res.get("id"))
+        if rec is None:
+            continue
+        if res.get("taken") is not None:
+            taken.append(rec)
+        elif res.get("exit") in (2, 3):  # bad input or no such session there: it will not go better
+            dead.append((rec, f"{q.host}: {res.get('error')}"))
+    q.confirm(taken, dead)
+    if not taken and not dead:  # HOST failed every one (its state, a lock): back off, never spin
+        first = next((r.get("error") for r in results if r.get("error")), "no answer for any message")
+        raise ssh.HostError(q.host, f"took none of {len(batch)} messages: {first}", kind="remote_error")
+
+
+# ---------------------------------------------------------------- what `send` and `receipt` call
+def send_remote(home: Path, name: str, host: str, body: str, sender, reply_to, key, ttl) -> dict:
+    """Commit BODY for NAME@HOST to the local forward queue (durable), then make sure HOST's
+    forwarder runs. The record."""
+    q = ForwardQueue(home, host)
+    rec = q.append(name, body, sender, reply_to, key, ttl)
+    try:
+        start_forwarder(home, host)
+    except OSError as e:  # the message is durable; the next send (or `status`) starts it
+        events.log_event(home, "forwarder_start_failed", f"{name}@{host}", error=str(e)[:200])
+    return rec
+
+
+def kick(home: Path) -> None:
+    """Start the forwarder of every host with messages waiting and none running (status, doctor)."""
+    for q in all_queues(home):
+        if q.pending() and not live_forwarder(home, q.host):
+            start_forwarder(home, q.host)
+
+
+def lookup_receipt(home: Path, msg_id: str, ask: bool = True) -> dict | None:
+    """The receipt of a message sent to another host: asked of HOST when ASK and it was forwarded
+    (what HOST says is kept here), else what is known here. None when no host queue knows MSG_ID."""
+    for q in all_queues(home):
+        found = q.find(msg_id)
+        if found is None:
+            continue
+        target = f"{found.get('session')}@{q.host}"
+        base = {"id": msg_id, "session": target, "host": q.host}
+        if found["state"] != "forwarded":
+            at = {found["state"]: found.get("at_t")}
+            out = {**base, "state": found["state"], "at": at, "via": "forward queue"}
+            if found.get("reason"):
+                out["reason"] = found["reason"]
+            if found["state"] == "queued" and q.last_error():
+                out["reason"] = f"not forwarded yet: {q.last_error()}"
+            return out
+        remote = _ask_receipt(home, q, msg_id, found.get("session")) if ask else None
+        if remote is None:
+            remote = q.last_receipt(msg_id)
+        at = {"forwarded": found.get("at_t")}
+        if remote and remote.get("state"):
+            at.update({k: v for k, v in (remote.get("at") or {}).items() if k != "queued"})
+            state = remote["state"] if remote["state"] != "queued" else "forwarded"
+            out = {**base, "state": state, "at": at, "via": f"{q.host}: {remote.get('via')}"}
+            if remote.get("answer") is not None:
+                out["answer"] = remote["answer"]
+            return out
+        return {**base, "state": "forwarded", "at": at, "via": "forward queue"}
+    return None
+
+
+def _ask_receipt(home: Path, q: ForwardQueue, msg_id: str, session) -> dict | None:
+    from termbridge import ssh
+    from termbridge.config import load_config
+
+    try:
+        hc = ssh.host_config(q.host, load_config())
+        req = [{"op": "receipt", "id": msg_id, "session": session}]
+        (answer,) = ssh.rpc_call(home, hc, req, timeout=hc.connect_timeout_s + RECEIPT_BUDGET_S)
+    except ssh.HostError:
+        return None
+    r = answer.get("receipt")
+    if not answer.get("ok") or not isinstance(r, dict):
+        return None
+    q.note_receipt(r)
+    return r

@@ -1,0 +1,72 @@
+"""`termbridge rpc` on its own (no ssh): JSON lines in, one answer a line out; every field is
+validated as the CLI validates it; ids are taken once; no request runs a command."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import tb, tb_json
+
+
+def rpc(*requests, raw: bytes | None = None) -> list[dict]:
+    data = raw if raw is not None else b"".join(json.dumps(r).encode() + b"\n" for r in requests)
+    p = tb("rpc", input=data)
+    assert p.returncode == 0, p.err
+    return [json.loads(line) for line in p.out.splitlines()]
+
+
+def test_hello_and_bad_requests_answer_one_line_each(home):
+    hello, bad_json, no_op, unknown, cmd = rpc(
+        raw=b'{"op":"hello"}\nnot json\n{"x":1}\n{"op":"exec","argv":["touch","/tmp/x"]}\n'
+        b'{"op":"take","messages":[{"id":"A1","session":"s","body":"b","command":"touch /tmp/x"}]}\n'
+    )
+    assert hello["ok"] and hello["protocol"] == 1 and hello["version"]
+    assert not bad_json["ok"] and bad_json["exit"] == 2
+    assert not no_op["ok"] and no_op["exit"] == 2
+    assert not unknown["ok"] and "unknown op 'exec'" in unknown["error"]
+    assert cmd["ok"] and cmd["results"][0]["exit"] == 3  # unknown session: nothing written, nothing run
+
+
+def test_take_validates_like_send_and_takes_each_id_once(home, sleeper):
+    assert tb("register", "s", "--pid", sleeper().pid).returncode == 0
+    msg = {"id": "01ABCDEFGHJKMNPQRSTVWXYZ00", "session": "s", "body": "hello $(touch /tmp/tb-rpc-pwned)"}
+    bad = [
+        {**msg, "id": "bad id"},
+        {**msg, "session": "../x"},
+        {**msg, "body": ""},
+        {**msg, "from": "a b"},
+        {**msg, "ttl": -1},
+        {**msg, "body": "x" * 70000},
+    ]
+    (answer,) = rpc({"op": "take", "messages": [*bad, msg]})
+    *refused, ok = answer["results"]
+    assert all(r["exit"] == 2 for r in refused), refused
+    assert ok == {"id": msg["id"], "taken": True}
+    (again,) = rpc({"op": "take", "messages": [msg]})
+    assert again["results"] == [{"id": msg["id"], "taken": False}]
+    out = tb("drain", "s", "--json")
+    rows = [json.loads(line) for line in out.out.splitlines()]
+    assert [r["id"] for r in rows] == [msg["id"]] and rows[0]["body"] == msg["body"]
+    (after,) = rpc({"op": "take", "messages": [msg]})  # delivered: still known, never queued again
+    assert after["results"] == [{"id": msg["id"], "taken": False}]
+    assert tb_json("receipt", msg["id"])["state"] == "submitted"
+    import os
+
+    assert not os.path.exists("/tmp/tb-rpc-pwned")
+
+
+def test_bad_hosts_config_and_targets_are_refused(home, short_tmp):
+    (short_tmp / "config.yaml").write_text("hosts:\n  -oProxyCommand=x: {}\n")
+    p = tb("status")
+    assert p.returncode == 2 and "not an ssh destination" in p.err
+    (short_tmp / "config.yaml").write_text('hosts:\n  box: {command: "a\\nb"}\n')
+    assert tb("status").returncode == 2
+    (short_tmp / "config.yaml").write_text("hosts:\n  box: {user: x}\n")
+    p = tb("status")
+    assert p.returncode == 2 and "hosts.box.user" in p.err
+    (short_tmp / "config.yaml").write_text("hosts:\n  box: {ssh: ['-F', '/dev/null'], connect_timeout_s: 2}\n")
+    assert tb("status").returncode == 0
+    p = tb("send", "a@-oProxyCommand=touch", "x")
+    assert p.returncode == 2 and "invalid host" in p.err
+    p = tb("send", "a b@box", "x")
+    assert p.returncode == 2
