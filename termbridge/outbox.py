@@ -74,6 +74,8 @@ def check_record(rec: Any, session: str) -> str | None:
     for k in _OPTIONAL_STR:
         if not isinstance(rec.setdefault(k, None), (str, type(None))):
             return f"field {k!r} must be null or a string"
+    if not isinstance(rec.get("ask", False), bool):
+        return "field 'ask' must be true or false"
     for k in ("attempts", "enter_presses"):
         n = rec.setdefault(k, 0) if k == "attempts" else rec.get(k, 0)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -194,8 +196,12 @@ class Outbox:
         reply_to: str | None = None,
         key: str | None = None,
         ttl: float | None = None,
+        ask: bool = False,
+        msg_id: str | None = None,
     ) -> dict:
-        """Durably enqueue one message and return its record (fsync'd before returning)."""
+        """Durably enqueue one message and return its record (fsync'd before returning).
+        ASK marks a question (answers.py; its framing asks for a reply); MSG_ID, when the caller
+        made the id first (a question's file exists before its message)."""
         encoded = body.encode("utf-8")  # callers validate; a lone surrogate fails here, not on disk
         if len(encoded) > self.cfg["max_body_bytes"]:
             raise BadInput(f"message body is {len(encoded)} bytes; the limit is {self.cfg['max_body_bytes']}")
@@ -203,7 +209,7 @@ class Outbox:
             ttl = self.cfg["default_ttl"]
         now = time.time()
         rec = {
-            "id": new_id(),
+            "id": msg_id or new_id(),
             "session": self.name,
             "from": sender,
             "reply_to": reply_to,
@@ -213,6 +219,8 @@ class Outbox:
             "expires_at": round(now + ttl, 6) if ttl else None,
             "attempts": 0,
         }
+        if ask:
+            rec["ask"] = True
         line = _dumps(rec) + b"\n"
         with self._lock():
             if self._pending_file is None:

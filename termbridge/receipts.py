@@ -1,4 +1,4 @@
-"""Receipts: what became of a message, `queued -> submitted -> received` (or `expired`/`dead`).
+"""Receipts: what became of a message, `queued -> submitted -> received -> answered` (or `expired`/`dead`).
 
 `queued` is read from the outbox itself (the record's `created_at`); the later states
 are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
@@ -10,6 +10,8 @@ are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
              bound record (transcript / rollout / chat log) shows it, or its own MCP
              `inbox` handed it over -- and only for a message termbridge submitted or
              handed over to that session. An id seen anywhere else changes nothing.
+  answered   a question's answer (answers.py): the final message of the turn that received
+             it, from the session's own turn-end hook; the entry carries the `answer` text.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from pathlib import Path
 from termbridge import paths
 from termbridge.errors import UnknownSession
 
-STATES = ("queued", "submitted", "received", "expired", "dead")
-_RANK = {"queued": 0, "submitted": 1, "received": 2}
+STATES = ("queued", "submitted", "received", "answered", "expired", "dead")
+_RANK = {"queued": 0, "submitted": 1, "received": 2, "answered": 3}
 _MAX_LINES = 20000  # receipts.log is cut to the newest half past this
 
 
@@ -59,6 +61,15 @@ def record(home: Path, name: str, records: Iterable[dict | str], state: str, via
     _trim(path)
 
 
+def record_answer(home: Path, name: str, msg_id: str, answer: str, via: str) -> None:
+    """Append `answered` for MSG_ID with its ANSWER text, fsync'd (answers.answer calls it once)."""
+    entry = {"id": msg_id, "state": "answered", "t": round(time.time(), 6), "via": via, "answer": answer}
+    path = log_path(home, name)
+    paths.ensure_dir(path.parent)
+    paths.append_durable(path, (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+    _trim(path)
+
+
 def _trim(path: Path) -> None:
     # Every entry is over 64 bytes (a 26-character id alone takes 36 of them), so a file smaller
     # than that many entries cannot be over the line limit: no need to read it on every commit.
@@ -89,6 +100,8 @@ def parse_entry(line: bytes) -> dict | None:
         return None
     if "queued_at" in e and not _finite(e["queued_at"]):
         del e["queued_at"]
+    if e["state"] == "answered" and not isinstance(e.get("answer"), str):
+        return None
     return e
 
 
@@ -147,6 +160,8 @@ def lookup(home: Path, msg_id: str, scan_transcripts: bool = True, session: str 
             at.setdefault(e["state"], e["t"])
         best = max(mine, key=lambda e: (_RANK.get(e["state"], -1), e["t"]))
         result = {"id": msg_id, "session": name, "state": best["state"], "at": at, "via": best["via"]}
+        if best["state"] == "answered":
+            result["answer"] = best["answer"]
         if best["state"] == "submitted":
             back = _outbox_state(home, name, msg_id)  # re-queued after a later failure? (never counted twice)
             if back and back["state"] in ("dead", "expired"):
@@ -200,7 +215,7 @@ def counts(home: Path, name: str) -> dict[str, int]:
     for e in _entries(home, name):
         if _RANK.get(e["state"], -1) >= _RANK.get(best.get(e["id"], ""), -1):
             best[e["id"]] = e["state"]
-    out = {"submitted": 0, "received": 0}
+    out = {"submitted": 0, "received": 0, "answered": 0}
     for state in best.values():
         if state in out:
             out[state] += 1
