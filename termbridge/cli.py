@@ -362,16 +362,17 @@ def wake(name, json_):
 @click.argument("msg_id", metavar="ID")
 @json_option()
 def receipt(msg_id, json_):
-    """What became of message ID: queued, submitted, received, expired or dead."""
-    from termbridge import receipts, validate
+    """What became of message ID: queued, submitted, received, answered, blocked, expired or dead."""
+    from termbridge import answers, receipts, validate
 
     validate.token(msg_id, "message id")
+    home = _home()
     try:
-        r = receipts.lookup(_home(), msg_id)
+        r = answers.receipt_of(home, msg_id, receipts.lookup(home, msg_id))
     except receipts.UnknownMessage:
         from termbridge import remote  # sent to NAME@HOST? its forward queue here knows
 
-        r = remote.receipt(_home(), msg_id)
+        r = remote.receipt(home, msg_id)
         if r is None:
             raise
     if json_:
@@ -380,9 +381,43 @@ def receipt(msg_id, json_):
         import time
 
         when = ", ".join(f"{k} {time.strftime('%H:%M:%S', time.localtime(v))}" for k, v in r["at"].items() if v)
-        click.echo(f"{r['id']} ({r['session']}): {r['state']} via {r['via']}" + (f" [{when}]" if when else ""))
-        if r.get("reason"):
+        why = f" ({r['reason']})" if r["state"] == "blocked" else ""
+        click.echo(f"{r['id']} ({r['session']}): {r['state']}{why} via {r['via']}" + (f" [{when}]" if when else ""))
+        if r.get("answer") is not None:
+            click.echo(r["answer"])
+        elif r.get("reason") and r["state"] != "blocked":
             click.echo(f"  {r['reason']}")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("question")
+@click.option("sender", "--from", help="Who asks (a session name or token); default: the agent running this.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the answer (exit 4 when time is up; the question stays queued or in flight).",
+)
+@json_option()
+def ask(name, question, sender, timeout_s, json_):
+    """Ask NAME QUESTION (or - for stdin) and print its answer, from the agent's own record."""
+    from termbridge import answers, sending
+    from termbridge.config import load_config
+
+    stdin = sys.stdin.buffer if sys.stdin is not None else None
+    raw = (sending.read_body(stdin, load_config()["max_body_bytes"]) if stdin else b"") if question == "-" else question
+    got = answers.ask(_home(), name, raw, sender, timeout_s)
+    if json_:
+        _out_json(got.as_json())
+    elif got.answer is not None:
+        click.echo(got.answer)
+    if got.note:
+        click.echo(f"termbridge: {got.note}", err=True)
+    if got.exit_code:
+        sys.exit(got.exit_code)
 
 
 @cli.command(hidden=True)

@@ -250,7 +250,25 @@ class Demo:
             else:
                 self.say(f"    stop_hook_active={active} -> (no output: nothing pending, Claude may stop)")
 
-        self.step(10, "status and the decoy")
+        self.step(10, "ask: a question gets an answer, from the other agent's own Stop hook (never the screen)")
+        from termbridge.demo_agent import launcher
+
+        exe = launcher(self.dir / "reviewer", "codex")  # a process recognised as Codex, running the hooks
+        rev_cmd = (
+            f"exec env TERMBRIDGE_SESSION=reviewer {shlex.quote(str(exe))} --title reviewer --work 1"
+            f" --log {shlex.quote(str(self.dir / 'reviewer.log'))} --hooks codex"
+            f" --record {shlex.quote(str(self.dir / 'reviewer.jsonl'))}"
+        )
+        self.tmux("split-window", "-t", agent, "-P", "-F", "#{pane_id}", rev_cmd, check=True)
+        self.wait_for(lambda: any(s.name == "reviewer" for s in registry.all_sessions(self.home)), 15)
+        self.say("    a second agent, 'reviewer', registered itself through its own SessionStart hook")
+        p = self.cli("ask", "reviewer", "Is the deploy frozen until Friday?", "--from", "coder", "--timeout", "30")
+        self.say(f"    ask reviewer -> exit {p.returncode}, answer: {p.stdout.strip()!r}")
+        qid = json.loads((self.home / "asks.log").read_text().splitlines()[-1])["id"]
+        r = receipts.lookup(self.home, qid)
+        self.say(f"    receipt {qid}: {r['state']} via {r['via']} (its prompt hook saw it, its Stop hook answered)")
+
+        self.step(11, "status and the decoy")
         for row in collect_status(self.home):
             self.say(
                 f"    {row['name']}: pid {row['pid']} alive={row['alive']} target={row['target']} "

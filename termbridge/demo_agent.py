@@ -10,6 +10,13 @@ Commands typed into it: `/busy N` (busy N seconds, printing output), `/dialog` (
 approval dialog: Enter or `y` approves and is logged as `{"approved": ...}`, Esc or `n`
 declines), `/quit`. `--swallow N` drops the first N Enters that would submit (-1: every
 one), like a TUI that is not ready or is redrawing.
+
+`--hooks KIND` runs termbridge's hooks as its own children, as agent KIND runs them: SessionStart
+at start (with `--record` as its transcript), UserPromptSubmit at each submission, Stop at the end
+of each turn with its reply as `last_assistant_message` (Gemini: AfterAgent's `prompt_response`);
+a Stop that hands messages over continues the turn with them. Its reply to a turn is "Answer to
+'<first quoted line of the newest peer message>': yes." when the turn's text holds one, else
+"Done.". Start it through `launcher(dir, KIND)` so its process is recognised as that agent.
 """
 
 from __future__ import annotations
@@ -17,20 +24,58 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import select
+import subprocess
 import sys
 import termios
 import time
 import tty
+import uuid
+from pathlib import Path
 
 BURST_CHARS, BURST_WINDOW, ENTER_SUPPRESS = 3, 0.008, 0.120
 PLACEHOLDER = "Ask the demo agent anything"
 
 
+_QUOTED = re.compile(r"^> (.+)$", re.M)
+
+
+def launcher(directory: Path | str, kind: str) -> Path:
+    """An executable named KIND in DIRECTORY/bin that runs the demo agent: its process is then
+    recognised as agent KIND (by its script name), as a real agent's would be."""
+    d = Path(directory) / "bin"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / kind
+    path.write_text(f"#!{sys.executable}\nimport sys\nfrom termbridge.demo_agent import main\nsys.exit(main())\n")
+    path.chmod(0o755)
+    return path
+
+
+def reply_to(text: str) -> str:
+    """The demo agent's answer to a turn whose text is TEXT."""
+    quoted = _QUOTED.findall(text)
+    return f"Answer to {quoted[-1].strip()!r}: yes." if quoted else "Done."
+
+
 class Agent:
-    def __init__(self, log: str, title: str, work: float, swallow: int = 0, record: str | None = None):
+    def __init__(
+        self,
+        log: str,
+        title: str,
+        work: float,
+        swallow: int = 0,
+        record: str | None = None,
+        hooks: str | None = None,
+    ):
         self.log, self.title, self.work, self.swallow = log, title, work, swallow
+        self.record_path = os.path.abspath(record) if record else None
         self.record = open(record, "a", encoding="utf-8") if record else None  # noqa: SIM115 - held open
+        self.hooks = hooks
+        self.sid = str(uuid.uuid4())
+        self.turn_text = ""  # what the current turn was asked
+        self.in_turn = False
+        self.continued = False  # the turn goes on after a Stop hook handed messages over
         self.dialog: str | None = None
         self.draft = ""
         self.transcript: list[str] = []
@@ -128,20 +173,80 @@ class Agent:
             f.write(json.dumps({"t": t, "approved": approved, "dialog": self.dialog}) + "\n")
         self.transcript.append(f"  dialog {'approved' if approved else 'declined'}: {self.dialog}")
         self.dialog = None
+        if approved:
+            self.end_turn(t)
+        else:
+            self.in_turn = False  # declined (Esc): an interrupted turn, no Stop hook (as Claude Code and Codex)
+
+    # ------------------------------------------------------------------ hooks
+    def run_hook(self, event: str, data: dict) -> str:
+        """termbridge's hook EVENT as this agent's child (what its hooks config would run); its stdout."""
+        if not self.hooks:
+            return ""
+        payload = {"session_id": self.sid, "transcript_path": self.record_path, "cwd": os.getcwd(), **data}
+        try:
+            p = subprocess.run(
+                [sys.executable, "-m", "termbridge", "hook", event, "--agent", self.hooks],
+                input=json.dumps(payload),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return p.stdout
+
+    def _write_record(self, kind: str, text: str) -> None:
+        if self.record is not None:  # its own transcript, held open as Codex holds its rollout
+            self.record.write(json.dumps({"type": kind, "text": text}) + "\n")
+            self.record.flush()
+
+    def start_turn(self, text: str, t: float, secs: float) -> None:
+        self.turn_text, self.in_turn = text, True
+        if secs > 0:
+            self.busy_started, self.busy_until = t, t + secs
+        else:
+            self.end_turn(t)
+
+    def end_turn(self, t: float) -> None:
+        """The turn is over: its reply, then the Stop hook (which may hand messages over: the turn goes on)."""
+        self.in_turn = False
+        if not self.hooks:
+            return
+        reply = reply_to(self.turn_text)
+        self.transcript.append(f"  agent: {reply}")
+        self._write_record("assistant", reply)
+        key = "prompt_response" if self.hooks == "gemini" else "last_assistant_message"
+        event = "AfterAgent" if self.hooks == "gemini" else "Stop"
+        out = self.run_hook("stop", {"hook_event_name": event, "stop_hook_active": self.continued, key: reply})
+        try:
+            answer = json.loads(out) if out.strip() else {}
+        except ValueError:
+            answer = {}
+        if isinstance(answer, dict) and answer.get("decision") in ("block", "deny") and answer.get("reason"):
+            reason = str(answer["reason"])
+            self.transcript.append(f"  stop hook: {reason.splitlines()[0]}")
+            self._write_record("user", reason)
+            self.continued = True
+            self.start_turn(reason, t, self.work)
+        else:
+            self.continued = False
 
     def submit(self, t: float) -> bool:
         text, self.draft = self.draft, ""
         with open(self.log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"t": t, "text": text}) + "\n")
-        if self.record is not None:  # its own transcript, held open as Codex holds its rollout
-            self.record.write(json.dumps({"type": "user", "text": text}) + "\n")
-            self.record.flush()
+        self._write_record("user", text)
+        event = "BeforeAgent" if self.hooks == "gemini" else "UserPromptSubmit"
+        self.run_hook("prompt-submit", {"hook_event_name": event, "prompt": text})
+        self.continued = False
         first = text.split("\n")[0]
         self.transcript.append(f"you: {first}" + (f"  (+{text.count(chr(10))} more lines)" if "\n" in text else ""))
         if text.strip() == "/quit":
             return False
         if text.strip() == "/dialog":
             self.dialog = "touch /tmp/approved-by-termbridge"
+            self.turn_text, self.in_turn = text, True  # the turn waits for the person's answer
             return True
         secs = self.work
         if text.startswith("/busy"):
@@ -149,8 +254,7 @@ class Agent:
                 secs = float(text.split()[1])
             except (IndexError, ValueError):
                 secs = 3.0
-        if secs > 0:
-            self.busy_started, self.busy_until = t, t + secs
+        self.start_turn(text, t, secs)
         return True
 
     # ------------------------------------------------------------------ output
@@ -158,6 +262,8 @@ class Agent:
         if t < self.busy_until and t - self.last_step >= 0.25:
             self.last_step = t
             self.transcript.append(f"  working... step {int((t - self.busy_started) / 0.25)}")
+        elif self.in_turn and self.dialog is None and t >= self.busy_until:
+            self.end_turn(t)
 
     def draw(self, t: float) -> None:
         rows, cols = _size()
@@ -218,15 +324,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--record", help="also write each submission to this transcript, held open (as Codex holds its rollout)"
     )
+    ap.add_argument("--hooks", choices=["claude", "codex", "gemini"], help="run termbridge's hooks as this agent does")
     args = ap.parse_args(argv)
     fd = sys.stdin.fileno()
     old = termios.tcgetattr(fd) if os.isatty(fd) else None
     if old:
         tty.setraw(fd)
     sys.stdout.write("\x1b[?2004h")  # ask for bracketed paste, as the real TUIs do
-    agent = Agent(args.log, args.title, args.work, args.swallow, args.record)
+    agent = Agent(args.log, args.title, args.work, args.swallow, args.record, args.hooks)
     try:
         agent.draw(time.monotonic())
+        event = "SessionStart"
+        agent.run_hook("session-start", {"hook_event_name": event, "source": "startup"})
         while True:
             r, _, _ = select.select([fd], [], [], 0.1)
             t = time.monotonic()

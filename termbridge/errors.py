@@ -77,3 +77,9 @@ class SdkMissing(TermbridgeError):
 class JsoncError(ValueError):
     """JSON with comments that does not parse; the message says what and where (line and column).
     A ValueError, not a TermbridgeError: jsonc.py is a parser of its own, its callers say what failed."""
+
+
+class AskRefused(TermbridgeError):
+    """A question refused before it was queued: the pair limit (exit 4)."""
+
+    exit_code = 4

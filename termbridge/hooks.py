@@ -310,7 +310,10 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     if not _own_agent(home, sess, _chain(), agent, data):
         return  # run by hand, or by another process: its input is no evidence of this session's
     record.bind_from_hook(home, sess, agent, data)
+    from termbridge import answers
+
     if not _FRAMED_ID.search(prompt):
+        answers.join_turn(home, name, [], new_turn=True)  # a person's turn answers no earlier question
         return
     # Evidence only for what termbridge submitted or handed over to this session: delivered,
     # in flight, or the text it typed. A queued, expired or dead message never becomes `received`.
@@ -321,6 +324,7 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     if ids:
         receipts_log.record(home, name, ids, "received", via=f"hook:{agent}")
         events.log_event(home, "received", name, ids=ids, via=f"hook:{agent}")
+    answers.join_turn(home, name, ids, new_turn=True)  # the questions received in this turn: its end answers them
 
 
 # ---------------------------------------------------------------- stop
@@ -364,9 +368,10 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     cfg = _config(home, f"stop:{agent}", name)
     ctx = SessionContext(home, name, cfg, sess)
     if _own_agent(home, sess, _chain(), agent, data):
-        from termbridge import record
+        from termbridge import answers, record
 
         record.bind_from_hook(home, sess, agent, data)
+        answers.end_turn(home, name, agent, data)  # the turn's questions get its final message
     budget = cfg["block_budget"]
     fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
     blocks = 0 if fresh_turn else _blocks(home, name)
@@ -402,6 +407,10 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
         write(out + "\n")
         d.commit("hook")
         handed = len(d.records)
+        if any(r.get("ask") for r in d.records):
+            from termbridge import answers
+
+            answers.join_turn(home, name, [r["id"] for r in d.records if r.get("ask")])  # the turn goes on
     _set_blocks(home, name, blocks + 1)
     set_mark(home, name, "busy")  # the agent goes on working on the delivered messages
     events.log_event(home, "hook_stop", name, agent=agent, blocked=True, messages=handed, consecutive_blocks=blocks + 1)

@@ -233,6 +233,9 @@ def tool_inbox(bridge: Bridge) -> str:
     if not records:
         return "[termbridge] no pending messages."
     receipts_log.record(bridge.home, me, records, "received", via="mcp")
+    from termbridge import answers
+
+    answers.join_turn(bridge.home, me, [r["id"] for r in records if r.get("ask")])  # this turn answers them
     return framing.render_messages(records)
 
 
@@ -294,19 +297,34 @@ def _last_activity(home: Path, name: str) -> str | None:
 
 def tool_receipt(bridge: Bridge, id: str) -> dict:  # noqa: A002 - the tool's parameter is called id
     """What became of message ID: queued, submitted, received, expired or dead."""
-    from termbridge import receipts, validate
+    from termbridge import answers, receipts, validate
 
     bridge.me()
     validate.token(id, "message id")
     try:
-        return receipts.lookup(bridge.home, id)
+        found = receipts.lookup(bridge.home, id)
     except receipts.UnknownMessage:
         from termbridge import remote  # sent to NAME@HOST: its forward queue here knows it
 
-        found = remote.receipt(bridge.home, id)
-        if found is None:
+        remote_found = remote.receipt(bridge.home, id)
+        if remote_found is None:
             raise
-        return found
+        return remote_found
+    return answers.receipt_of(bridge.home, id, found)
+
+
+def tool_ask(bridge: Bridge, to: str, question: str, timeout_s: float = 50.0) -> str:
+    """Ask session TO; the answer, or "not answered yet: ID" (a later answer comes as a message)."""
+    from termbridge import answers
+
+    me = bridge.me()
+    wait = min(max(float(timeout_s), 0.1), answers.MCP_MAX_TIMEOUT_S)
+    got = answers.ask(bridge.home, to, question, me, wait, asker=me)
+    if got.answer is not None:
+        return got.answer
+    if got.state in ("dead", "expired"):
+        return f"not answered: {got.note}"
+    return f"not answered yet: {got.id} ({got.note}). A later answer reaches you as a message."
 
 
 # ---------------------------------------------------------------- the MCP boundary
@@ -363,6 +381,16 @@ def build_server(bridge: Bridge):
     def peers() -> dict:
         """List the agent sessions you can send to: alive, what their terminal shows, pending messages, last activity."""  # noqa: E501 - the tool's description is its docstring: one line
         return boundary(tool_peers)()
+
+    @server.tool(structured_output=False)
+    def ask(to: str, question: str, timeout_s: float = 50) -> str:
+        """Ask the agent session TO a QUESTION and wait (up to timeout_s, at most 50) for its answer.
+
+        The answer is the final message of the turn in which TO's agent received the question, from
+        its own record. If it is not there in time you get "not answered yet: ID"; the answer then
+        reaches you later as a message (reply_to = ID).
+        """
+        return boundary(tool_ask)(to, question, timeout_s)
 
     @server.tool()
     def receipt(id: str) -> dict:  # noqa: A002

@@ -74,6 +74,8 @@ def check_record(rec: Any, session: str) -> str | None:
     for k in _OPTIONAL_STR:
         if not isinstance(rec.setdefault(k, None), (str, type(None))):
             return f"field {k!r} must be null or a string"
+    if not isinstance(rec.get("ask", False), bool):
+        return "field 'ask' must be true or false"
     for k in ("attempts", "enter_presses"):
         n = rec.setdefault(k, 0) if k == "attempts" else rec.get(k, 0)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -221,10 +223,13 @@ class Outbox:
         reply_to: str | None = None,
         key: str | None = None,
         ttl: float | None = None,
+        ask: bool = False,
         msg_id: str | None = None,
     ) -> dict:
         """Durably enqueue one message and return its record (fsync'd before returning).
-        MSG_ID: the id another host's forward queue gave it (termbridge rpc), else a new one."""
+        ASK marks a question (answers.py; its framing asks for a reply). MSG_ID: the id the caller
+        made first (a question's file exists before its message; another host's forward queue
+        gave it, termbridge rpc), else a new one."""
         encoded = body.encode("utf-8")  # callers validate; a lone surrogate fails here, not on disk
         if len(encoded) > self.cfg["max_body_bytes"]:
             raise BadInput(f"message body is {len(encoded)} bytes; the limit is {self.cfg['max_body_bytes']}")
@@ -242,6 +247,8 @@ class Outbox:
             "expires_at": round(now + ttl, 6) if ttl else None,
             "attempts": 0,
         }
+        if ask:
+            rec["ask"] = True
         line = _dumps(rec) + b"\n"
         with self._lock():
             if self._pending_file is None:

@@ -1,4 +1,4 @@
-"""Receipts: what became of a message, `queued -> submitted -> received` (or `expired`/`dead`).
+"""Receipts: what became of a message, `queued -> submitted -> received -> answered` (or `expired`/`dead`).
 
 `queued` is read from the outbox itself (the record's `created_at`); the later states
 are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
@@ -10,6 +10,8 @@ are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
              bound record (transcript / rollout / chat log) shows it, or its own MCP
              `inbox` handed it over -- and only for a message termbridge submitted or
              handed over to that session. An id seen anywhere else changes nothing.
+  answered   a question's answer (answers.py): the final message of the turn that received
+             it, from the session's own turn-end hook; the entry carries the `answer` text.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from termbridge import paths
 from termbridge.errors import UnknownMessage
 from termbridge.receipts_log import entries, record
 
-_RANK = {"queued": 0, "submitted": 1, "received": 2}
+_RANK = {"queued": 0, "submitted": 1, "received": 2, "answered": 3}
 
 
 def _session_names(home: Path) -> list[str]:
@@ -69,6 +71,8 @@ def lookup(home: Path, msg_id: str, scan_transcripts: bool = True, session: str 
             at.setdefault(e["state"], e["t"])
         best = max(mine, key=lambda e: (_RANK.get(e["state"], -1), e["t"]))
         result = {"id": msg_id, "session": name, "state": best["state"], "at": at, "via": best["via"]}
+        if best["state"] == "answered":
+            result["answer"] = best["answer"]
         if best["state"] == "submitted":
             back = _outbox_state(home, name, msg_id)  # re-queued after a later failure? (never counted twice)
             if back and back["state"] in ("dead", "expired"):
@@ -122,7 +126,7 @@ def counts(home: Path, name: str) -> dict[str, int]:
     for e in entries(home, name):
         if _RANK.get(e["state"], -1) >= _RANK.get(best.get(e["id"], ""), -1):
             best[e["id"]] = e["state"]
-    out = {"submitted": 0, "received": 0}
+    out = {"submitted": 0, "received": 0, "answered": 0}
     for state in best.values():
         if state in out:
             out[state] += 1

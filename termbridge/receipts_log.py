@@ -1,9 +1,9 @@
-"""The receipts log: `submitted` and `received` appended, fsync'd, to a session's `receipts.log`.
+"""The receipts log: `submitted`, `received` and `answered` appended, fsync'd, to a session's `receipts.log`.
 
 Written below the outbox (a commit records `submitted`) and by the session's own evidence
 (`received`, see receipts.py); read above it by receipts.py, which adds what the outbox
 itself says (`queued`, `expired`, `dead`). One JSON object a line:
-`{"id", "state", "t", "via"[, "queued_at"]}`.
+`{"id", "state", "t", "via"[, "queued_at"]}`; an `answered` entry also has `"answer"` (answers.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Literal, get_args
 from termbridge import paths
 from termbridge.session_files import SessionFiles
 
-ReceiptState = Literal["queued", "submitted", "received", "expired", "dead"]
+ReceiptState = Literal["queued", "submitted", "received", "answered", "expired", "dead"]
 STATES: tuple[ReceiptState, ...] = get_args(ReceiptState)
 _MAX_LINES = 20000  # receipts.log is cut to the newest half past this
 
@@ -45,6 +45,15 @@ def record(home: Path, name: str, records: Iterable[dict | str], state: ReceiptS
     path = log_path(home, name)
     paths.ensure_dir(path.parent)
     paths.append_durable(path, "".join(lines).encode())
+    _trim(path)
+
+
+def record_answer(home: Path, name: str, msg_id: str, answer: str, via: str) -> None:
+    """Append `answered` for MSG_ID with its ANSWER text, fsync'd (answers.answer calls it once)."""
+    entry = {"id": msg_id, "state": "answered", "t": round(time.time(), 6), "via": via, "answer": answer}
+    path = log_path(home, name)
+    paths.ensure_dir(path.parent)
+    paths.append_durable(path, (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
     _trim(path)
 
 
@@ -78,6 +87,8 @@ def parse_entry(line: bytes) -> dict | None:
         return None
     if "queued_at" in e and not _finite(e["queued_at"]):
         del e["queued_at"]
+    if e["state"] == "answered" and not isinstance(e.get("answer"), str):
+        return None
     return e
 
 

@@ -23,6 +23,8 @@
       dialog_hold.json    a dialog holding messages, as last seen (attention.py)
       forwarded_in.log    ids taken from another host's forwarder, exactly once (rpc.py)
       forwarded_in.lock   one take at a time (rpc.py)
+      questions/          one file per question put to this session, and their lock (answers.py)
+      turn_questions.json the questions the agent's current turn received (answers.py)
 
 These names are a file format: state written by an earlier release is read by the next, so a
 name never changes. Bottom layer: only `paths` below it.
@@ -85,3 +87,6 @@ class SessionFiles:
     # messages forwarded in from another host
     forwarded_in = property(lambda self: self.dir / "forwarded_in.log")
     forwarded_in_lock = property(lambda self: self.dir / "forwarded_in.lock")
+    # questions (termbridge ask)
+    questions = property(lambda self: self.dir / "questions")
+    turn_questions = property(lambda self: self.dir / "turn_questions.json")

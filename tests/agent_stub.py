@@ -6,6 +6,8 @@ run their hooks and raise their permission dialogs, with no network (shapes: doc
     stub.next_tool_call("touch /tmp/x")   # the next model answer asks to run a shell command
     stub.hold()                        # the next model request waits (the agent stays busy) ...
     stub.release()                     # ... until released
+    stub.answer_tokens = True          # each turn answers "The answer is <the newest tok-… in the request>."
+    stub.delay = 0.5                   # each turn's answer waits this long first (the model's own time)
     stub.requests                      # every request: {"t", "path", "body"} (body parsed JSON or text)
     stub.seen("needle")                # requests whose body contains NEEDLE
     stub.close()
@@ -14,11 +16,13 @@ run their hooks and raise their permission dialogs, with no network (shapes: doc
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # What a model answering for the agents' side questions (Gemini's next-speaker check, titles…) says.
+_TOKEN = re.compile(r"tok-[0-9a-z]{4,32}")
 _SIDE_JSON = json.dumps({"next_speaker": "user", "reasoning": "the model answered", "isNewTopic": False, "title": "t"})
 
 
@@ -38,6 +42,8 @@ class AgentStub:
 
     def __init__(self, text: str = "Done."):
         self.text = text
+        self.answer_tokens = False
+        self.delay = 0.0
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._tool: list[str] = []
@@ -163,7 +169,7 @@ class AgentStub:
         elif path.startswith("/v1/messages"):
             if self._is_main(path, body):
                 self._wait_hold()
-                h._stream(self._anthropic(body.get("model", "claude"), self._take_tool()))
+                h._stream(self._anthropic(body.get("model", "claude"), self._take_tool(), self._reply(body)))
             elif isinstance(body, dict) and body.get("stream"):
                 h._stream(self._anthropic(body.get("model", "claude"), None))
             else:
@@ -185,10 +191,10 @@ class AgentStub:
                 h._stream(self._responses(None, json.dumps({"title": "Stub title"})))
                 return
             self._wait_hold()
-            h._stream(self._responses(self._take_tool()))
+            h._stream(self._responses(self._take_tool(), self._reply(body)))
         elif "streamGenerateContent" in path:
             self._wait_hold()
-            h._stream(self._gemini(self._take_tool()))
+            h._stream(self._gemini(self._take_tool(), self._reply(body)))
         elif "generateContent" in path:
             h._json(
                 200,
@@ -206,7 +212,17 @@ class AgentStub:
         else:
             h._json(404, {"error": {"message": f"stub: no {path}", "type": "not_found"}})
 
-    def _anthropic(self, model: str, tool: str | None):
+    def _reply(self, body) -> str:
+        """The text of one main turn's answer (after the model's own DELAY)."""
+        if self.delay:
+            time.sleep(self.delay)
+        if not self.answer_tokens:
+            return self.text
+        found = _TOKEN.findall(body if isinstance(body, str) else json.dumps(body))
+        return f"The answer is {found[-1]}." if found else self.text
+
+    def _anthropic(self, model: str, tool: str | None, text: str | None = None):
+        text = self.text if text is None else text
         yield _sse(
             "message_start",
             {
@@ -256,7 +272,7 @@ class AgentStub:
             )
             yield _sse(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": self.text}},
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
             )
             stop = "end_turn"
         yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
@@ -358,9 +374,11 @@ class AgentStub:
             },
         )
 
-    def _gemini(self, tool: str | None):
+    def _gemini(self, tool: str | None, text: str | None = None):
         part = (
-            {"functionCall": {"name": "run_shell_command", "args": {"command": tool}}} if tool else {"text": self.text}
+            {"functionCall": {"name": "run_shell_command", "args": {"command": tool}}}
+            if tool
+            else {"text": self.text if text is None else text}
         )
         yield (
             "data: "

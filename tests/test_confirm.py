@@ -268,7 +268,7 @@ def test_received_from_the_agents_own_transcript(home, short_tmp):
         r = tb_json("receipt", mid)
         assert r["state"] == "received" and r["via"] == "record" and set(r["at"]) == {"queued", "submitted", "received"}
         assert tb_json("receipt", other)["state"] == "submitted"
-        assert tb_json("status")["sessions"][0]["receipts"] == {"submitted": 1, "received": 1}
+        assert tb_json("status")["sessions"][0]["receipts"] == {"submitted": 1, "received": 1, "answered": 0}
         assert tb_json("status")["sessions"][0]["record"] == str(proj / "c45c305b-1111-4aaa-8bbb-0123456789ab.jsonl")
         assert tb("receipt", "01NOSUCHID0000000000000000").returncode == 3
     finally:

@@ -341,7 +341,7 @@ def test_inbox_is_exactly_once_across_two_concurrent_servers(lab, home, short_tm
     assert sum(by_server.values()) == n
     from termbridge import receipts
 
-    assert receipts.counts(home, "gina") == {"submitted": 0, "received": n}
+    assert receipts.counts(home, "gina") == {"submitted": 0, "received": n, "answered": 0}
     assert tb_json("status")["sessions"][0]["pending"] == 0
     agent.stop()
 

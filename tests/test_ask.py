@@ -1,0 +1,290 @@
+"""`termbridge ask` (0.3): the answer is the final message of the turn that received the question, from
+the agent's own turn-end hook, never from the screen; another turn or another agent never answers;
+a late answer reaches the asker as a message; the pair limit; `blocked` on a dialog.
+
+Stand-in agents (tests/agent_host.py) run the real hooks as their children, as the agents do; the
+real agents do the same in tests/test_real_ask.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import TB, retry_until, tb, tb_json
+
+pytestmark = pytest.mark.timeout(120)
+HOME = lambda: Path(os.environ["TERMBRIDGE_HOME"])  # noqa: E731
+
+
+def _config(short_tmp, text):
+    (short_tmp / "config.yaml").write_text(text)
+    from termbridge import config
+
+    config._cache.clear()
+
+
+def _pending(name: str) -> int:
+    return next(r for r in tb_json("status")["sessions"] if r["name"] == name)["pending"]
+
+
+class Asking:
+    """`termbridge ask …` running in the background (it blocks until answered or timed out)."""
+
+    def __init__(self, *args: str):
+        self.p = subprocess.Popen(
+            [*TB, "ask", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
+        )
+
+    def result(self, timeout: float = 60) -> tuple[int, str, str]:
+        out, err = self.p.communicate(timeout=timeout)
+        return self.p.returncode, out, err
+
+
+def _agent(short_tmp: Path, kind: str, name: str):
+    """A stand-in agent registered as NAME with its own record bound by its SessionStart hook."""
+    from agent_host import AgentHost
+
+    h = AgentHost(short_tmp / name, kind)
+    start = {"session_id": f"sid-{name}", "transcript_path": str(short_tmp / f"{name}.jsonl"), "source": "startup"}
+    (short_tmp / f"{name}.jsonl").write_text("")
+    rc, _ = h.hook("session-start", dict(start, hook_event_name="SessionStart"), session=name)
+    assert rc == 0 and tb_json("status")["sessions"]
+    return h
+
+
+def _question_id(name: str) -> str:
+    """The id of the question waiting in NAME's outbox (once `ask` committed it)."""
+    from termbridge.outbox import Outbox
+
+    recs = retry_until(lambda: [r for r in Outbox(HOME(), name).queued_records() if r.get("ask")], 20)
+    return recs[0]["id"]
+
+
+def _receive(h, name: str, qid: str) -> None:
+    """NAME's agent gets the question: handed to it (`drain --print`, as a reader would), then its own
+    prompt hook sees the framed text (it becomes `received`, and joins the turn)."""
+    out = tb("drain", name, "--print").out
+    assert qid in out and "asks this as question" in out
+    rc, _ = h.hook("prompt-submit", {"hook_event_name": "UserPromptSubmit", "prompt": out}, session=name)
+    assert rc == 0 and tb_json("receipt", qid)["state"] == "received"
+
+
+def _stop(h, name: str, text: str, active: bool = False) -> str:
+    key = "prompt_response" if h.agent == "gemini" else "last_assistant_message"
+    rc, out = h.hook("stop", {"hook_event_name": "Stop", "stop_hook_active": active, key: text}, session=name)
+    assert rc == 0
+    return out
+
+
+@pytest.mark.parametrize("kind", ["claude", "codex", "gemini"])
+def test_the_answer_is_the_final_message_of_the_turn_that_received_the_question(home, short_tmp, kind):
+    _config(short_tmp, "block_budget: 0\n")  # no Stop hands the question over here: a reader takes it
+    h = _agent(short_tmp, kind, "b")
+    try:
+        asking = Asking("b", "which test covers login? tok-login1", "--from", "lead", "--json", "--timeout", "60")
+        qid = _question_id("b")
+        _stop(h, "b", "an earlier turn's last words")  # a turn that never received it: no answer
+        assert tb_json("receipt", qid)["state"] in ("queued", "submitted")
+        _receive(h, "b", qid)
+        _stop(h, "b", "tests/test_login.py covers it (tok-login1)")
+        rc, out, err = asking.result()
+        assert rc == 0, err
+        got = json.loads(out)
+        assert set(got) == {"id", "session", "state", "answer", "at"}
+        assert (got["id"], got["session"], got["state"]) == (qid, "b", "answered")
+        assert got["answer"] == "tests/test_login.py covers it (tok-login1)"
+        assert got["at"]["submitted"] <= got["at"]["received"] <= got["at"]["answered"]
+        r = tb_json("receipt", qid)
+        assert (r["state"], r["answer"], r["via"]) == ("answered", got["answer"], f"hook:{kind}")
+        _stop(h, "b", "a later turn's words")  # answered once: a later turn changes nothing
+        assert tb_json("receipt", qid)["answer"] == got["answer"]
+        plain = tb("receipt", qid).out.splitlines()
+        assert "answered" in plain[0] and plain[1:] == [got["answer"]]
+    finally:
+        h.close()
+
+
+def test_a_question_handed_over_by_a_stop_is_answered_when_that_turn_ends(home, short_tmp):
+    h = _agent(short_tmp, "claude", "b")
+    try:
+        asking = Asking("b", "is the API frozen? tok-api22", "--timeout", "60")
+        qid = _question_id("b")
+        out = _stop(h, "b", "the person's turn is done")
+        assert qid in json.loads(out)["reason"]  # handed over: the turn goes on
+        _stop(h, "b", "Yes, frozen since 0.2 (tok-api22).", active=True)
+        rc, out, err = asking.result()
+        assert (rc, out) == (0, "Yes, frozen since 0.2 (tok-api22).\n"), err
+    finally:
+        h.close()
+
+
+def test_two_agents_asked_at_once_never_get_each_others_answers(home, short_tmp):
+    a, b = _agent(short_tmp, "claude", "a"), _agent(short_tmp, "codex", "b")
+    try:
+        ask_a = Asking("a", "tok-forA1 please", "--timeout", "60")
+        ask_b = Asking("b", "tok-forB2 please", "--timeout", "60")
+        qa, qb = _question_id("a"), _question_id("b")
+        _receive(a, "a", qa)
+        _receive(b, "b", qb)
+        _stop(b, "b", "b says tok-forB2")  # b finishes first
+        _stop(a, "a", "a says tok-forA1")
+        assert ask_a.result()[:2] == (0, "a says tok-forA1\n")
+        assert ask_b.result()[:2] == (0, "b says tok-forB2\n")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_late_answer_reaches_the_asking_session_as_a_message(home, short_tmp):
+    lead, b = _agent(short_tmp, "claude", "lead"), _agent(short_tmp, "codex", "b")
+    try:
+        rc, out, err = Asking("b", "tok-late7 when you can", "--from", "lead", "--timeout", "1").result()
+        assert rc == 4 and out == ""
+        qid = _question_id("b")
+        assert err.count("\n") == 1 and qid in err and "a later answer goes to lead as a message" in err
+        _receive(b, "b", qid)
+        _stop(b, "b", "done: tok-late7")
+        assert tb_json("receipt", qid)["answer"] == "done: tok-late7"
+        from termbridge.outbox import Outbox
+
+        msgs = retry_until(lambda: Outbox(HOME(), "lead").queued_records(), 10)
+        assert len(msgs) == 1 and msgs[0]["reply_to"] == qid and msgs[0]["from"] == "b"
+        assert "done: tok-late7" in msgs[0]["body"]
+        _stop(b, "b", "another turn")
+        assert len(Outbox(HOME(), "lead").queued_records()) == 1  # once
+    finally:
+        lead.close()
+        b.close()
+
+
+def test_an_interrupted_turn_answers_nothing(home, short_tmp):
+    g = _agent(short_tmp, "gemini", "g")
+    try:
+        qid = json.loads(
+            subprocess.run(
+                [*TB, "ask", "g", "tok-esc99?", "--timeout", "1", "--json"], capture_output=True, text=True
+            ).stdout
+        )["id"]
+        _receive(g, "g", qid)
+        _stop(g, "g", "[no response text]")  # Gemini's AfterAgent on Esc
+        _stop(g, "g", "a person's next turn")
+        r = tb_json("receipt", qid)
+        assert r["state"] == "received" and r["answer"] is None
+    finally:
+        g.close()
+
+
+def test_the_pair_limit_stops_ping_pong(home, short_tmp):
+    _config(short_tmp, "ask_pair_limit: 2\n")
+    a, b = _agent(short_tmp, "claude", "a"), _agent(short_tmp, "codex", "b")
+    try:
+        for _ in range(2):
+            assert Asking("b", "tok-ping01", "--from", "a", "--timeout", "0.3").result()[0] == 4
+        assert _pending("b") == 2
+        for who, to in (("a", "b"), ("b", "a")):  # either way round
+            rc, out, err = Asking(to, "tok-ping02", "--from", who, "--timeout", "5").result()
+            assert rc == 4 and out == "" and err.count("\n") == 1 and "ask_pair_limit 2" in err, err
+        assert _pending("b") == 2 and _pending("a") == 0  # nothing queued for the refused ones
+        assert Asking("b", "tok-other3", "--from", "someone-else", "--timeout", "0.3").result()[0] == 4
+    finally:
+        a.close()
+        b.close()
+
+
+def test_bad_input_and_no_record(home, short_tmp, lab):
+    a = lab.agent()
+    assert tb("register", "plain", "--pid", a.pid, "--kind", "codex").returncode == 0
+    p = tb("ask", "plain", "tok-norec1")
+    assert p.returncode == 2 and "no record of its own" in p.err and p.err.count("\n") == 1
+    assert _pending("plain") == 0
+    assert tb("register", "puller", "--pid", a.pid, "--kind", "codex", "--delivery", "pull").returncode == 0
+    p = tb("ask", "puller", "tok-nohook1")  # pull (MCP) with no hooks: no turn end is ever seen
+    assert p.returncode == 2 and "runs no termbridge hooks" in p.err and p.err.count("\n") == 1
+    assert _pending("puller") == 0
+    h = _agent(short_tmp, "claude", "b")
+    try:
+        for args, why in (
+            (["b", "x", "--timeout", "0"], "--timeout"),
+            (["b", ""], "empty"),
+            (["nobody", "x"], "nobody"),
+            (["b", "x", "--from", "b"], "cannot ask itself"),
+        ):
+            p = tb("ask", *args)
+            assert p.returncode in (2, 3) and why in p.err and p.err.count("\n") == 1, (args, p.err)
+        assert _pending("b") == 0
+    finally:
+        h.close()
+
+
+def hooked_agent(lab, kind: str, name: str, work: float = 0.0):
+    """The demo agent in a tmux pane, recognised as KIND and running termbridge's hooks as its children
+    (it registers itself as NAME by its SessionStart, with its own transcript)."""
+    import shlex
+
+    from lab import Agent
+
+    from termbridge.demo_agent import launcher
+
+    lab.n += 1
+    log, rec = lab.dir / f"agent{lab.n}.log", lab.dir / f"agent{lab.n}.jsonl"
+    exe = launcher(lab.dir / f"a{lab.n}", kind)
+    cmd = (
+        f"exec env TERMBRIDGE_SESSION={name} {shlex.quote(str(exe))} --log {shlex.quote(str(log))} --title {name}"
+        f" --work {work} --hooks {kind} --record {shlex.quote(str(rec))}"
+    )
+    a = Agent(lab, lab.pane(cmd), log).wait_ready()
+    retry_until(lambda: any(s["name"] == name for s in tb_json("sessions")["sessions"]), 20)
+    return a
+
+
+def test_a_dialog_blocks_the_question_and_it_is_never_answered(home, lab):
+    a = hooked_agent(lab, "codex", "d")
+    tb("submit", "d", "/dialog")
+    retry_until(lambda: tb_json("status")["sessions"][0].get("surface") == "dialog", 15)
+    rc, out, err = Asking("d", "tok-dlg55?", "--timeout", "3", "--json").result()
+    got = json.loads(out)
+    assert rc == 4 and got["state"] == "blocked" and got["answer"] is None
+    assert "waits for its person" in err and err.count("\n") == 1
+    r = tb_json("receipt", got["id"])
+    assert r["state"] == "blocked" and r["reason"] and r["answer"] is None
+    assert a.answers() == []  # the dialog is never answered for the person
+    lab.tmux("send-keys", "-t", a.pane_id, "Escape")  # the person declines it: the question goes in then
+    retry_until(lambda: tb_json("receipt", got["id"])["state"] == "answered", 30, 0.3)
+    assert tb_json("receipt", got["id"])["answer"] == "Answer to 'tok-dlg55?': yes."
+
+
+def test_ask_a_hooked_agent_end_to_end(home, lab):
+    """Typed into its pane by the usual rules, received through its own prompt hook, answered by its
+    own Stop hook; a question sent while it works is handed over by that Stop and answered when the
+    continued turn ends."""
+    a = hooked_agent(lab, "codex", "rev", work=1.0)
+    rc, out, err = Asking("rev", "Which test covers the login redirect? tok-e2e01", "--timeout", "60").result()
+    assert (rc, out) == (0, "Answer to 'Which test covers the login redirect? tok-e2e01': yes.\n"), err
+    tb("submit", "rev", "/busy 3")
+    retry_until(lambda: "esc to interrupt" in a.screen(), 10)
+    rc, out, err = Asking("rev", "tok-busy02 still there?", "--timeout", "60", "--json").result()
+    got = json.loads(out)
+    assert rc == 0 and got["answer"] == "Answer to 'tok-busy02 still there?': yes.", err
+    assert tb_json("receipt", got["id"])["via"] == "hook:codex"
+
+
+def test_a_turn_that_ended_with_no_hook_leaves_its_question_unanswered(home, short_tmp):
+    """Claude Code and Codex run no Stop hook on an interrupt (Esc): the person's next turn never
+    received the question, so its final message is no answer."""
+    _config(short_tmp, "block_budget: 0\n")
+    h = _agent(short_tmp, "codex", "b")
+    try:
+        qid = json.loads(Asking("b", "tok-intr42?", "--timeout", "0.5", "--json").result()[1])["id"]
+        _receive(h, "b", qid)  # received; then Esc: no Stop hook
+        rc, _ = h.hook(
+            "prompt-submit", {"hook_event_name": "UserPromptSubmit", "prompt": "a person's prompt"}, session="b"
+        )
+        assert rc == 0
+        _stop(h, "b", "the person's answer")
+        r = tb_json("receipt", qid)
+        assert r["state"] == "received" and r["answer"] is None
+    finally:
+        h.close()
