@@ -311,9 +311,9 @@ def ask(
     chain) is the session a late answer goes to."""
     from termbridge import ids, registry, validate
     from termbridge.config import load_config
+    from termbridge.context import SessionContext
     from termbridge.outbox import Outbox
     from termbridge.receipts import lookup
-    from termbridge.context import SessionContext
     from termbridge.sending import attempt_after_send, require_evidence
 
     cfg = load_config()
