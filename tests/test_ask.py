@@ -288,3 +288,34 @@ def test_a_turn_that_ended_with_no_hook_leaves_its_question_unanswered(home, sho
         assert r["state"] == "received" and r["answer"] is None
     finally:
         h.close()
+
+
+def test_mcp_ask_answers_or_says_not_yet_and_the_answer_comes_later(home, short_tmp):
+    """The MCP tool: the asker is the agent the server belongs to; a wait cut short says "not answered
+    yet: ID", and the answer then reaches that agent as a message."""
+    import threading
+
+    from termbridge import mcp_server
+    from termbridge.outbox import Outbox
+
+    lead, b = _agent(short_tmp, "claude", "lead"), _agent(short_tmp, "codex", "b")
+    try:
+        bridge = mcp_server.start("lead", env=dict(os.environ), parent=lead.pid)
+        got: list[str] = []
+        t = threading.Thread(target=lambda: got.append(mcp_server.tool_ask(bridge, "b", "tok-mcp001?", 30)))
+        t.start()
+        qid = _question_id("b")
+        _receive(b, "b", qid)
+        _stop(b, "b", "yes, tok-mcp001")
+        t.join(30)
+        assert got == ["yes, tok-mcp001"]
+        late = mcp_server.tool_ask(bridge, "b", "tok-mcp002?", 0.5)
+        assert late.startswith("not answered yet: ") and "reaches you as a message" in late
+        qid2 = late.split()[3]
+        _receive(b, "b", qid2)
+        _stop(b, "b", "later: tok-mcp002")
+        msgs = retry_until(lambda: Outbox(HOME(), "lead").queued_records(), 10)
+        assert [m["reply_to"] for m in msgs] == [qid2] and "later: tok-mcp002" in msgs[0]["body"]
+    finally:
+        lead.close()
+        b.close()

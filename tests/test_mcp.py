@@ -418,7 +418,7 @@ def test_core_cli_does_not_import_the_sdk(home):
 
 
 def test_tools_listed_with_descriptions(home):
-    """The four tools and their parameters, as an agent sees them at start-up."""
+    """The five tools and their parameters, as an agent sees them at start-up."""
     import asyncio
 
     from mcp import Client
@@ -432,7 +432,9 @@ def test_tools_listed_with_descriptions(home):
             return (await c.list_tools()).tools
 
     tools = {t.name: t for t in asyncio.run(listing())}
-    assert set(tools) == {"send", "inbox", "peers", "receipt"}
+    assert set(tools) == {"send", "inbox", "peers", "receipt", "ask"}
+    assert set(tools["ask"].input_schema["properties"]) == {"to", "question", "timeout_s"}
+    assert set(tools["ask"].input_schema["required"]) == {"to", "question"}
     assert set(tools["send"].input_schema["properties"]) == {"to", "message", "reply_to", "key", "ttl"}
     assert set(tools["send"].input_schema["required"]) == {"to", "message"}
     assert tools["receipt"].input_schema["required"] == ["id"]
