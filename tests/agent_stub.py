@@ -105,6 +105,11 @@ class AgentStub:
         with self._lock:
             self._tool.append(command)
 
+    def clear_tool_calls(self) -> None:
+        """Forget the tool calls no turn has taken (a test that ends early must not hand its dialog on)."""
+        with self._lock:
+            self._tool.clear()
+
     def hold(self) -> None:
         """The next main-model request waits until release(): the agent stays in its turn."""
         self._hold.clear()

@@ -72,7 +72,12 @@ def test_send_json_and_receipt_states(run, alive):
     sent = json.loads(res.stdout)
     assert set(sent) == {"id", "session", "wake"} and sent["wake"] is None
     r = json.loads(run("receipt", sent["id"], "--json").stdout)
-    assert set(r) == {"id", "session", "state", "at", "via"} and r["state"] == "queued" and "queued" in r["at"]
+    assert (
+        set(r) == {"id", "session", "state", "at", "via", "answer"}
+        and r["answer"] is None
+        and r["state"] == "queued"
+        and "queued" in r["at"]
+    )
     res = run("send", "a", "-", "--no-wake", "--json", input="from stdin")
     assert res.exit_code == 0
     res = run("drain", "a", "--json")

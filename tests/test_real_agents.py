@@ -76,7 +76,7 @@ def test_submit_arrives_verbatim_shortcut_keys_and_all(idle):
     assert p.returncode == 0, p.stderr
     hit = retry_until(lambda: [x for x in idle.recorded() if token in x], 60, 0.3)
     assert text in hit, hit  # exactly as sent, in its own record
-    assert retry_until(lambda: idle.stub.seen(token), 30, 0.3)
+    assert retry_until(lambda: idle.stub.seen(token), 60, 0.3)
 
 
 def test_submit_keeps_a_slash_at_the_start(idle):

@@ -112,12 +112,25 @@ def test_a_permission_dialog_blocks_the_question_and_is_never_approved(state, ag
     marker.unlink(missing_ok=True)
     state.stub.next_tool_call(COMMAND)
     tok = _token()
-    rc, out, err = _ask(agent.name, f"Run the check, then answer {tok}", "--timeout", "40", "--json")
+    asking = subprocess.Popen(
+        [*TB, "ask", agent.name, f"Run the check, then answer {tok}", "--timeout", "60", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        retry_until(lambda: _row(agent.name)["surface"] == "dialog", 55, 0.5)  # the agent asks its person
+        questions = Path(os.environ["TERMBRIDGE_HOME"]) / "sessions" / agent.name / "questions"
+        qid = sorted(p.stem for p in questions.glob("*.json"))[-1]  # ids sort by time: this question
+        r = tb_json("receipt", qid)
+        assert r["state"] == "blocked" and r["reason"], r
+        out, err = asking.communicate(timeout=90)
+    finally:
+        asking.kill()
+        state.stub.clear_tool_calls()
     got = json.loads(out)
-    assert rc == 4 and got["state"] == "blocked" and got["answer"] is None, (got, err)
+    assert asking.returncode == 4 and got["state"] == "blocked" and got["answer"] is None, (got, err)
     assert "waits for its person" in err
-    r = tb_json("receipt", got["id"])
-    assert r["state"] == "blocked" and r["reason"]
     assert not marker.exists()  # never approved
     agent.keys("Escape")  # the person declines; the turn ends without an answer
     retry_until(lambda: _row(agent.name)["surface"] == "idle", 60, 0.3)

@@ -98,6 +98,10 @@ class Wrapped:
         )
         self.id = self.pane.pane_id
         retry_until(lambda: READY[kind] in self.plain(), 90, 0.3)
+        # These tests are about typing through the wrapper's PTY: the terminal lane, always (by
+        # default Claude Code and Codex would take messages through their own channels).
+        pid = retry_until(lambda: next((s["pid"] for s in tb_json("sessions")["sessions"] if s["name"] == kind), None))
+        assert tb("register", kind, "--pid", pid, "--kind", kind, "--lane", "terminal").returncode == 0
 
     def plain(self) -> str:
         """What the person sees: the tmux pane that holds the wrapper."""

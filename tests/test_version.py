@@ -56,3 +56,15 @@ def test_the_send_path_does_not_read_metadata():
     code = "import sys, termbridge.fastpath, termbridge.sending; print('importlib.metadata' in sys.modules)"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "False", p.stderr
+
+
+def test_every_subpackage_is_in_the_wheel():
+    """pyproject names the packages one by one (the plugins ride in as termbridge.data): a new
+    subpackage left out of that list is missing from every non-editable install."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "termbridge").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
