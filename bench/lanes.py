@@ -1,7 +1,7 @@
 """Native lane against terminal lane on the same real agent, side by side in one run (offline: the
 pinned agents against tests/agent_stub.py in a private tmux server).
 
-  TERMBRIDGE_REAL_TIERS=1 python bench/lanes.py [--runs N] [--kinds claude,codex]
+  python bench/lanes.py [--runs N] [--kinds claude,codex]
 
 Per agent (Claude Code's messaging socket, Codex's `codex queue` in its stock daemon mode):
 1. time to submitted: from starting `termbridge send` to its receipt reading `submitted`
@@ -110,7 +110,7 @@ def main() -> int:
     from real_agent_lab import BIN, VERSIONS, ModuleState, RealAgent
 
     if not BIN:
-        raise SystemExit("the real agents are not there: TERMBRIDGE_REAL_TIERS=1 (tests/real_agent_lab.py)")
+        raise SystemExit("the real agents are not there: ./dev.sh test installs them (tests/real_agent_lab.py)")
     tmp = Path(tempfile.mkdtemp(prefix="tbbl", dir="/tmp"))
     st = ModuleState(tmp)
     stub = AgentStub()
