@@ -405,3 +405,21 @@ def test_mcp_ask_to_a_remote_agent(remote, install, home, short_tmp):
         assert got == "Answer to 'tok-mcpr01 ready?': yes."
     finally:
         lead.close()
+
+
+def test_a_dialog_on_the_remote_agent_comes_back_as_blocked_and_is_never_answered_for_its_person(remote, install, home):
+    agent = _hooked(install)
+    target = f"{agent.name}@{HOST}"
+    assert tb("submit", target, "/dialog").returncode == 0
+    retry_until(lambda: tb_json("status", target)["sessions"][0].get("surface") == "dialog", 20, 0.3)
+    p = tb("ask", target, "tok-rdlg31?", "--timeout", "8", "--json", timeout=60)
+    got = json.loads(p.out)
+    assert p.returncode == 4 and (got["state"], got["answer"]) == ("blocked", None), p.err
+    assert p.err.count("\n") == 1 and "waits for its person there" in p.err
+    r = tb_json("receipt", got["id"])
+    assert r["state"] == "blocked" and HOST in r["reason"]
+    assert got["id"] not in "".join(agent.submissions())  # nothing typed into the dialog
+    sock = str(install.tmux_socket)
+    install.as_user("tmux", "-S", sock, "send-keys", "-t", f"lab:{agent.name}", "Escape")  # the person declines it
+    r = retry_until(lambda: (x := tb_json("receipt", got["id"]))["state"] == "answered" and x, 60, 1.0)
+    assert r["answer"] == "Answer to 'tok-rdlg31?': yes."
