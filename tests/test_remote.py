@@ -423,3 +423,21 @@ def test_a_dialog_on_the_remote_agent_comes_back_as_blocked_and_is_never_answere
     install.as_user("tmux", "-S", sock, "send-keys", "-t", f"lab:{agent.name}", "Escape")  # the person declines it
     r = retry_until(lambda: (x := tb_json("receipt", got["id"]))["state"] == "answered" and x, 60, 1.0)
     assert r["answer"] == "Answer to 'tok-rdlg31?': yes."
+
+
+def test_the_pair_limit_counts_the_asker_and_name_at_host(remote, install, home, short_tmp):
+    from termbridge import forward
+
+    write_config(short_tmp / "config.yaml", {HOST: remote.client_config()}, ask_pair_limit=1)
+    lead = _local_session(short_tmp, "lead")
+    try:
+        remote.stop()  # the questions wait here; the limit is counted here
+        first = tb("ask", f"someone@{HOST}", "tok-pair1?", "--from", "lead", "--timeout", "0.5")
+        assert first.returncode == 4 and "no answer from" in first.err
+        second = tb("ask", f"someone@{HOST}", "tok-pair2?", "--from", "lead", "--timeout", "0.5")
+        assert second.returncode == 4 and "ask_pair_limit 1" in second.err and second.err.count("\n") == 1
+        assert [r["body"] for r in forward.ForwardQueue(home, HOST).pending()] == ["tok-pair1?"]  # nothing queued
+        other = tb("ask", f"another@{HOST}", "tok-pair3?", "--from", "lead", "--timeout", "0.5")
+        assert other.returncode == 4 and "ask_pair_limit" not in other.err  # another pair
+    finally:
+        lead.close()
