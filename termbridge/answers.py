@@ -91,6 +91,18 @@ def _write_question(home: Path, name: str, q: dict) -> None:
     paths.atomic_write(path, json.dumps(q, ensure_ascii=False, separators=(",", ":")).encode())
 
 
+def take_question(home: Path, name: str, qid: str, sender: str | None) -> None:
+    """A question another machine's `ask NAME@HOST` forwarded (rpc `take` with `ask`): its file
+    here, before its message. No one here waits and no session here asked: its answer goes back
+    only through its receipt, which the asking machine polls."""
+    _write_question(home, name, {"id": qid, "asker": None, "from": sender, "asked_at": round(time.time(), 6)})
+
+
+def drop_question(home: Path, name: str, qid: str) -> None:
+    """The question file of a message that was never queued (its append failed)."""
+    paths.unlink_durable(question_path(home, name, qid))
+
+
 def _me() -> dict:
     from termbridge import proctree
 
@@ -151,7 +163,7 @@ def check_pair(home: Path, asker: str, target: str, limit: int, now: float | Non
         )
 
 
-def _note_asked(home: Path, asker: str, target: str, qid: str) -> None:
+def note_asked(home: Path, asker: str, target: str, qid: str) -> None:
     now = time.time()
     path = home / ASKS_LOG
     line = json.dumps({"t": round(now, 3), "from": asker, "to": target, "id": qid}, separators=(",", ":"))
@@ -339,7 +351,7 @@ def ask(
         paths.unlink_durable(question_path(home, name, qid))
         raise
     if asker:
-        _note_asked(home, asker, name, qid)
+        note_asked(home, asker, name, qid)
     if on_id is not None:
         on_id(qid)
     got = Asked(qid, name)

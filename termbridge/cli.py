@@ -403,13 +403,13 @@ def receipt(msg_id, json_):
 )
 @json_option()
 def ask(name, question, sender, timeout_s, json_):
-    """Ask NAME QUESTION (or - for stdin) and print its answer, from the agent's own record."""
-    from termbridge import answers, sending
+    """Ask NAME (or NAME@HOST) QUESTION (or - for stdin) and print its answer, from the agent's own record."""
+    from termbridge import remote_ask, sending
     from termbridge.config import load_config
 
     stdin = sys.stdin.buffer if sys.stdin is not None else None
     raw = (sending.read_body(stdin, load_config()["max_body_bytes"]) if stdin else b"") if question == "-" else question
-    got = answers.ask(_home(), name, raw, sender, timeout_s)
+    got = remote_ask.ask(_home(), name, raw, sender, timeout_s)
     if json_:
         _out_json(got.as_json())
     elif got.answer is not None:

@@ -83,12 +83,20 @@ class ForwardQueue:
         paths.ensure_dir(self.dir)
         return paths.state_lock(self.dir / "queue.lock", timeout=timeout)
 
+    def lock(self) -> paths.StateLock:
+        """The queue lock: appends, confirmations, compaction, and the forwarder's decision to end."""
+        return self._lock()
+
     # ---------------------------------------------------------------- writing
-    def append(self, session: str, body: str, sender, reply_to, key, ttl: float | None) -> dict:
-        """Durably enqueue one message for SESSION on the host; its record (fsync'd before returning)."""
+    def append(
+        self, session: str, body: str, sender, reply_to, key, ttl: float | None, ask: bool = False, msg_id=None
+    ) -> dict:
+        """Durably enqueue one message for SESSION on the host; its record (fsync'd before returning).
+        ASK marks a question (`ask NAME@HOST`: HOST makes it one of its own); MSG_ID: the id the
+        caller made first (its local question file exists before the record)."""
         now = time.time()
         rec = {
-            "id": new_id(),
+            "id": msg_id or new_id(),
             "session": session,
             "host": self.host,
             "from": sender,
@@ -98,6 +106,8 @@ class ForwardQueue:
             "created_at": round(now, 6),
             "expires_at": round(now + ttl, 6) if ttl else None,
         }
+        if ask:
+            rec["ask"] = True
         with self._lock():
             if not (self.dir / "host.json").exists():
                 paths.atomic_write(self.dir / "host.json", _dumps({"host": self.host}))
@@ -265,7 +275,7 @@ def run_forwarder(home: Path, host: str) -> str:
 
 
 def _forward_all(home: Path, q: ForwardQueue, cfg: dict) -> str:
-    from termbridge import ssh
+    from termbridge import remote_questions, ssh
 
     hc = ssh.host_config(q.host, cfg)
     deadline = time.monotonic() + cfg["idle_wait_max_s"]
@@ -273,17 +283,27 @@ def _forward_all(home: Path, q: ForwardQueue, cfg: dict) -> str:
     while True:
         batch = _batch(q.pending())
         if not batch:
-            # Under the queue lock: a `send` that appended before this sees us gone only after
-            # forwarder.json is removed, and starts the next forwarder itself.
+            # Under the queue lock: a `send` that appended (or an `ask` that gave up) before this
+            # sees us gone only after forwarder.json is removed, and starts the next forwarder itself.
+            late: list[dict] = []
             with q._lock():
                 if not q.pending():
-                    paths.unlink_durable(q.dir / "forwarder.json")
-                    done = True
-                else:
-                    done = False
+                    if time.monotonic() < deadline:
+                        late = remote_questions.open_late(q.dir)
+                    if not late:
+                        paths.unlink_durable(q.dir / "forwarder.json")
+                done = not late and not q.pending()
             if done:
                 q.compact()
                 return "nothing pending"
+            if late:
+                try:
+                    look_for_answers(home, q, hc, late)
+                    failures = 0
+                except ssh.HostError as e:
+                    failures += 1
+                    _note_state(q, str(e), failures)
+                _nap(q, max(remote_questions.LATE_POLL_S, backoff_s(cfg, failures) if failures else 0.0))
             continue
         try:
             forward_batch(home, q, hc, batch)
@@ -296,6 +316,41 @@ def _forward_all(home: Path, q: ForwardQueue, cfg: dict) -> str:
             if time.monotonic() > deadline:
                 return f"gave up after idle_wait_max_s ({cfg['idle_wait_max_s']} s): {e}"
             time.sleep(backoff_s(cfg, failures))
+
+
+def look_for_answers(home: Path, q: ForwardQueue, hc, late: list[dict]) -> None:
+    """Ask HOST (one call) for the receipts of questions no `ask` waits for any more; an answer goes
+    to its asker here (remote_questions.seen_answer); a question HOST dropped is closed."""
+    from termbridge import remote_questions, ssh
+
+    asks = []
+    for question in late[:BATCH]:
+        where = q.find(question["id"])
+        if where is None or where["state"] in ("dead", "expired"):
+            remote_questions.close(q.dir, question["id"], (where or {}).get("reason") or "not in the forward queue")
+        elif where["state"] == "forwarded":
+            asks.append({"op": "receipt", "id": question["id"], "session": where.get("session")})
+    if not asks:
+        return
+    answers = ssh.rpc_call(home, hc, asks, timeout=hc.connect_timeout_s + RECEIPT_BUDGET_S)
+    for req, answer in zip(asks, answers, strict=True):
+        r = answer.get("receipt")
+        if not answer.get("ok") or not isinstance(r, dict):
+            if answer.get("exit") == 3:  # HOST knows no such message (its state was wiped): none will come
+                remote_questions.close(q.dir, req["id"], f"{q.host}: {answer.get('error')}")
+            continue
+        q.note_receipt(r)
+        if r.get("state") == "answered":
+            remote_questions.seen_answer(home, q.dir, req["id"], r.get("answer"))
+        elif r.get("state") in ("dead", "expired"):
+            remote_questions.close(q.dir, req["id"], f"{q.host}: {r.get('state')}")
+
+
+def _nap(q: ForwardQueue, seconds: float) -> None:
+    """Sleep up to SECONDS, waking early when a message is queued (a `send` finds this forwarder live)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not q.pending():
+        time.sleep(0.2)
 
 
 BACKOFF_CAP_S = 30.0  # a host that comes back is tried again within this, whatever backoff_max_ms says
@@ -345,6 +400,7 @@ def forward_batch(home: Path, q: ForwardQueue, hc, batch: list[dict]) -> None:
             "key": r.get("key"),
             "body": r["body"],
             "ttl": round(r["expires_at"] - now, 3) if r.get("expires_at") else None,
+            **({"ask": True} if r.get("ask") is True else {}),
         }
         for r in live
     ]
@@ -371,11 +427,13 @@ def forward_batch(home: Path, q: ForwardQueue, hc, batch: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------- what `send` and `receipt` call
-def send_remote(home: Path, name: str, host: str, body: str, sender, reply_to, key, ttl) -> dict:
+def send_remote(
+    home: Path, name: str, host: str, body: str, sender, reply_to, key, ttl, ask: bool = False, msg_id=None
+) -> dict:
     """Commit BODY for NAME@HOST to the local forward queue (durable), then make sure HOST's
-    forwarder runs. The record."""
+    forwarder runs. The record. ASK: a question (remote_ask.py)."""
     q = ForwardQueue(home, host)
-    rec = q.append(name, body, sender, reply_to, key, ttl)
+    rec = q.append(name, body, sender, reply_to, key, ttl, ask=ask, msg_id=msg_id)
     try:
         start_forwarder(home, host)
     except OSError as e:  # the message is durable; the next send (or `status`) starts it
@@ -384,15 +442,19 @@ def send_remote(home: Path, name: str, host: str, body: str, sender, reply_to, k
 
 
 def kick(home: Path) -> None:
-    """Start the forwarder of every host with messages waiting and none running (status, doctor)."""
+    """Start the forwarder of every host with messages waiting (or answers to look for: questions
+    no `ask` waits for any more) and none running (status, doctor)."""
+    from termbridge import remote_questions
+
     for q in all_queues(home):
-        if q.pending() and not live_forwarder(home, q.host):
+        if (q.pending() or remote_questions.open_late(q.dir)) and not live_forwarder(home, q.host):
             start_forwarder(home, q.host)
 
 
 def lookup_receipt(home: Path, msg_id: str, ask: bool = True) -> dict | None:
     """The receipt of a message sent to another host: asked of HOST when ASK and it was forwarded
-    (what HOST says is kept here), else what is known here. None when no host queue knows MSG_ID."""
+    (what HOST says is kept here), else what is known here. None when no host queue knows MSG_ID. An answer
+    HOST reports goes to the asker here when its `ask` gave up (remote_questions.py)."""
     for q in all_queues(home):
         found = q.find(msg_id)
         if found is None:
@@ -415,8 +477,14 @@ def lookup_receipt(home: Path, msg_id: str, ask: bool = True) -> dict | None:
             at.update({k: v for k, v in (remote.get("at") or {}).items() if k != "queued"})
             state = remote["state"] if remote["state"] != "queued" else "forwarded"
             out = {**base, "state": state, "at": at, "via": f"{q.host}: {remote.get('via')}"}
-            if remote.get("answer") is not None:
+            if isinstance(remote.get("answer"), str):
                 out["answer"] = remote["answer"]
+                if state == "answered":
+                    from termbridge import remote_questions
+
+                    remote_questions.seen_answer(home, q.dir, msg_id, remote["answer"])
+            if isinstance(remote.get("reason"), str) and state in ("blocked", "dead", "expired"):
+                out["reason"] = f"{q.host}: {remote['reason']}"
             return out
         return {**base, "state": "forwarded", "at": at, "via": "forward queue"}
     return None

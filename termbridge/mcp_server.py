@@ -314,12 +314,13 @@ def tool_receipt(bridge: Bridge, id: str) -> dict:  # noqa: A002 - the tool's pa
 
 
 def tool_ask(bridge: Bridge, to: str, question: str, timeout_s: float = 50.0) -> str:
-    """Ask session TO; the answer, or "not answered yet: ID" (a later answer comes as a message)."""
-    from termbridge import answers
+    """Ask session TO (NAME or NAME@HOST); the answer, or "not answered yet: ID" (a later answer comes
+    as a message)."""
+    from termbridge import answers, remote_ask
 
     me = bridge.me()
     wait = min(max(float(timeout_s), 0.1), answers.MCP_MAX_TIMEOUT_S)
-    got = answers.ask(bridge.home, to, question, me, wait, asker=me)
+    got = remote_ask.ask(bridge.home, to, question, me, wait, asker=me)
     if got.answer is not None:
         return got.answer
     if got.state in ("dead", "expired"):
@@ -384,7 +385,8 @@ def build_server(bridge: Bridge):
 
     @server.tool(structured_output=False)
     def ask(to: str, question: str, timeout_s: float = 50) -> str:
-        """Ask the agent session TO a QUESTION and wait (up to timeout_s, at most 50) for its answer.
+        """Ask the agent session TO (NAME, or NAME@HOST on another machine) a QUESTION and wait (up to
+        timeout_s, at most 50) for its answer.
 
         The answer is the final message of the turn in which TO's agent received the question, from
         its own record. If it is not there in time you get "not answered yet: ID"; the answer then

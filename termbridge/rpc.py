@@ -6,7 +6,8 @@ requests on its own stdin, from a fixed table of operations; it validates every 
 CLI does; and it never runs a command a request names -- peer text is data, stored in the
 outbox or typed by the ordinary (surface-checked) delivery, never executed.
 
-Operations: hello · take (messages into outboxes, each id taken once) · receipt · status ·
+Operations: hello · take (messages into outboxes, each id taken once; with `ask`, a question
+as `termbridge ask` puts one) · receipt (with a question's answer, or `blocked`) · status ·
 submit · drain.
 """
 
@@ -107,7 +108,14 @@ def _take_one(home: Path, m: dict) -> dict:
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < 10**9):
         raise BadInput("--ttl must be a positive number of seconds")
     body = validate.body_text(_str_or_none(m, "body") or "", cfg["max_body_bytes"])
-    registry.lookup(home, name)  # unknown here -> exit 3, nothing written
+    ask = m.get("ask", False)
+    if not isinstance(ask, bool):
+        raise BadInput("field 'ask' must be true or false")
+    sess = registry.lookup(home, name)  # unknown here -> exit 3, nothing written
+    if ask:
+        from termbridge import answers
+
+        answers.require_turn_ends(home, sess)  # as `ask` here refuses it: no hook of its own would answer
     files = SessionFiles.of(home, name)
     paths.ensure_dir(files.dir)
     taken_log = files.forwarded_in
@@ -115,10 +123,26 @@ def _take_one(home: Path, m: dict) -> dict:
         box = Outbox(home, name, cfg)
         if _already_taken(taken_log, box, mid):
             return {"id": mid, "taken": False}  # a batch sent again: it is here once already
-        box.append(body, sender, reply_to, key, ttl, msg_id=mid)
+        if ask:
+            _append_question(home, box, name, mid, body, sender, ttl)
+        else:
+            box.append(body, sender, reply_to, key, ttl, msg_id=mid)
         paths.append_durable(taken_log, (mid + "\n").encode())
         _trim(taken_log)
     return {"id": mid, "taken": True}
+
+
+def _append_question(home: Path, box, name: str, mid: str, body: str, sender, ttl) -> None:
+    """A forwarded question: answers.py's question file first (the session's hooks know it as one),
+    then its message, framed as a question (a reply is expected)."""
+    from termbridge import answers
+
+    answers.take_question(home, name, mid, sender)
+    try:
+        box.append(body, sender, None, None, ttl, ask=True, msg_id=mid)
+    except BaseException:
+        answers.drop_question(home, name, mid)
+        raise
 
 
 def _already_taken(taken_log: Path, box, mid: str) -> bool:
@@ -154,10 +178,13 @@ def _receipt(home: Path, req: dict, woken: list[str]) -> dict:
     mid = validate.token(_str_or_none(req, "id"), "message id")
     if mid is None:
         raise BadInput("receipt needs an id")
+    from termbridge import answers
+
     session = _str_or_none(req, "session")
     if session is not None:
         paths.validate_name(session)
-    return {"receipt": receipts.lookup(home, mid, session=session)}
+    # A question's receipt says `answered` (with the text) or `blocked` (a dialog), as `receipt` does here.
+    return {"receipt": answers.receipt_of(home, mid, receipts.lookup(home, mid, session=session))}
 
 
 def _status(home: Path, req: dict, woken: list[str]) -> dict:

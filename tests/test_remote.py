@@ -257,3 +257,187 @@ def test_the_control_path_fits_under_a_long_state_directory(tmp_path):
     assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
     short = ssh.control_path(Path("/tmp/h"), hc)
     assert short.startswith("/tmp/h/ssh/") and short != ssh.control_path(Path("/tmp/h"), ssh.HostConfig("other"))
+
+
+# ---------------------------------------------------------------- ask NAME@HOST
+def _hooked_agent(install, name: str):
+    """The demo agent in a pane of the remote user's tmux, recognised as codex and running termbridge's
+    hooks there as its children: its SessionStart registers it as NAME, its Stop answers questions."""
+    import shlex
+
+    from ssh_lab import RemoteAgent
+
+    d = install.user_dir / f"h-{name}"
+    make = f"from termbridge.demo_agent import launcher; print(launcher({str(d)!r}, 'codex'))"
+    exe = install.as_user(install.python, "-c", make).stdout.decode().strip()
+    log, rec = install.user_dir / f"{name}.log", install.user_dir / f"{name}.jsonl"
+    q = shlex.quote
+    cmd = (
+        f"exec env TERMBRIDGE_SESSION={name} {q(exe)} --log {q(str(log))} --title {name}"
+        f" --hooks codex --record {q(str(rec))}"
+    )
+    sock = str(install.tmux_socket)
+    if install.as_user("tmux", "-S", sock, "has-session", check=False).returncode == 0:
+        install.as_user("tmux", "-S", sock, "new-window", "-d", "-n", name, cmd)
+    else:
+        size = ("-x", "160", "-y", "45")
+        install.as_user("tmux", "-S", sock, "-f", "/dev/null", "new-session", "-d", "-s", "lab", "-n", name, *size, cmd)
+    panes = install.as_user("tmux", "-S", sock, "list-panes", "-a", "-F", "#{window_name} #{pane_pid}").stdout
+    pid = int(next(ln.split()[1] for ln in panes.decode().splitlines() if ln.split()[0] == name))
+    agent = RemoteAgent(install, name, pid, log)
+    retry_until(lambda: "›" in agent.screen(), 15)
+
+    def registered() -> bool:
+        out = install.termbridge("sessions", "--json", check=False).stdout
+        return any(s["name"] == name for s in json.loads(out or b"{}").get("sessions", []))
+
+    retry_until(registered, 20)
+    return agent
+
+
+def _hooked(install):
+    _n[0] += 1
+    return _hooked_agent(install, f"hk{os.getpid()}x{_n[0]}")
+
+
+def _local_session(short_tmp, name: str):
+    """A registered session here (the asker) with its own record bound by its SessionStart hook."""
+    from agent_host import AgentHost
+
+    h = AgentHost(short_tmp / name, "claude")
+    transcript = short_tmp / f"{name}.jsonl"
+    transcript.write_text("")
+    start = {"session_id": f"sid-{name}", "transcript_path": str(transcript), "source": "startup"}
+    rc, _ = h.hook("session-start", dict(start, hook_event_name="SessionStart"), session=name)
+    assert rc == 0
+    return h
+
+
+def _taken_there(install, agent) -> list[str]:
+    log = install.state / "sessions" / agent.name / "forwarded_in.log"
+    return log.read_text().split() if log.exists() else []
+
+
+def test_ask_a_remote_agent_prints_its_answer_from_its_own_stop_hook(remote, install, home):
+    agent = _hooked(install)
+    target = f"{agent.name}@{HOST}"
+    question = "Is the remote build green? tok-rask01"
+    p = tb("ask", target, question, "--timeout", "60", timeout=90)
+    assert (p.returncode, p.out) == (0, f"Answer to {question!r}: yes.\n"), p.err
+    p = tb("ask", target, "Which branch? tok-rask02", "--timeout", "60", "--json", timeout=90)
+    assert p.returncode == 0, p.err
+    got = json.loads(p.out)
+    assert set(got) == {"id", "session", "state", "answer", "at"}
+    assert (got["session"], got["state"], got["answer"]) == (
+        target,
+        "answered",
+        "Answer to 'Which branch? tok-rask02': yes.",
+    )
+    assert got["at"]["forwarded"] <= got["at"]["answered"]
+    r = tb_json("receipt", got["id"])
+    assert (r["state"], r["answer"], r["host"]) == ("answered", got["answer"], HOST)
+    assert r["via"] == f"{HOST}: hook:codex"  # the answer came from the agent's own Stop hook there
+    # There it was a question of its own, framed as one, taken and typed once.
+    there = json.loads(install.termbridge("receipt", got["id"], "--json").stdout)
+    assert (there["state"], there["answer"]) == ("answered", got["answer"])
+    typed = [t for t in agent.submissions() if got["id"] in t]
+    assert len(typed) == 1 and "waits for your reply" in typed[0] and "> Which branch? tok-rask02" in typed[0]
+    assert delivered_ids(agent).count(got["id"]) == 1 and _taken_there(install, agent).count(got["id"]) == 1
+
+
+def test_ask_with_the_host_down_times_out_then_the_question_goes_once_and_the_answer_comes(
+    remote, install, home, short_tmp
+):
+    from termbridge.outbox import Outbox
+
+    agent = _hooked(install)
+    lead = _local_session(short_tmp, "lead")
+    try:
+        remote.stop()
+        p = tb("ask", f"{agent.name}@{HOST}", "tok-down77 still there?", "--from", "lead", "--timeout", "3", "--json")
+        assert p.returncode == 4, p.err
+        got = json.loads(p.out)
+        assert (got["state"], got["answer"]) == ("queued", None)
+        assert p.err.count("\n") == 1 and "no answer from" in p.err and "stays queued here" in p.err
+        assert "later answer goes to lead" in p.err
+        assert tb_json("receipt", got["id"])["state"] == "queued"
+        assert delivered_ids(agent) == []
+        remote.start()
+
+        def late() -> list[dict]:
+            return [m for m in Outbox(home, "lead").queued_records() if m["reply_to"] == got["id"]]
+
+        # No one asks here: HOST's forwarder forwards the question, then looks for its answer itself,
+        # and the asking session gets it as a message.
+        retry_until(late, 90, 0.5)
+        r = tb_json("receipt", got["id"])
+        assert (r["state"], r["answer"]) == ("answered", "Answer to 'tok-down77 still there?': yes.")
+        assert delivered_ids(agent).count(got["id"]) == 1 and _taken_there(install, agent).count(got["id"]) == 1
+        tb_json("receipt", got["id"])  # seen answered again: nothing more
+        (msg,) = late()
+        assert r["answer"] in msg["body"] and msg["from"] == f"{agent.name}@{HOST}"
+    finally:
+        lead.close()
+
+
+def test_ask_refusals_come_back_at_once_as_one_line(remote, install, home):
+    plain = _agent(install)  # registered there, but no hook of its own would ever answer
+    p = tb("ask", f"{plain.name}@{HOST}", "tok-nohook?", "--timeout", "60", timeout=60)
+    assert p.returncode == 4 and p.err.count("\n") == 1 and "runs no termbridge hooks" in p.err, p.err
+    assert HOST in p.err and plain.submissions() == []
+    p = tb("ask", f"nobody@{HOST}", "tok-nobody?", "--timeout", "60", timeout=60)
+    assert p.returncode == 4 and "unknown session 'nobody'" in p.err, p.err
+    bad = tb("ask", f"x@-oProxyCommand=touch {install.user_dir}/pwned", "q")
+    assert bad.returncode == 2 and "invalid host" in bad.err
+    assert tb("ask", f"x@{HOST}", "q", "--timeout", "0").returncode == 2
+    assert tb("ask", f"x@{HOST}", "q", "--from", "a b").returncode == 2
+    assert not (install.user_dir / "pwned").exists()
+
+
+def test_mcp_ask_to_a_remote_agent(remote, install, home, short_tmp):
+    from termbridge import mcp_server
+
+    agent = _hooked(install)
+    lead = _local_session(short_tmp, "lead")
+    try:
+        bridge = mcp_server.start("lead", env=dict(os.environ), parent=lead.pid)
+        got = mcp_server.tool_ask(bridge, f"{agent.name}@{HOST}", "tok-mcpr01 ready?", 45)
+        assert got == "Answer to 'tok-mcpr01 ready?': yes."
+    finally:
+        lead.close()
+
+
+def test_a_dialog_on_the_remote_agent_comes_back_as_blocked_and_is_never_answered_for_its_person(remote, install, home):
+    agent = _hooked(install)
+    target = f"{agent.name}@{HOST}"
+    assert tb("submit", target, "/dialog").returncode == 0
+    retry_until(lambda: tb_json("status", target)["sessions"][0].get("surface") == "dialog", 20, 0.3)
+    p = tb("ask", target, "tok-rdlg31?", "--timeout", "8", "--json", timeout=60)
+    got = json.loads(p.out)
+    assert p.returncode == 4 and (got["state"], got["answer"]) == ("blocked", None), p.err
+    assert p.err.count("\n") == 1 and "waits for its person there" in p.err
+    r = tb_json("receipt", got["id"])
+    assert r["state"] == "blocked" and HOST in r["reason"]
+    assert got["id"] not in "".join(agent.submissions())  # nothing typed into the dialog
+    sock = str(install.tmux_socket)
+    install.as_user("tmux", "-S", sock, "send-keys", "-t", f"lab:{agent.name}", "Escape")  # the person declines it
+    r = retry_until(lambda: (x := tb_json("receipt", got["id"]))["state"] == "answered" and x, 60, 1.0)
+    assert r["answer"] == "Answer to 'tok-rdlg31?': yes."
+
+
+def test_the_pair_limit_counts_the_asker_and_name_at_host(remote, install, home, short_tmp):
+    from termbridge import forward
+
+    write_config(short_tmp / "config.yaml", {HOST: remote.client_config()}, ask_pair_limit=1)
+    lead = _local_session(short_tmp, "lead")
+    try:
+        remote.stop()  # the questions wait here; the limit is counted here
+        first = tb("ask", f"someone@{HOST}", "tok-pair1?", "--from", "lead", "--timeout", "0.5")
+        assert first.returncode == 4 and "no answer from" in first.err
+        second = tb("ask", f"someone@{HOST}", "tok-pair2?", "--from", "lead", "--timeout", "0.5")
+        assert second.returncode == 4 and "ask_pair_limit 1" in second.err and second.err.count("\n") == 1
+        assert [r["body"] for r in forward.ForwardQueue(home, HOST).pending()] == ["tok-pair1?"]  # nothing queued
+        other = tb("ask", f"another@{HOST}", "tok-pair3?", "--from", "lead", "--timeout", "0.5")
+        assert other.returncode == 4 and "ask_pair_limit" not in other.err  # another pair
+    finally:
+        lead.close()

@@ -70,3 +70,48 @@ def test_bad_hosts_config_and_targets_are_refused(home, short_tmp):
     assert p.returncode == 2 and "invalid host" in p.err
     p = tb("send", "a b@box", "x")
     assert p.returncode == 2
+
+
+def test_take_with_ask_makes_one_question_that_the_sessions_own_stop_hook_answers(home, short_tmp, sleeper):
+    """What `ask NAME@HOST` forwards: a question file and a framed `ask` message, once; its receipt
+    (the `receipt` op) says `answered` with the text from the session's own Stop hook."""
+    from agent_host import AgentHost
+
+    from termbridge import answers
+
+    h = AgentHost(short_tmp / "b", "codex")
+    try:
+        start = {"session_id": "sid-b", "transcript_path": str(short_tmp / "b.jsonl"), "source": "startup"}
+        (short_tmp / "b.jsonl").write_text("")
+        assert h.hook("session-start", dict(start, hook_event_name="SessionStart"), session="b")[0] == 0
+        assert tb("register", "plain", "--pid", sleeper().pid).returncode == 0
+        q = {
+            "id": "01ABCDEFGHJKMNPQRSTVWXYZ11",
+            "session": "b",
+            "from": "lead",
+            "body": "tok-rpcask? $(x)",
+            "ask": True,
+        }
+        (answer,) = rpc({"op": "take", "messages": [{**q, "ask": "yes"}, {**q, "session": "plain"}, q]})
+        bad, no_hooks, ok = answer["results"]
+        assert bad["exit"] == 2 and "'ask'" in bad["error"]
+        assert no_hooks["exit"] == 2 and "runs no termbridge hooks" in no_hooks["error"]
+        assert ok == {"id": q["id"], "taken": True}
+        (again,) = rpc({"op": "take", "messages": [q]})
+        assert again["results"] == [{"id": q["id"], "taken": False}]
+        assert answers.read_question(home, "b", q["id"]) is not None
+        assert answers.read_question(home, "plain", q["id"]) is None
+        printed = tb("drain", "b", "--print").out
+        assert (
+            printed.count(q["id"]) == 2
+            and "lead asks this as question" in printed
+            and "waits for your reply" in printed
+        )
+        rc, _ = h.hook("prompt-submit", {"hook_event_name": "UserPromptSubmit", "prompt": printed}, session="b")
+        assert rc == 0
+        stop = {"hook_event_name": "Stop", "stop_hook_active": False, "last_assistant_message": "yes (tok-rpcask)"}
+        assert h.hook("stop", stop, session="b")[0] == 0
+        (r,) = rpc({"op": "receipt", "id": q["id"], "session": "b"})
+        assert (r["receipt"]["state"], r["receipt"]["answer"]) == ("answered", "yes (tok-rpcask)")
+    finally:
+        h.close()
