@@ -35,6 +35,7 @@ from pathlib import Path
 
 from termbridge import paths
 from termbridge.errors import AskRefused, BadInput, TermbridgeError
+from termbridge.outcome import Outcome
 from termbridge.session_files import SessionFiles
 
 ASKS_LOG = "asks.log"  # in the state home
@@ -47,18 +48,18 @@ MCP_MAX_TIMEOUT_S = 50.0  # under the agents' tool-call limits
 _NO_RESPONSE = "[no response text]"
 
 
-class Asked:
-    """What `ask` got: the question id, its final receipt state, the answer (or None), and a note."""
+class Asked(Outcome):
+    """What `ask` got: the question id, its final receipt state and the answer (or None); exit 4
+    and a note when no answer came."""
 
-    __slots__ = ("id", "session", "state", "answer", "at", "note", "exit_code")
+    __slots__ = ("id", "session", "state", "answer", "at")
 
     def __init__(self, id: str, session: str):
+        super().__init__()
         self.id, self.session = id, session
         self.state = "queued"
         self.answer: str | None = None
         self.at: dict = {}
-        self.note: str | None = None
-        self.exit_code = 0
 
     def as_json(self) -> dict:
         return {"id": self.id, "session": self.session, "state": self.state, "answer": self.answer, "at": self.at}
@@ -371,8 +372,7 @@ def ask(
             if r["state"] in ("dead", "expired"):
                 _release(home, name, qid)
                 got.state, got.at = r["state"], r.get("at", {})
-                got.note = f"question {qid} is {r['state']}: {r.get('reason') or 'not delivered'}"
-                got.exit_code = 4
+                got.fail(4, f"question {qid} is {r['state']}: {r.get('reason') or 'not delivered'}")
                 return got
             if now - last_screen > 2.0:
                 last_screen = now
@@ -384,8 +384,7 @@ def ask(
                 got.state, got.at = ("blocked" if blocked else r["state"]), r.get("at", {})
                 why = f"; it waits for its person: {blocked}" if blocked else ""
                 later = f"; a later answer goes to {asker} as a message" if asker else f"; `termbridge receipt {qid}`"
-                got.note = f"no answer from {name} within {timeout_s:g}s: question {qid} is {r['state']}{why}{later}"
-                got.exit_code = 4
+                got.fail(4, f"no answer from {name} within {timeout_s:g}s: question {qid} is {r['state']}{why}{later}")
                 return got
             time.sleep(poll)
     except BaseException:

@@ -222,13 +222,11 @@ def submit(name, text, no_enter, enter_only, gap_ms, json_):
         res = remote.submit(_home(), name, host, text, not no_enter, gap_ms, enter_only)
     else:
         res = sub.submit_text(_home(), name, text, enter=not no_enter, gap_ms=gap_ms, enter_only=enter_only)
-    note = res.pop("_unconfirmed", None)
     if json_:
-        _out_json(res)
-    if note:
-        click.echo(f"termbridge: {note[0]}", err=True)
-        if note[1]:
-            sys.exit(note[1])
+        _out_json(res.result)
+    code = res.report(lambda s: click.echo(s, err=True))
+    if code:
+        sys.exit(code)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -303,7 +301,7 @@ def drain(name, pane, print_, json_, force):
         return
     done = delivery.drain_to_target(ctx, force=force)
     if done.note:
-        click.echo(f"termbridge: {done.note}", err=True)
+        done.report(lambda s: click.echo(s, err=True))
     elif done.count and sys.stderr.isatty():
         click.echo(f"termbridge: delivered {done.count} message(s) to {name}", err=True)
 
@@ -414,10 +412,9 @@ def ask(name, question, sender, timeout_s, json_):
         _out_json(got.as_json())
     elif got.answer is not None:
         click.echo(got.answer)
-    if got.note:
-        click.echo(f"termbridge: {got.note}", err=True)
-    if got.exit_code:
-        sys.exit(got.exit_code)
+    code = got.report(lambda s: click.echo(s, err=True))
+    if code:
+        sys.exit(code)
 
 
 @cli.command(hidden=True)
@@ -793,12 +790,12 @@ def doctor(json_):
     """Check tmux, focus-events, the plugin, kitty, state permissions, config and hooks; say what to fix."""
     from termbridge import doctor as dr
 
-    text, data, code = dr.report(dr.run_checks(_home()))
+    found = dr.report(dr.run_checks(_home()))
     if json_:
-        _out_json(data)
+        _out_json(found.data)
     else:
-        click.echo(text)
-    sys.exit(code)
+        click.echo(found.text)
+    sys.exit(found.exit_code)
 
 
 @cli.command("paths")

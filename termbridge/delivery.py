@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from termbridge import framing
 from termbridge.context import SessionContext
 from termbridge.outbox import Outbox
+from termbridge.outcome import Outcome
 
 
 def drain_print(
@@ -51,12 +51,15 @@ def _note_failure(ctx: SessionContext, target: str, error: Exception, **extra) -
     )
 
 
-@dataclass
-class Drained:
-    """What a drain into the target did: messages delivered, and a note for the person (or '')."""
+class Drained(Outcome):
+    """What a drain into the target did: messages delivered, and a note for the person (exit 0;
+    a drain that could not deliver raises instead: TargetBusy, exit 4)."""
 
-    count: int
-    note: str = ""
+    __slots__ = ("count",)
+
+    def __init__(self, count: int, note: str | None = None):
+        super().__init__(note)
+        self.count = count
 
 
 def drain_to_target(ctx: SessionContext, force: bool = False) -> Drained:

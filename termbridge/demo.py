@@ -168,7 +168,7 @@ class Demo:
         n = len(self.received(log))
         res = submit.submit_text(self.home, "coder", "hello from termbridge\nsecond line \x1b[31m(escape removed)")
         self.wait_for(lambda: len(self.received(log)) > n)
-        self.say(f"    submit -> {res}")
+        self.say(f"    submit -> {res.result}")
         self.show_received(log, n)
         self.wait_for(lambda: read_surface(self.home, session, tgt).kind == "idle", 15)
 

@@ -9,6 +9,8 @@ import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from termbridge.outcome import Outcome
+
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "-"}
 
@@ -462,7 +464,18 @@ def run_checks(home: Path) -> list[Check]:
     return checks
 
 
-def report(checks: list[Check]) -> tuple[str, dict, int]:
+class Report(Outcome):
+    """What doctor found: its text and JSON forms; exit 1 when anything is broken (the checks say
+    what, so there is no note)."""
+
+    __slots__ = ("text", "data")
+
+    def __init__(self, text: str, data: dict):
+        super().__init__()
+        self.text, self.data = text, data
+
+
+def report(checks: list[Check]) -> Report:
     """Text, JSON and exit code (1 when anything is broken)."""
     lines = []
     for c in checks:
@@ -471,4 +484,6 @@ def report(checks: list[Check]) -> tuple[str, dict, int]:
             + (f"\n    fix: {c.fix}" if c.fix and c.status in (FAIL, WARN) else "")
         )
     broken = any(c.status == FAIL for c in checks)
-    return "\n".join(lines), {"ok": not broken, "checks": [asdict(c) for c in checks]}, 1 if broken else 0
+    found = Report("\n".join(lines), {"ok": not broken, "checks": [asdict(c) for c in checks]})
+    found.exit_code = 1 if broken else 0
+    return found

@@ -83,3 +83,27 @@ class AskRefused(TermbridgeError):
     """A question refused before it was queued: the pair limit (exit 4)."""
 
     exit_code = 4
+
+
+class NativeUnconfirmed(TermbridgeError):
+    """The agent's own channel took the whole message but never confirmed it (exit 1): it stays queued."""
+
+
+class HostError(TermbridgeError):
+    """HOST could not be reached, refused us, or its termbridge failed (exit 1)."""
+
+    def __init__(self, host: str, message: str, kind: str = "unreachable"):
+        super().__init__(f"{host}: {message}")
+        self.host, self.kind = host, kind
+
+
+class HostKeyRefused(HostError):
+    """HOST's key is unknown or changed: refused, nothing sent, no key written (exit 1)."""
+
+
+class RemoteFailed(TermbridgeError):
+    """HOST's termbridge refused or failed; carries the exit code it gave."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -12,17 +12,9 @@ from pathlib import Path
 
 from termbridge import ssh
 from termbridge.config import load_config
-from termbridge.errors import TermbridgeError
+from termbridge.errors import RemoteFailed, TermbridgeError
 
 STATUS_BUDGET_S = 8.0  # what a host's status may take once connected (it reads each session's screen)
-
-
-class RemoteFailed(TermbridgeError):
-    """HOST's termbridge refused or failed; carries the exit code it gave."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def call(home: Path, host: str, request: dict, timeout: float | None = None) -> dict:
@@ -34,16 +26,22 @@ def call(home: Path, host: str, request: dict, timeout: float | None = None) -> 
     return answer
 
 
-def submit(home: Path, name: str, host: str, text: str | None, enter: bool, gap_ms, enter_only: bool) -> dict:
-    """`submit NAME@HOST`: HOST's submit result ({"session", "backend", …}, `_unconfirmed` as locally)."""
+def submit(home: Path, name: str, host: str, text: str | None, enter: bool, gap_ms, enter_only: bool):
+    """`submit NAME@HOST`: HOST's submit outcome (a submit.Submitted, as locally)."""
+    from termbridge.submit import Submitted
+
     req = {"op": "submit", "session": name, "text": text, "no_enter": not enter, "enter_only": enter_only}
     if gap_ms is not None:
         req["gap_ms"] = gap_ms
     answer = call(home, host, req)
-    res = dict(answer.get("result") or {})
-    res["session"] = f"{name}@{host}"
-    if answer.get("note"):
-        res["_unconfirmed"] = tuple(answer["note"])
+    res = Submitted(dict(answer.get("result") or {}))
+    res.result["session"] = f"{name}@{host}"
+    note = answer.get("note")
+    if isinstance(note, list) and len(note) == 2 and isinstance(note[0], str) and isinstance(note[1], int):
+        if note[1]:
+            res.fail(note[1] if 1 <= note[1] <= 4 else 1, note[0])
+        else:
+            res.tell(note[0])
     return res
 
 

@@ -97,8 +97,8 @@ def _wait(home: Path, q: forward.ForwardQueue, qid: str, target: str, asker: str
             return _answered(got, r)
         if state in ("dead", "expired"):
             remote_questions.close(q.dir, qid, str(r.get("reason") or state))
-            got.state, got.at, got.exit_code = state, r.get("at", {}), 4
-            got.note = f"question {qid} is {state}: {r.get('reason') or 'not delivered'}"
+            got.state, got.at = state, r.get("at", {})
+            got.fail(4, f"question {qid} is {state}: {r.get('reason') or 'not delivered'}")
             return got
         now = time.monotonic()
         if now >= deadline:
@@ -111,11 +111,11 @@ def _wait(home: Path, q: forward.ForwardQueue, qid: str, target: str, asker: str
         if isinstance(last.get("answer"), str):
             return _answered(got, last)
     state = r.get("state") or "queued"
-    got.state, got.at, got.exit_code = state, r.get("at", {}), 4
+    got.state, got.at = state, r.get("at", {})
     why = f"; it waits for its person there: {r.get('reason')}" if state == "blocked" else ""
     where = "; it stays queued here until the host takes it" if state == "queued" else ""
     later = f"; a later answer goes to {asker} as a message" if asker else f"; `termbridge receipt {qid}` shows it"
-    got.note = f"no answer from {target} within {timeout_s:g}s: question {qid} is {state}{why}{where}{later}"
+    got.fail(4, f"no answer from {target} within {timeout_s:g}s: question {qid} is {state}{why}{where}{later}")
     return got
 
 

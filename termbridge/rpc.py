@@ -212,8 +212,7 @@ def _submit(home: Path, req: dict, woken: list[str]) -> dict:
     else:
         text = validate.body_text(_str_or_none(req, "text") or "", load_config()["max_body_bytes"])
     res = sub.submit_text(home, name, text, enter=not no_enter, gap_ms=gap, enter_only=enter_only)
-    note = res.pop("_unconfirmed", None)
-    return {"result": res, "note": list(note) if note else None}
+    return {"result": res.result, "note": [res.note, res.exit_code] if res.note else None}
 
 
 def _drain(home: Path, req: dict, woken: list[str]) -> dict:
@@ -227,7 +226,7 @@ def _drain(home: Path, req: dict, woken: list[str]) -> dict:
         delivery.drain_print(ctx, out.append, as_json=req.get("json") is True)
         return {"printed": "".join(out)}
     done = delivery.drain_to_target(ctx, force=req.get("force") is True)
-    return {"count": done.count, "note": done.note}
+    return {"count": done.count, "note": done.note or ""}
 
 
 _OPS: dict[str, Callable[[Path, dict, list[str]], dict]] = {

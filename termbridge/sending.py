@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from termbridge.outcome import Outcome
+
 if TYPE_CHECKING:  # annotations only: `send`'s start-up imports these when it needs them
     from termbridge.context import SessionContext
     from termbridge.wake import WakeOutcome
@@ -17,16 +19,16 @@ UNTIL = ("submitted", "received")
 _RANK = {"queued": 0, "submitted": 1, "received": 2}
 
 
-class Sent:
-    """What `send` did: the message id, the delivery attempt's outcome, and the waited-for state."""
+class Sent(Outcome):
+    """What `send` did: the message id, the delivery attempt's outcome, and the waited-for state
+    (exit 4 and a note when the wait ran out)."""
 
-    __slots__ = ("id", "session", "wake", "state", "note", "exit_code")
+    __slots__ = ("id", "session", "wake", "state")
 
     def __init__(self, id: str, session: str, wake: str | None):
+        super().__init__()
         self.id, self.session, self.wake = id, session, wake
         self.state: str | None = None  # set when waited
-        self.note: str | None = None  # one line for stderr when the wait ran out
-        self.exit_code = 0
 
 
 def send_message(
@@ -79,8 +81,7 @@ def send_message(
         sent.state = wait_for_state(home, rec["id"], until, wait_s, session=name)
         if _RANK.get(sent.state, -1) < _RANK[until]:
             fate = "; it stays queued" if sent.state == "queued" else ""
-            sent.note = f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}"
-            sent.exit_code = 4
+            sent.fail(4, f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}")
     return sent
 
 
@@ -140,8 +141,7 @@ def _send_remote(home: Path, name: str, host: str, body: str, sender, reply_to, 
                 break
             if time.monotonic() >= deadline:
                 fate = "; it stays queued here" if sent.state == "queued" else ""
-                sent.note = f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}"
-                sent.exit_code = 4
+                sent.fail(4, f"{rec['id']} is {sent.state} after {wait_s:g}s, not {until}{fate}")
                 break
             time.sleep(0.5)
     return sent
@@ -178,6 +178,4 @@ def report(sent: Sent, as_json: bool, out: Callable[[str], None], err: Callable[
         out(sent.id)
         if sent.wake:
             err(f"termbridge: wake: {sent.wake}")
-    if sent.note:
-        err(f"termbridge: {sent.note}")
-    return sent.exit_code
+    return sent.report(err)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from termbridge import paths
-from termbridge.errors import BadInput, StateError, TermbridgeError
+from termbridge.errors import BadInput, HostError, HostKeyRefused, StateError
 
 # An OpenSSH destination: a `Host` of the user's ssh config, or [user@]host (an IPv6 literal in
 # brackets). Never a leading '-' (it would be read as an option), no spaces, no shell characters.
@@ -37,18 +37,6 @@ PROBE_TIMEOUT_S = 2.0  # `ssh -O check`: a local exchange with the master proces
 CONTROL_PERSIST_S = 300  # an idle shared connection lives this long
 SUN_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path), NUL included
 SSH_TEMP_SUFFIX = 17  # the master binds PATH + "." + 16 random characters, then renames
-
-
-class HostError(TermbridgeError):
-    """HOST could not be reached, refused us, or its termbridge failed (exit 1)."""
-
-    def __init__(self, host: str, message: str, kind: str = "unreachable"):
-        super().__init__(f"{host}: {message}")
-        self.host, self.kind = host, kind
-
-
-class HostKeyRefused(HostError):
-    """HOST's key is unknown or changed: refused, nothing sent, no key written (exit 1)."""
 
 
 def split_target(target: str) -> tuple[str, str | None]:

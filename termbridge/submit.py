@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from termbridge import events, proctree, registry, targets
+from termbridge import events, outcome, proctree, registry, targets
 from termbridge.backends import Target
 from termbridge.context import SessionContext
 from termbridge.errors import BadInput, TargetBusy
@@ -104,7 +104,7 @@ def enter_after_gap(tgt: Target, gap_ms: int | None, tty: str | None, env: Mappi
 
 # ---------------------------------------------------------------- confirmation
 @dataclass
-class Outcome:
+class Confirmation:
     """What one submission achieved: confirmed by "screen", "hook" or not at all (None)."""
 
     confirmed: str | None
@@ -125,7 +125,7 @@ def confirm(
     env: Mapping[str, str] | None = None,
     observable: bool = True,
     max_presses: int | None = None,
-) -> Outcome:
+) -> Confirmation:
     """After Enter: watch the surface until the typed text left the composer (or a hook says the
     prompt arrived); while it is still there, press Enter only again, a bounded number of times
     (confirm_retries, and never past MAX_PRESSES in all). A `working` screen counts the
@@ -151,23 +151,23 @@ def confirm(
             time.sleep(0.04)
             m = idle.read_mark(home, sess.name)
             if m and m["state"] == "busy" and m["t"] >= enter_at:
-                return Outcome("hook", presses, "", "the agent's prompt hook saw the submission")
+                return Confirmation("hook", presses, "", "the agent's prompt hook saw the submission")
             s = surface.judge_screen(surface.screen_of(tgt, env), spec, typed, sess.is_shell(), 0)
             if s.kind not in unsure or time.monotonic() >= deadline:
                 break
         if s.kind in ("idle", "working", "dialog") or (s.kind == "unknown" and observable and not composer):
-            return Outcome("screen", presses, s.kind, f"the text left the composer ({s.reason})")
+            return Confirmation("screen", presses, s.kind, f"the text left the composer ({s.reason})")
         if s.kind == "unknown" and composer:
             # Never an Enter into a screen we cannot read: it could be a dialog's.
-            return Outcome(None, presses, s.kind, s.reason)
+            return Confirmation(None, presses, s.kind, s.reason)
         if s.kind != "ours":
-            return Outcome(None, presses, s.kind, s.reason, observable=s.kind != "unknown")
+            return Confirmation(None, presses, s.kind, s.reason, observable=s.kind != "unknown")
         if attempt < retries:
             backend.press_enter(tgt, env=env)  # Enter only: never a second paste
             presses += 1
             enter_at = time.time()
             events.log_event(home, "enter_retry", sess.name, target=tgt.target, enter_presses=presses)
-    return Outcome(None, presses, "ours", s.reason if s else "")
+    return Confirmation(None, presses, "ours", s.reason if s else "")
 
 
 def type_and_confirm(
@@ -182,7 +182,7 @@ def type_and_confirm(
     env: Mapping[str, str] | None = None,
     observable: bool = True,
     max_presses: int | None = None,
-) -> Outcome:
+) -> Confirmation:
     """Type TEXT (remembered first as ours), press Enter after the gap, and confirm."""
     from termbridge import surface
 
@@ -208,7 +208,7 @@ def finish(
     env: Mapping[str, str] | None = None,
     observable: bool = True,
     max_presses: int | None = None,
-) -> Outcome:
+) -> Confirmation:
     """Confirm, log the outcome, and forget the typed text once it is submitted."""
     from termbridge import surface
 
@@ -233,7 +233,7 @@ def finish(
 
 def enter_over_ours(
     ctx: SessionContext, tgt: Target, typed: dict, env: Mapping[str, str] | None = None
-) -> tuple[Outcome, int, list[str]]:
+) -> tuple[Confirmation, int, list[str]]:
     """Termbridge's own unsubmitted text is in the composer: press Enter only, and confirm.
 
     When that text was a drain's framed messages, their ids are claimed first (so no
@@ -267,6 +267,17 @@ def not_submitted(name: str) -> str:
 
 
 # ---------------------------------------------------------------- `termbridge submit`
+class Submitted(outcome.Outcome):
+    """What `submit` did: `submit --json`'s object (`result`); exit 1 and a note when the Enter could
+    not be confirmed (exit 0, with a note, when the screen shows nothing to confirm it by)."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: dict):
+        super().__init__()
+        self.result = result
+
+
 def submit_text(
     home: Path,
     name: str,
@@ -275,12 +286,12 @@ def submit_text(
     gap_ms: int | None = None,
     env: Mapping[str, str] | None = None,
     enter_only: bool = False,
-) -> dict:
+) -> Submitted:
     """Type TEXT into NAME's verified target and press Enter; confirm it left the composer.
 
     Direct: no wait for idle, but never into a draft, a dialog, a pane mode, or over
     termbridge's own unsubmitted text (ENTER_ONLY presses Enter only, and only over that).
-    Returns `submit --json`'s object (docs/commands.md); "submitted" is true only when confirmed.
+    Its `result` is `submit --json`'s object (docs/commands.md); "submitted" is true only when confirmed.
     """
     ctx = SessionContext(home, name)
     cfg = ctx.cfg
@@ -312,7 +323,7 @@ def _submit_locked(
     gap: int,
     env: Mapping[str, str] | None,
     enter_only: bool,
-) -> dict:
+) -> Submitted:
     from termbridge import surface
 
     home, name, sess, cfg = ctx.home, ctx.name, ctx.session, ctx.cfg
@@ -342,7 +353,7 @@ def _submit_locked(
             events.log_event(
                 home, "submit", name, backend=tgt.backend, target=tgt.target, chars=len(clean), enter=False
             )
-            return {**row, "chars": len(clean), "submitted": False, "confirmed": None, "enter_presses": 0}
+            return Submitted({**row, "chars": len(clean), "submitted": False, "confirmed": None, "enter_presses": 0})
         out = type_and_confirm(home, sess, tgt, clean, [], "text", gap, cfg, env, observable=s.kind != "unknown")
         chars = len(clean)
     events.log_event(
@@ -356,17 +367,18 @@ def _submit_locked(
         confirmed=out.confirmed,
         enter_presses=out.enter_presses,
     )
-    res: dict[str, Any] = {
-        **row,
-        "chars": chars,
-        "submitted": bool(out.confirmed),
-        "confirmed": out.confirmed,
-        "enter_presses": out.enter_presses,
-    }
-    if not out.confirmed:  # for the CLI: one line, and exit 1 unless nothing could be observed
-        res["_unconfirmed"] = (
-            (not_submitted(name), 1)
-            if out.observable
-            else (f"{name}: Enter pressed; the screen shows no composer or prompt to confirm the submission by", 0)
-        )
+    res = Submitted(
+        {
+            **row,
+            "chars": chars,
+            "submitted": bool(out.confirmed),
+            "confirmed": out.confirmed,
+            "enter_presses": out.enter_presses,
+        }
+    )
+    if not out.confirmed:  # one line, and exit 1 unless nothing could be observed
+        if out.observable:
+            res.fail(1, not_submitted(name))
+        else:
+            res.tell(f"{name}: Enter pressed; the screen shows no composer or prompt to confirm the submission by")
     return res

@@ -16,13 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from termbridge.errors import TermbridgeError
+from termbridge.errors import NativeUnconfirmed
 
 NATIVE_KINDS = ("claude", "codex")  # the agents with a channel of their own
-
-
-class NativeUnconfirmed(TermbridgeError):
-    """The agent's own channel took the whole message but never confirmed it (exit 1): it stays queued."""
 
 
 class Choice:
