@@ -87,10 +87,10 @@ def main() -> int:
     ap.add_argument("--kinds", default="codex,claude,gemini")
     args = ap.parse_args()
     from agent_stub import AgentStub
-    from real_agent_lab import VERSIONS, ModuleState, RealAgent, agents_missing
+    from real_agent_lab import BIN, VERSIONS, ModuleState, RealAgent, agents_missing
 
-    if agents_missing():
-        raise SystemExit(f"the real agents are not there: {agents_missing()}")
+    if not BIN:
+        raise SystemExit(agents_missing())
     tmp = Path(tempfile.mkdtemp(prefix="tbba", dir="/tmp"))
     st = ModuleState(tmp)
     stub = AgentStub()
