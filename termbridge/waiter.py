@@ -40,12 +40,10 @@ def live_waiter(home: Path, name: str) -> dict | None:
 def start_waiter(home: Path, name: str) -> bool:
     """Have NAME waited for: marked for its tmux server's watcher (started unless it runs), else its
     own waiter (started unless one runs); True when a process was started."""
-    from termbridge import watcher
+    from termbridge import session_waiter, watcher
 
     sock = server_of(home, name)
-    if sock is None:
-        from termbridge import session_waiter
-
+    if sock is None or session_waiter.live_waiter(home, name):  # (a watcher handed it over: it is elsewhere)
         return session_waiter.start_waiter(home, name)
     watcher.mark(home, name, sock)  # before looking for the watcher: one that is leaving looks again
     return watcher.start_watcher(home, sock)

@@ -203,6 +203,24 @@ def test_the_watcher_follows_a_server_killed_while_it_serves_others(lab, short_t
         other.kill()
 
 
+def test_a_wrapper_in_a_pane_is_handed_to_its_own_waiter(lab, short_tmp):
+    """`termbridge run` inside a tmux pane: the wrapper is nearer than the pane, so the server's watcher
+    hands the session over to a per-session waiter, which delivers it once."""
+    from lab import PY, read_submissions
+
+    log = short_tmp / "nested.log"
+    pane = lab.pane(f"{PY} -m termbridge run --name nested --kind codex -- {PY} -m termbridge.demo_agent --log {log}")
+    retry_until(lambda: "›" in lab.tmux("capture-pane", "-p", "-t", pane.pane_id))
+    assert tb("submit", "nested", "/busy 4").returncode == 0
+    tb("send", "nested", "through the wrapper")
+    retry_until(lambda: any(e["reason"].startswith("handed over") for e in _events("waiter_exit")), 15)
+    w = retry_until(lambda: _rows()["nested"]["waiter"], 10)
+    assert "server" not in w and w["pid"] not in _watchers()  # its own waiter now
+    retry_until(lambda: sum("> through the wrapper" in s for s in read_submissions(log)) == 1, 20)
+    retry_until(lambda: _rows()["nested"]["waiter"] is None, 10)
+    assert sum("> through the wrapper" in s for s in read_submissions(log)) == 1
+
+
 def test_status_lists_a_whole_server_with_one_list_panes(lab, short_tmp):
     agents = _agents(lab, 5)
     log = short_tmp / "tmux-calls.log"
