@@ -177,6 +177,36 @@ def test_a_tmux_server_restarted_under_the_watcher(lab):
     assert len(_watchers()) == 2 and len(b.submissions()) == 2
 
 
+def test_the_same_watcher_lives_through_its_server_restarting(lab, sleeper):
+    """A session that outlives the server (its process is no pane's) keeps the watcher alive while the
+    server is killed and started again on the same socket; it lists the new server and delivers there."""
+    (a,) = _agents(lab, 1)  # the server runs: z is marked for its watcher
+    z = sleeper()
+    assert tb("register", "z", "--pid", z.pid, "--kind", "codex").returncode == 0
+    tb("send", "z", "for a session with no terminal")  # queued: no target, so no waiter from send
+    fg = subprocess.Popen([*TB, "waiter", "z"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pid = retry_until(lambda: (_rows()["z"]["waiter"] or {}).get("pid"), 10)
+        assert pid == fg.pid and _watchers() == {pid}  # `termbridge waiter` runs the server's watcher here
+        _make_busy(lab, [a], [30])
+        tb("send", "a1", "before the restart")
+        assert (_rows()["a1"]["waiter"] or {}).get("pid") == pid
+        lab.tmux("kill-server")
+        retry_until(lambda: any(e["reason"] == "session died" for e in _events("waiter_exit")), 15)
+        assert fg.poll() is None  # still waiting for z
+        lab.session = None
+        b = lab.agent()
+        assert tb("register", "a1", "--pid", b.pid, "--kind", "codex").returncode == 0
+        _make_busy(lab, [b], [3])
+        tb("send", "a1", "after the restart")
+        assert (_rows()["a1"]["waiter"] or {}).get("pid") == pid  # the same watcher, the new server
+        retry_until(lambda: _delivered_once(b, "before the restart") and _delivered_once(b, "after the restart"), 30)
+        assert _watchers() == {pid} and _rows()["z"]["pending"] == 1
+    finally:
+        fg.kill()
+        fg.wait()
+
+
 def test_the_watcher_follows_a_server_killed_while_it_serves_others(lab, short_tmp):
     """Two servers, two watchers: killing one server ends its watcher's sessions only."""
     from lab import TmuxLab
