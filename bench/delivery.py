@@ -145,14 +145,9 @@ def bench_waiter_cpu(lab: Lab) -> None:
     wait(lambda: len(lab.entries()) > n)
     subprocess.run([*TB, "send", "a", "cpu probe"], env=lab.env, check=True, capture_output=True)
     home = Path(lab.env["TERMBRIDGE_HOME"])
-    info = wait(
-        lambda: (
-            json.loads((home / "sessions/a/waiter.json").read_text())
-            if (home / "sessions/a/waiter.json").exists()
-            else None
-        ),
-        10,
-    )
+    from termbridge import waiter
+
+    info = wait(lambda: waiter.live_waiter(home, "a"), 10)  # the tmux server's watcher (bench/scale.py: at 50)
     pid, hz = info["pid"], os.sysconf("SC_CLK_TCK")
 
     def ticks():

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from termbridge.errors import ConfigError
+
+TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 PULL_NUDGE_TEXT = (
     "[termbridge] New peer messages are waiting for {session}: fetch them with the termbridge inbox tool "

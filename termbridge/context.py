@@ -20,12 +20,15 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 from termbridge import paths, registry
 from termbridge.config import load_config
 from termbridge.outbox import Outbox
 from termbridge.session_files import SessionFiles
+
+TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class SessionContext:

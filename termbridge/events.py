@@ -7,9 +7,12 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from termbridge import paths
+
+TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 _ready: set[str] = set()  # homes whose directory this process has already checked
 _ROTATE_EVERY = 64  # appends between size checks: rotation is approximate by design

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import _thread  # threading.Lock without importing threading (send's hot path)
 import os
-import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _last = [0, 0]  # [ms, random80] of the last id made in this process
 
 

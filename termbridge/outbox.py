@@ -25,13 +25,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from termbridge import events, paths, proctree, receipts_log
 from termbridge.config import load_config
 from termbridge.errors import BadInput
 from termbridge.ids import new_id
 from termbridge.session_files import SessionFiles
+
+TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 _SEP = (",", ":")
 _ID_RE = re.compile(r"[A-Za-z0-9._:/@-]{1,128}")  # token-like, as validate.token

@@ -7,12 +7,12 @@ fstat, so a planted link can neither redirect a write nor feed us a forged queue
 
 from __future__ import annotations
 
+import _thread  # threading.Lock without importing threading (send's hot path)
 import errno
 import fcntl
 import os
 import re
 import stat
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -365,7 +365,7 @@ class StateLock:
         self.timeout = timeout
         self.waited: float | None = None  # seconds the last acquire waited, None if uncontended
         self._fd: int | None = None
-        self._mutex = threading.Lock()  # flock does not exclude threads sharing one descriptor
+        self._mutex = _thread.allocate_lock()  # flock does not exclude threads sharing one descriptor
 
     def acquire(self) -> StateLock:
         t0 = time.monotonic()

@@ -14,13 +14,16 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal, get_args
 
 from termbridge import paths
 from termbridge.session_files import SessionFiles
 
-ReceiptState = Literal["queued", "submitted", "received", "answered", "expired", "dead"]
-STATES: tuple[ReceiptState, ...] = get_args(ReceiptState)
+TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    ReceiptState = Literal["queued", "submitted", "received", "answered", "expired", "dead"]
+STATES: tuple[ReceiptState, ...] = ("queued", "submitted", "received", "answered", "expired", "dead")
 _MAX_LINES = 20000  # receipts.log is cut to the newest half past this
 
 

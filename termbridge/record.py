@@ -169,6 +169,22 @@ def _codex_open(pid: int, codex_home: Path) -> dict | None:
     return {"path": str(hits[-1]) if hits else None, "session_id": thread, "via": "pid:codex"}
 
 
+_DAEMONS_FOR_S = 1.0  # one look at the process table serves every session `status` describes within it
+_daemons: list = [-1e9, []]  # [when (monotonic), the Codex daemons then]
+
+
+def _codex_daemons() -> list[int]:
+    """The Codex app-server daemons running now (every process looked at; the answer kept a second)."""
+    import time
+
+    from termbridge import agents
+
+    now = time.monotonic()
+    if now - _daemons[0] > _DAEMONS_FOR_S:
+        _daemons[:] = [now, [d for d in proctree.parent_map() if agents.is_codex_daemon(d)]]
+    return list(_daemons[1])
+
+
 def _codex_daemon_thread(tui: int, codex_home: Path) -> dict | None:
     """Daemon mode (Codex's stock mode): the daemon whose client TUI is holds the threads' rollouts.
     The TUI's thread is the newest rollout the daemon holds whose session cwd is the TUI's -- only
@@ -178,7 +194,7 @@ def _codex_daemon_thread(tui: int, codex_home: Path) -> dict | None:
     cwd = proctree.cwd(tui)
     if cwd is None:
         return None
-    daemons = ((d, agents.daemon_clients(d)) for d in proctree.parent_map() if agents.is_codex_daemon(d))
+    daemons = ((d, agents.daemon_clients(d)) for d in _codex_daemons())
     daemon, clients = next(((d, c) for d, c in daemons if tui in c), (None, []))
     if daemon is None or any(c != tui and proctree.cwd(c) == cwd for c in clients):
         return None

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
 from termbridge.outcome import Outcome
 
+TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
 if TYPE_CHECKING:  # annotations only: `send`'s start-up imports these when it needs them
+    from typing import Literal
+
     from termbridge.context import SessionContext
     from termbridge.wake import WakeOutcome
 

@@ -21,16 +21,61 @@ def collect_status(home: Path, resolve: bool = True) -> list[dict]:
     rows = []
     refused: list[tuple[str, str]] = []
     sessions = registry.all_sessions(home, refused)
+    seen = _Screens(home, sessions) if resolve else None
     for s in sessions:
         try:
-            rows.append(_row(home, s, resolve))
+            rows.append(_row(home, s, seen))
         except StateError as e:  # one session's unsafe state never fails the whole listing
             rows.append(_refused_row(s.name, str(e)))
     rows += [_refused_row(name, error) for name, error in refused]  # shown, never read through
     return sorted(rows, key=lambda r: r["name"])
 
 
-def _row(home: Path, s, resolve: bool) -> dict:
+class _Screens:
+    """Every live session's target and screen, found before the rows are made: one HostIndex for
+    all (one `list-panes` per tmux server, however many sessions it hosts) and one tmux process
+    reading the screens of all of a server's sessions."""
+
+    def __init__(self, home: Path, sessions: list):
+        from termbridge import targets, tmux_panes
+        from termbridge.errors import TmuxError
+
+        self.index = targets.HostIndex(home)
+        self.found: dict[str, object] = {}  # name -> Target, or the exception resolving it raised
+        self.screens: dict[tuple[str, str], object] = {}  # (socket, pane) -> Screen
+        by_server: dict[str, list[str]] = {}
+        for s in sessions:
+            if not s.alive():
+                continue
+            try:
+                tgt = targets.resolve_session(home, s, log_failure=False, index=self.index)
+            except Exception as e:  # noqa: BLE001 - status reports, it does not fail on one session
+                self.found[s.name] = e
+                continue
+            self.found[s.name] = tgt
+            if tgt.backend == "tmux" and tgt.info.get("socket"):
+                by_server.setdefault(tgt.info["socket"], []).append(tgt.info["pane"])
+        for sock, panes in by_server.items():
+            try:
+                got = tmux_panes.screens(sock, sorted(set(panes)))
+            except TmuxError:
+                continue  # a pane went meanwhile: those sessions read their own screens
+            self.screens.update(((sock, p), scr) for p, scr in got.items())
+
+    def target(self, sess):
+        """SESS's target and its screen when read already (else None); raises what resolving raised."""
+        from termbridge import targets
+
+        tgt = self.found.get(sess.name)
+        if tgt is None:  # alive since the first look
+            return targets.resolve_session(self.index.home, sess, log_failure=False, index=self.index), None
+        if isinstance(tgt, Exception):
+            raise tgt
+        return tgt, self.screens.get((tgt.info.get("socket"), tgt.info.get("pane")))
+
+
+def _row(home: Path, s, seen: _Screens | None) -> dict:
+    resolve = seen is not None
     lv = s.liveness()
     row = {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": lv == "alive", "liveness": lv}
     row.update(Outbox(home, s.name).stats())
@@ -50,8 +95,8 @@ def _row(home: Path, s, resolve: bool) -> dict:
     row["waiter"] = waiter.live_waiter(home, s.name)
     row.update(_lane(home, s, lv, probe=resolve))
     row.update(
-        _target_state(home, s)
-        if resolve and lv == "alive"
+        _target_state(home, s, seen)
+        if seen is not None and lv == "alive"
         else {"backend": None, "target": None, "state": None, "surface": None, "reason": lv}
     )
     return row
@@ -98,12 +143,12 @@ def _lane(home: Path, sess, liveness: str, probe: bool) -> dict:
     return {**lanes.choose(home, sess, probe=probe).as_dict(), "lane_setting": sess.lane}
 
 
-def _target_state(home: Path, sess) -> dict:
+def _target_state(home: Path, sess, seen: _Screens) -> dict:
     try:
-        from termbridge import surface, targets
+        from termbridge import surface
 
-        tgt = targets.resolve_session(home, sess, log_failure=False)
-        sf = surface.read_surface(home, sess, tgt, sample=False)
+        tgt, screen = seen.target(sess)
+        sf = surface.read_surface(home, sess, tgt, sample=False, screen=screen)
         return {
             "backend": tgt.backend,
             "target": tgt.target,

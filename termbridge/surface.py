@@ -595,8 +595,10 @@ def read_surface(
     sample: bool = True,
     cfg: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    screen: Screen | None = None,
 ) -> Surface:
-    """The surface of SESS at TGT: one screen sample, hook marks, and (SAMPLE) a second sample for idle."""
+    """The surface of SESS at TGT: one screen sample (SCREEN, when the caller read it already: `status`
+    reads a whole tmux server's at once), hook marks, and (SAMPLE) a second sample for idle."""
     from termbridge import idle
 
     if cfg is None:
@@ -606,7 +608,7 @@ def read_surface(
     spec = kind_spec(sess.kind, cfg)
     typed = read_typed(home, sess.name, tgt.target)
     shell = sess.is_shell()
-    first = screen_of(tgt, env)
+    first = screen if screen is not None else screen_of(tgt, env)
     s = judge_screen(first, spec, typed, shell, cfg["pty_quiet_ms"])
     if s.kind != "idle":
         idle.screen_not_idle(home, sess.name)
