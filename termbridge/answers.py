@@ -67,6 +67,10 @@ class Asked(Outcome):
 
 # ---------------------------------------------------------------- files
 def question_path(home: Path, name: str, qid: str) -> Path:
+    """QID's file in NAME's questions; BadInput for an id that is no plain name (a forwarded id
+    with `/` or `..` would name a file outside them)."""
+    if not paths.NAME_RE.fullmatch(qid) or qid in (".", ".."):
+        raise BadInput(f"invalid question id {qid!r}: use 1-64 of A-Z a-z 0-9 . _ -")
     return SessionFiles.of(home, name).questions / f"{qid}.json"
 
 
