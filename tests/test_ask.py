@@ -319,3 +319,23 @@ def test_mcp_ask_answers_or_says_not_yet_and_the_answer_comes_later(home, short_
     finally:
         lead.close()
         b.close()
+
+
+def test_a_stop_hook_run_by_hand_never_puts_a_question_into_the_agents_turn(home, short_tmp):
+    """A Stop run by hand (no agent among its ancestors) acts for the name it was given, but what it
+    hands over goes to whoever ran it, not into the agent's turn: the agent's own next Stop does not
+    answer that question with its unrelated final message."""
+    h = _agent(short_tmp, "claude", "b")
+    try:
+        qid = json.loads(
+            subprocess.run(
+                [*TB, "ask", "b", "tok-byhand4?", "--timeout", "0.5", "--json"], capture_output=True, text=True
+            ).stdout
+        )["id"]
+        p = tb("hook", "stop", "--agent", "claude", "--session", "b", input=json.dumps({"stop_hook_active": False}))
+        assert p.returncode == 0 and qid in json.loads(p.out)["reason"]  # handed to the person who ran it
+        _stop(h, "b", "the agent's own words, about something else", active=True)
+        r = tb_json("receipt", qid)
+        assert r["state"] != "answered" and r["answer"] is None, r
+    finally:
+        h.close()
