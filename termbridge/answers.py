@@ -128,7 +128,8 @@ def _waiting(q: dict) -> bool:
 # ---------------------------------------------------------------- who asks, and how often
 def asker_of(home: Path, sender: str | None) -> str | None:
     """The registered session that asks: SENDER when it names one, else the agent that runs this
-    command (a registered session whose live PID is among the caller's ancestors), else None."""
+    command (a registered session whose live PID is among the caller's ancestors), else None.
+    A SENDER that names no session never hides the agent that runs this command (its pair limit)."""
     from termbridge import proctree, registry
 
     if sender:
@@ -136,7 +137,7 @@ def asker_of(home: Path, sender: str | None) -> str | None:
             registry.lookup(home, sender)
             return sender
         except TermbridgeError:
-            return None
+            pass
     chain = set(proctree.ancestor_chain(os.getpid()))
     for s in registry.all_sessions(home):
         if s.pid in chain and s.alive():

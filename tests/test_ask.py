@@ -339,3 +339,31 @@ def test_a_stop_hook_run_by_hand_never_puts_a_question_into_the_agents_turn(home
         assert r["state"] != "answered" and r["answer"] is None, r
     finally:
         h.close()
+
+
+def _run_as(h, *args: str) -> tuple[int, str]:
+    """`termbridge ARGS` run by the agent of H itself (as its shell tool would)."""
+    import shlex
+
+    h.proc.stdin.write((json.dumps({"cmd": shlex.join([*TB, *args]), "input": ""}) + "\n").encode())
+    h.proc.stdin.flush()
+    res = json.loads(h.proc.stdout.readline())
+    return res["rc"], res["out"]
+
+
+def test_a_from_that_names_no_session_does_not_lift_the_pair_limit(home, short_tmp):
+    """An agent that asks with `--from` some token that is no session is still the one asking: its
+    questions count against the pair limit (else two agents could ask each other forever)."""
+    _config(short_tmp, "ask_pair_limit: 2\n")
+    a, b = _agent(short_tmp, "claude", "a"), _agent(short_tmp, "codex", "b")
+    try:
+        for _ in range(2):
+            assert _run_as(a, "ask", "b", "tok-ping05", "--timeout", "0.3")[0] == 4
+        assert _pending("b") == 2
+        for token in ("not-a-session", "b2"):
+            rc, _ = _run_as(a, "ask", "b", "tok-ping06", "--from", token, "--timeout", "0.3")
+            assert rc == 4
+        assert _pending("b") == 2  # refused: nothing more queued
+    finally:
+        a.close()
+        b.close()
