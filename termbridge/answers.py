@@ -262,10 +262,17 @@ def answer(home: Path, name: str, qid: str, text: str, via: str) -> bool:
 def _send_late(home: Path, name: str, asker: str, qid: str, text: str) -> None:
     """An answer no `ask` waits for any more goes to the asking session as a message."""
     from termbridge import events, waiter
+    from termbridge.config import load_config
     from termbridge.sending import send_message
 
     try:
-        body = f"{name} answered your question {qid}:\n{text}"
+        head = f"{name} answered your question {qid}"
+        body = f"{head}:\n{text}"
+        limit = load_config()["max_body_bytes"]
+        if len(body.encode()) > limit:  # one message at most: the receipt keeps it whole
+            head = f"{head} (cut: `termbridge receipt {qid}` has it whole):\n"
+            room = max(limit - len(head.encode()), 0)
+            body = head + text.encode()[:room].decode("utf-8", "ignore")
         sent = send_message(home, asker, body, sender=name, reply_to=qid, wake=False)
         waiter.start_waiter(home, asker)
         events.log_event(home, "late_answer", asker, id=sent.id, question=qid, answered_by=name)

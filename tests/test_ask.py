@@ -367,3 +367,25 @@ def test_a_from_that_names_no_session_does_not_lift_the_pair_limit(home, short_t
     finally:
         a.close()
         b.close()
+
+
+def test_a_late_answer_longer_than_a_message_still_reaches_the_asker_cut(home, short_tmp):
+    """A late answer goes to the asker as a message within max_body_bytes (cut; the receipt keeps
+    it whole), never refused as too long and lost."""
+    _config(short_tmp, "max_body_bytes: 2000\n")
+    lead, b = _agent(short_tmp, "claude", "lead"), _agent(short_tmp, "codex", "b")
+    try:
+        assert Asking("b", "tok-long8?", "--from", "lead", "--timeout", "0.5").result()[0] == 4
+        qid = _question_id("b")
+        _receive(b, "b", qid)
+        long = "tok-long8 " + "é" * 1500  # 3010 bytes
+        _stop(b, "b", long)
+        assert tb_json("receipt", qid)["answer"] == long
+        from termbridge.outbox import Outbox
+
+        msgs = retry_until(lambda: Outbox(HOME(), "lead").queued_records(), 10)
+        assert len(msgs) == 1 and msgs[0]["reply_to"] == qid and "tok-long8 éé" in msgs[0]["body"]
+        assert len(msgs[0]["body"].encode()) <= 2000 and qid in msgs[0]["body"]
+    finally:
+        lead.close()
+        b.close()
