@@ -187,6 +187,33 @@ def test_a_socket_that_takes_the_bytes_but_never_closes_is_unsure(claude_like, m
         claude_socket.send(ch, "z", timeout=0.5)
 
 
+def test_a_session_file_or_key_someone_else_owns_is_no_channel(claude_like):
+    """A session file planted by another user (a shared HOME) names no channel of this agent's."""
+    if os.getuid() != 0:
+        pytest.skip("making a file another user owns needs root")
+    pid, _, agent_home = claude_like()
+    sessions = agent_home / ".claude" / "sessions"
+    os.chown(sessions / f"{pid}.json", 65534, 65534)
+    ch, why = claude_socket.find(pid)
+    assert ch is None and "not this user's" in why, why
+    os.chown(sessions / f"{pid}.json", 0, 0)
+    os.chown(sessions / f"{pid}.{'ab' * 32}.key", 65534, 65534)
+    ch, why = claude_socket.find(pid)
+    assert ch is not None and ch.token is None  # a planted key file is no token
+
+
+def test_a_symlink_where_the_socket_was_is_refused(claude_like):
+    """The socket path is the one Claude Code bound, never a link to some other socket of ours."""
+    pid, server, _ = claude_like()
+    _, other, _ = claude_like()
+    ch, _ = claude_socket.find(pid)
+    os.unlink(server.path)
+    os.symlink(other.path, server.path)
+    with pytest.raises(claude_socket.Refused, match="not this user's socket"):
+        claude_socket.send(ch, "x")
+    assert other.got == []
+
+
 # ---------------------------------------------------------------- the codex queue client
 THREAD = "01a23263-2fa5-7fe3-8e9f-cc486f0e9ee1"
 

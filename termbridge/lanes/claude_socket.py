@@ -48,14 +48,22 @@ def _read_json(path: Path) -> dict | None:
     except OSError:
         return None
     with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            return None  # a file another user planted (a shared HOME) is nothing of this agent's
         data = f.read(_MAX_FILE)
     try:
         v = json.loads(data)
     except ValueError:
         return None
     return v if isinstance(v, dict) else None
+
+
+def _foreign(path: Path) -> bool:
+    try:
+        return os.lstat(path).st_uid != os.getuid()
+    except OSError:
+        return False
 
 
 def sessions_dir(pid: int) -> Path:
@@ -72,6 +80,8 @@ def find(pid: int) -> tuple[Channel | None, str]:
     d = sessions_dir(pid)
     info = _read_json(d / f"{pid}.json")
     if info is None:
+        if _foreign(d / f"{pid}.json"):
+            return None, "its session file is not this user's: ignored"
         return None, "no ~/.claude/sessions/<pid>.json (Claude Code older than 2.1.224, or not started yet)"
     if str(info.get("procStart", "")) != (proctree.start_time(pid) or "-"):
         return None, "its session file belongs to an earlier process with this pid"
@@ -103,7 +113,7 @@ def _connect(ch: Channel, timeout: float) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
-        st = os.stat(ch.socket_path)
+        st = os.lstat(ch.socket_path)  # the path Claude Code bound, never a link to another socket
         if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid():
             raise Refused(f"{ch.socket_path} is not this user's socket")
         s.connect(ch.socket_path)
