@@ -389,3 +389,36 @@ def test_a_late_answer_longer_than_a_message_still_reaches_the_asker_cut(home, s
     finally:
         lead.close()
         b.close()
+
+
+def test_an_mcp_inbox_whose_name_another_agent_took_takes_nothing_of_that_agents(home, short_tmp):
+    """X's MCP server registered `b`; then `b` was registered to agent Y. X's `inbox` must not take
+    Y's question into Y's turn (Y's Stop would answer what Y never received) -- it takes nothing."""
+    from agent_host import AgentHost
+
+    from termbridge import mcp_server
+    from termbridge.errors import TermbridgeError
+
+    _config(short_tmp, "block_budget: 0\n")  # Y's Stop hands nothing over here
+    x = AgentHost(short_tmp / "x", "claude")
+    y = None
+    try:
+        bridge = mcp_server.start("b", env=dict(os.environ), parent=x.pid)
+        assert bridge.error is None and bridge.pid == x.pid
+        y = AgentHost(short_tmp / "y", "codex")
+        assert tb("register", "b", "--pid", y.pid, "--kind", "codex").returncode == 0
+        start = {"session_id": "sid-y", "transcript_path": str(short_tmp / "y.jsonl"), "source": "startup"}
+        (short_tmp / "y.jsonl").write_text("")
+        assert y.hook("session-start", dict(start, hook_event_name="SessionStart"), session="b")[0] == 0
+        assert Asking("b", "tok-mcpx5?", "--timeout", "0.3").result()[0] == 4
+        qid = _question_id("b")
+        with pytest.raises(TermbridgeError, match="pid"):
+            mcp_server.tool_inbox(bridge)
+        _stop(y, "b", "Y's words about something else")
+        r = tb_json("receipt", qid)
+        assert r["state"] != "answered" and r["answer"] is None, r
+        assert _pending("b") == 1  # still Y's to receive
+    finally:
+        x.close()
+        if y is not None:
+            y.close()
