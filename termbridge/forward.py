@@ -476,7 +476,7 @@ def lookup_receipt(home: Path, msg_id: str, ask: bool = True) -> dict | None:
         remote = _from_host(remote)
         at = {"forwarded": found.get("at_t")}
         if remote and remote.get("state"):
-            at.update({k: v for k, v in remote["at"].items() if k != "queued"})
+            at.update({k: v for k, v in (remote.get("at") or {}).items() if k != "queued"})
             state = remote["state"] if remote["state"] != "queued" else "forwarded"
             out = {**base, "state": state, "at": at, "via": f"{q.host}: {remote.get('via')}"}
             if isinstance(remote.get("answer"), str):
