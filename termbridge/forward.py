@@ -501,11 +501,11 @@ def _from_host(r: dict | None) -> dict | None:
     if not isinstance(r, dict):
         return None
     out = {k: sanitize_text(v) if isinstance(v, str) else v for k, v in r.items() if k != "at"}
-    at = r.get("at") if isinstance(r.get("at"), dict) else {}
+    at = r.get("at")
     out["at"] = {
         k: v
-        for k, v in at.items()
-        if _STATE_WORD.fullmatch(k) and isinstance(v, (int, float)) and not isinstance(v, bool)
+        for k, v in (at.items() if isinstance(at, dict) else ())
+        if isinstance(k, str) and _STATE_WORD.fullmatch(k) and isinstance(v, (int, float)) and not isinstance(v, bool)
     }
     return out
 
