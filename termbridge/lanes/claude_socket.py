@@ -90,6 +90,8 @@ def find(pid: int) -> tuple[Channel | None, str]:
     path = info.get("messagingSocketPath")
     if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
         return None, "its session file names no messaging socket (messaging off?)"
+    if held_by(pid, path) is False:
+        return None, f"its session file names a socket not held by pid {pid}: ignored"
     token = None
     for key in _key_files(d, pid):
         k = _read_json(key)
@@ -99,6 +101,21 @@ def find(pid: int) -> tuple[Channel | None, str]:
     status = info["status"] if isinstance(info.get("status"), str) else "unknown"
     sid = info.get("sessionId") if isinstance(info.get("sessionId"), str) else None
     return Channel(pid, path, token, status, sid), ""
+
+
+def held_by(pid: int, path: str) -> bool | None:
+    """PID holds a unix socket bound to PATH (Claude Code listens in its own process); None when
+    this system cannot tell (no sock_diag, or PID's descriptors cannot be read)."""
+    from termbridge import agents
+
+    socks = agents.unix_sockets()
+    if not socks:
+        return None
+    mine = [link for link in proctree.open_files(pid) if link.startswith("socket:[")]
+    if not mine:
+        return None if not os.access(f"/proc/{pid}/fd", os.R_OK) else False
+    bound = {ino for ino, (name, _peer) in socks.items() if name == path}
+    return any(int(link[8:-1]) in bound for link in mine)
 
 
 def _key_files(d: Path, pid: int) -> list[Path]:
