@@ -39,6 +39,7 @@ from termbridge.outcome import Outcome
 from termbridge.session_files import SessionFiles
 
 ASKS_LOG = "asks.log"  # in the state home
+ASKS_LOCK = "asks.lock"  # check and count as one step
 PAIR_WINDOW_S = 600.0
 MAX_ANSWER_CHARS = 64 * 1024
 DEFAULT_TIMEOUT_S = 300.0
@@ -169,7 +170,16 @@ def check_pair(home: Path, asker: str, target: str, limit: int, now: float | Non
         )
 
 
+def reserve_pair(home: Path, asker: str, target: str, limit: int, qid: str) -> None:
+    """check_pair and note_asked as one step (asks started at once cannot all pass the limit):
+    QID counts from now on, even when its question then fails to be queued."""
+    with paths.state_lock(home / ASKS_LOCK, timeout=10.0):
+        check_pair(home, asker, target, limit)
+        note_asked(home, asker, target, qid)
+
+
 def note_asked(home: Path, asker: str, target: str, qid: str) -> None:
+    """Count QID for ASKER and TARGET (under ASKS_LOCK: reserve_pair)."""
     now = time.time()
     path = home / ASKS_LOG
     line = json.dumps({"t": round(now, 3), "from": asker, "to": target, "id": qid}, separators=(",", ":"))
@@ -353,9 +363,9 @@ def ask(
     asker = asker or asker_of(home, sender)
     if asker == name:
         raise BadInput(f"{name} cannot ask itself")
-    if asker:
-        check_pair(home, asker, name, cfg["ask_pair_limit"])
     qid = ids.new_id()
+    if asker:
+        reserve_pair(home, asker, name, cfg["ask_pair_limit"], qid)
     q = {"id": qid, "asker": asker, "from": sender or asker, "asked_at": round(time.time(), 6), "waiter": _me()}
     _write_question(home, name, q)  # before the message exists: its hooks know it as a question
     try:
@@ -363,8 +373,6 @@ def ask(
     except BaseException:
         paths.unlink_durable(question_path(home, name, qid))
         raise
-    if asker:
-        note_asked(home, asker, name, qid)
     if on_id is not None:
         on_id(qid)
     got = Asked(qid, name)

@@ -422,3 +422,18 @@ def test_an_mcp_inbox_whose_name_another_agent_took_takes_nothing_of_that_agents
         x.close()
         if y is not None:
             y.close()
+
+
+def test_asks_started_at_once_never_pass_the_pair_limit_together(home, short_tmp):
+    """The pair limit is checked and counted as one step: eight asks at once, limit 2, two queued."""
+    _config(short_tmp, "ask_pair_limit: 2\n")
+    a, b = _agent(short_tmp, "claude", "a"), _agent(short_tmp, "codex", "b")
+    try:
+        asks = [Asking("b", f"tok-race{i}?", "--from", "a", "--timeout", "0.5") for i in range(8)]
+        results = [x.result() for x in asks]
+        assert all(rc == 4 for rc, _, _ in results)
+        assert sum("ask_pair_limit 2" in err for _, _, err in results) == 6, results
+        assert _pending("b") == 2
+    finally:
+        a.close()
+        b.close()
