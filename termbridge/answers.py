@@ -39,6 +39,7 @@ from termbridge.outcome import Outcome
 from termbridge.session_files import SessionFiles
 
 ASKS_LOG = "asks.log"  # in the state home
+ASKS_LOCK = "asks.lock"  # check and count as one step
 PAIR_WINDOW_S = 600.0
 MAX_ANSWER_CHARS = 64 * 1024
 DEFAULT_TIMEOUT_S = 300.0
@@ -67,6 +68,10 @@ class Asked(Outcome):
 
 # ---------------------------------------------------------------- files
 def question_path(home: Path, name: str, qid: str) -> Path:
+    """QID's file in NAME's questions; BadInput for an id that is no plain name (a forwarded id
+    with `/` or `..` would name a file outside them)."""
+    if not paths.NAME_RE.fullmatch(qid) or qid in (".", ".."):
+        raise BadInput(f"invalid question id {qid!r}: use 1-64 of A-Z a-z 0-9 . _ -")
     return SessionFiles.of(home, name).questions / f"{qid}.json"
 
 
@@ -124,7 +129,8 @@ def _waiting(q: dict) -> bool:
 # ---------------------------------------------------------------- who asks, and how often
 def asker_of(home: Path, sender: str | None) -> str | None:
     """The registered session that asks: SENDER when it names one, else the agent that runs this
-    command (a registered session whose live PID is among the caller's ancestors), else None."""
+    command (a registered session whose live PID is among the caller's ancestors), else None.
+    A SENDER that names no session never hides the agent that runs this command (its pair limit)."""
     from termbridge import proctree, registry
 
     if sender:
@@ -132,7 +138,7 @@ def asker_of(home: Path, sender: str | None) -> str | None:
             registry.lookup(home, sender)
             return sender
         except TermbridgeError:
-            return None
+            pass
     chain = set(proctree.ancestor_chain(os.getpid()))
     for s in registry.all_sessions(home):
         if s.pid in chain and s.alive():
@@ -164,7 +170,16 @@ def check_pair(home: Path, asker: str, target: str, limit: int, now: float | Non
         )
 
 
+def reserve_pair(home: Path, asker: str, target: str, limit: int, qid: str) -> None:
+    """check_pair and note_asked as one step (asks started at once cannot all pass the limit):
+    QID counts from now on, even when its question then fails to be queued."""
+    with paths.state_lock(home / ASKS_LOCK, timeout=10.0):
+        check_pair(home, asker, target, limit)
+        note_asked(home, asker, target, qid)
+
+
 def note_asked(home: Path, asker: str, target: str, qid: str) -> None:
+    """Count QID for ASKER and TARGET (under ASKS_LOCK: reserve_pair)."""
     now = time.time()
     path = home / ASKS_LOG
     line = json.dumps({"t": round(now, 3), "from": asker, "to": target, "id": qid}, separators=(",", ":"))
@@ -257,10 +272,17 @@ def answer(home: Path, name: str, qid: str, text: str, via: str) -> bool:
 def _send_late(home: Path, name: str, asker: str, qid: str, text: str) -> None:
     """An answer no `ask` waits for any more goes to the asking session as a message."""
     from termbridge import events, waiter
+    from termbridge.config import load_config
     from termbridge.sending import send_message
 
     try:
-        body = f"{name} answered your question {qid}:\n{text}"
+        head = f"{name} answered your question {qid}"
+        body = f"{head}:\n{text}"
+        limit = load_config()["max_body_bytes"]
+        if len(body.encode()) > limit:  # one message at most: the receipt keeps it whole
+            head = f"{head} (cut: `termbridge receipt {qid}` has it whole):\n"
+            room = max(limit - len(head.encode()), 0)
+            body = head + text.encode()[:room].decode("utf-8", "ignore")
         sent = send_message(home, asker, body, sender=name, reply_to=qid, wake=False)
         waiter.start_waiter(home, asker)
         events.log_event(home, "late_answer", asker, id=sent.id, question=qid, answered_by=name)
@@ -341,9 +363,9 @@ def ask(
     asker = asker or asker_of(home, sender)
     if asker == name:
         raise BadInput(f"{name} cannot ask itself")
-    if asker:
-        check_pair(home, asker, name, cfg["ask_pair_limit"])
     qid = ids.new_id()
+    if asker:
+        reserve_pair(home, asker, name, cfg["ask_pair_limit"], qid)
     q = {"id": qid, "asker": asker, "from": sender or asker, "asked_at": round(time.time(), 6), "waiter": _me()}
     _write_question(home, name, q)  # before the message exists: its hooks know it as a question
     try:
@@ -351,8 +373,6 @@ def ask(
     except BaseException:
         paths.unlink_durable(question_path(home, name, qid))
         raise
-    if asker:
-        note_asked(home, asker, name, qid)
     if on_id is not None:
         on_id(qid)
     got = Asked(qid, name)

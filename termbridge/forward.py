@@ -31,6 +31,7 @@ from pathlib import Path
 
 from termbridge import events, paths, proctree
 from termbridge.ids import new_id
+from termbridge.sanitize import sanitize_text
 
 BATCH = 100  # messages per rpc call
 BATCH_BYTES = 1 << 20  # ...and at most this many body bytes
@@ -465,13 +466,14 @@ def lookup_receipt(home: Path, msg_id: str, ask: bool = True) -> dict | None:
             at = {found["state"]: found.get("at_t")}
             out = {**base, "state": found["state"], "at": at, "via": "forward queue"}
             if found.get("reason"):
-                out["reason"] = found["reason"]
+                out["reason"] = sanitize_text(str(found["reason"]))  # HOST's refusal: peer text
             if found["state"] == "queued" and q.last_error():
                 out["reason"] = f"not forwarded yet: {q.last_error()}"
             return out
         remote = _ask_receipt(home, q, msg_id, found.get("session")) if ask else None
         if remote is None:
             remote = q.last_receipt(msg_id)
+        remote = _from_host(remote)
         at = {"forwarded": found.get("at_t")}
         if remote and remote.get("state"):
             at.update({k: v for k, v in (remote.get("at") or {}).items() if k != "queued"})
@@ -488,6 +490,24 @@ def lookup_receipt(home: Path, msg_id: str, ask: bool = True) -> dict | None:
             return out
         return {**base, "state": "forwarded", "at": at, "via": "forward queue"}
     return None
+
+
+_STATE_WORD = re.compile(r"[a-z_]{1,32}")
+
+
+def _from_host(r: dict | None) -> dict | None:
+    """A receipt HOST reported, as peer text: its strings sanitized (whatever HOST's termbridge
+    did), its `at` only state words with numbers."""
+    if not isinstance(r, dict):
+        return None
+    out = {k: sanitize_text(v) if isinstance(v, str) else v for k, v in r.items() if k != "at"}
+    at = r.get("at")
+    out["at"] = {
+        k: v
+        for k, v in (at.items() if isinstance(at, dict) else ())
+        if isinstance(k, str) and _STATE_WORD.fullmatch(k) and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    return out
 
 
 def _ask_receipt(home: Path, q: ForwardQueue, msg_id: str, session) -> dict | None:

@@ -367,7 +367,8 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
     sess = _require_own(home, f"stop:{agent}", agent, name, data)
     cfg = _config(home, f"stop:{agent}", name)
     ctx = SessionContext(home, name, cfg, sess)
-    if _own_agent(home, sess, _chain(), agent, data):
+    own = _own_agent(home, sess, _chain(), agent, data)
+    if own:
         from termbridge import answers, record
 
         record.bind_from_hook(home, sess, agent, data)
@@ -407,7 +408,7 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
         write(out + "\n")
         d.commit("hook")
         handed = len(d.records)
-        if any(r.get("ask") for r in d.records):
+        if own and any(r.get("ask") for r in d.records):  # by hand: handed to whoever ran it, not the agent
             from termbridge import answers
 
             answers.join_turn(home, name, [r["id"] for r in d.records if r.get("ask")])  # the turn goes on

@@ -227,6 +227,13 @@ def tool_inbox(bridge: Bridge) -> str:
     from termbridge.context import SessionContext
 
     me = bridge.me()
+    from termbridge import registry
+
+    owner = registry.lookup(bridge.home, me).pid
+    if owner != bridge.pid:  # re-registered to another agent since: its messages are not ours to take
+        raise TermbridgeError(
+            f"session {me!r} now belongs to pid {owner}, not to this server's agent (pid {bridge.pid})"
+        )
     lines: list[str] = []
     delivery.drain_print(SessionContext(bridge.home, me), lines.append, as_json=True, via="mcp")
     records = [json.loads(line) for line in lines]

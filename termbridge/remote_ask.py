@@ -64,10 +64,10 @@ def ask_remote(
     body = validate.body_text(question, cfg["max_body_bytes"])
     target = f"{name}@{host}"
     asker = asker or answers.asker_of(home, sender)
-    if asker:
-        answers.check_pair(home, asker, target, cfg["ask_pair_limit"])
     q = forward.ForwardQueue(home, host)
     qid = ids.new_id()
+    if asker:
+        answers.reserve_pair(home, asker, target, cfg["ask_pair_limit"], qid)
     mine = {"id": qid, "session": target, "asker": asker, "from": sender or asker}
     remote_questions.write(q.dir, {**mine, "asked_at": round(time.time(), 6), "waiter": remote_questions.me()})
     try:
@@ -75,8 +75,6 @@ def ask_remote(
     except BaseException:
         remote_questions.remove(q.dir, qid)
         raise
-    if asker:
-        answers.note_asked(home, asker, target, qid)
     if on_id is not None:
         on_id(qid)
     try:

@@ -319,3 +319,121 @@ def test_mcp_ask_answers_or_says_not_yet_and_the_answer_comes_later(home, short_
     finally:
         lead.close()
         b.close()
+
+
+def test_a_stop_hook_run_by_hand_never_puts_a_question_into_the_agents_turn(home, short_tmp):
+    """A Stop run by hand (no agent among its ancestors) acts for the name it was given, but what it
+    hands over goes to whoever ran it, not into the agent's turn: the agent's own next Stop does not
+    answer that question with its unrelated final message."""
+    h = _agent(short_tmp, "claude", "b")
+    try:
+        qid = json.loads(
+            subprocess.run(
+                [*TB, "ask", "b", "tok-byhand4?", "--timeout", "0.5", "--json"], capture_output=True, text=True
+            ).stdout
+        )["id"]
+        p = tb("hook", "stop", "--agent", "claude", "--session", "b", input=json.dumps({"stop_hook_active": False}))
+        assert p.returncode == 0 and qid in json.loads(p.out)["reason"]  # handed to the person who ran it
+        _stop(h, "b", "the agent's own words, about something else", active=True)
+        r = tb_json("receipt", qid)
+        assert r["state"] != "answered" and r["answer"] is None, r
+    finally:
+        h.close()
+
+
+def _run_as(h, *args: str) -> tuple[int, str]:
+    """`termbridge ARGS` run by the agent of H itself (as its shell tool would)."""
+    import shlex
+
+    h.proc.stdin.write((json.dumps({"cmd": shlex.join([*TB, *args]), "input": ""}) + "\n").encode())
+    h.proc.stdin.flush()
+    res = json.loads(h.proc.stdout.readline())
+    return res["rc"], res["out"]
+
+
+def test_a_from_that_names_no_session_does_not_lift_the_pair_limit(home, short_tmp):
+    """An agent that asks with `--from` some token that is no session is still the one asking: its
+    questions count against the pair limit (else two agents could ask each other forever)."""
+    _config(short_tmp, "ask_pair_limit: 2\n")
+    a, b = _agent(short_tmp, "claude", "a"), _agent(short_tmp, "codex", "b")
+    try:
+        for _ in range(2):
+            assert _run_as(a, "ask", "b", "tok-ping05", "--timeout", "0.3")[0] == 4
+        assert _pending("b") == 2
+        for token in ("not-a-session", "b2"):
+            rc, _ = _run_as(a, "ask", "b", "tok-ping06", "--from", token, "--timeout", "0.3")
+            assert rc == 4
+        assert _pending("b") == 2  # refused: nothing more queued
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_late_answer_longer_than_a_message_still_reaches_the_asker_cut(home, short_tmp):
+    """A late answer goes to the asker as a message within max_body_bytes (cut; the receipt keeps
+    it whole), never refused as too long and lost."""
+    _config(short_tmp, "max_body_bytes: 2000\n")
+    lead, b = _agent(short_tmp, "claude", "lead"), _agent(short_tmp, "codex", "b")
+    try:
+        assert Asking("b", "tok-long8?", "--from", "lead", "--timeout", "0.5").result()[0] == 4
+        qid = _question_id("b")
+        _receive(b, "b", qid)
+        long = "tok-long8 " + "é" * 1500  # 3010 bytes
+        _stop(b, "b", long)
+        assert tb_json("receipt", qid)["answer"] == long
+        from termbridge.outbox import Outbox
+
+        msgs = retry_until(lambda: Outbox(HOME(), "lead").queued_records(), 10)
+        assert len(msgs) == 1 and msgs[0]["reply_to"] == qid and "tok-long8 éé" in msgs[0]["body"]
+        assert len(msgs[0]["body"].encode()) <= 2000 and qid in msgs[0]["body"]
+    finally:
+        lead.close()
+        b.close()
+
+
+def test_an_mcp_inbox_whose_name_another_agent_took_takes_nothing_of_that_agents(home, short_tmp):
+    """X's MCP server registered `b`; then `b` was registered to agent Y. X's `inbox` must not take
+    Y's question into Y's turn (Y's Stop would answer what Y never received) -- it takes nothing."""
+    from agent_host import AgentHost
+
+    from termbridge import mcp_server
+    from termbridge.errors import TermbridgeError
+
+    _config(short_tmp, "block_budget: 0\n")  # Y's Stop hands nothing over here
+    x = AgentHost(short_tmp / "x", "claude")
+    y = None
+    try:
+        bridge = mcp_server.start("b", env=dict(os.environ), parent=x.pid)
+        assert bridge.error is None and bridge.pid == x.pid
+        y = AgentHost(short_tmp / "y", "codex")
+        assert tb("register", "b", "--pid", y.pid, "--kind", "codex").returncode == 0
+        start = {"session_id": "sid-y", "transcript_path": str(short_tmp / "y.jsonl"), "source": "startup"}
+        (short_tmp / "y.jsonl").write_text("")
+        assert y.hook("session-start", dict(start, hook_event_name="SessionStart"), session="b")[0] == 0
+        assert Asking("b", "tok-mcpx5?", "--timeout", "0.3").result()[0] == 4
+        qid = _question_id("b")
+        with pytest.raises(TermbridgeError, match="pid"):
+            mcp_server.tool_inbox(bridge)
+        _stop(y, "b", "Y's words about something else")
+        r = tb_json("receipt", qid)
+        assert r["state"] != "answered" and r["answer"] is None, r
+        assert _pending("b") == 1  # still Y's to receive
+    finally:
+        x.close()
+        if y is not None:
+            y.close()
+
+
+def test_asks_started_at_once_never_pass_the_pair_limit_together(home, short_tmp):
+    """The pair limit is checked and counted as one step: eight asks at once, limit 2, two queued."""
+    _config(short_tmp, "ask_pair_limit: 2\n")
+    a, b = _agent(short_tmp, "claude", "a"), _agent(short_tmp, "codex", "b")
+    try:
+        asks = [Asking("b", f"tok-race{i}?", "--from", "a", "--timeout", "0.5") for i in range(8)]
+        results = [x.result() for x in asks]
+        assert all(rc == 4 for rc, _, _ in results)
+        assert sum("ask_pair_limit 2" in err for _, _, err in results) == 6, results
+        assert _pending("b") == 2
+    finally:
+        a.close()
+        b.close()

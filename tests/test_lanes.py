@@ -78,17 +78,18 @@ def claude_like(short_tmp, sleeper):
         agent_home = short_tmp / f"ah{len(made)}"
         sessions = agent_home / ".claude" / "sessions"
         sessions.mkdir(parents=True)
-        p = subprocess.Popen(
+        sock = short_tmp / f"cc{len(made)}.sock"
+        server = PeerServer(sock, mode)
+        made.append(server)
+        p = subprocess.Popen(  # it holds the listening socket, as Claude Code's own process does
             ["sleep", "600"],
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             env={**os.environ, "HOME": str(agent_home)},
+            pass_fds=[server.sock.fileno()],
         )
         sleeper_procs.append(p)
         retry_until(lambda: proctree.environ(p.pid).get("HOME") == str(agent_home), 5)
-        sock = short_tmp / f"cc{len(made)}.sock"
-        server = PeerServer(sock, mode)
-        made.append(server)
         start = proctree.start_time(p.pid)
         info = {
             "pid": p.pid,
@@ -185,6 +186,45 @@ def test_a_socket_that_takes_the_bytes_but_never_closes_is_unsure(claude_like, m
     ch, _ = claude_socket.find(pid)
     with pytest.raises(claude_socket.Unsure):
         claude_socket.send(ch, "z", timeout=0.5)
+
+
+def test_a_session_file_or_key_someone_else_owns_is_no_channel(claude_like):
+    """A session file planted by another user (a shared HOME) names no channel of this agent's."""
+    if os.getuid() != 0:
+        pytest.skip("making a file another user owns needs root")
+    pid, _, agent_home = claude_like()
+    sessions = agent_home / ".claude" / "sessions"
+    os.chown(sessions / f"{pid}.json", 65534, 65534)
+    ch, why = claude_socket.find(pid)
+    assert ch is None and "not this user's" in why, why
+    os.chown(sessions / f"{pid}.json", 0, 0)
+    os.chown(sessions / f"{pid}.{'ab' * 32}.key", 65534, 65534)
+    ch, why = claude_socket.find(pid)
+    assert ch is not None and ch.token is None  # a planted key file is no token
+
+
+def test_a_session_file_naming_another_processs_socket_is_no_channel(claude_like):
+    """A session file (planted, or left in a shared HOME) that names a socket its PID does not hold --
+    another Claude Code's, say -- is no channel: nothing is sent there."""
+    pid, _, agent_home = claude_like()
+    _, other, _ = claude_like()
+    f = agent_home / ".claude" / "sessions" / f"{pid}.json"
+    f.write_text(json.dumps({**json.loads(f.read_text()), "messagingSocketPath": str(other.path)}))
+    ch, why = claude_socket.find(pid)
+    assert ch is None and "not held by" in why, why
+    assert other.got == []
+
+
+def test_a_symlink_where_the_socket_was_is_refused(claude_like):
+    """The socket path is the one Claude Code bound, never a link to some other socket of ours."""
+    pid, server, _ = claude_like()
+    _, other, _ = claude_like()
+    ch, _ = claude_socket.find(pid)
+    os.unlink(server.path)
+    os.symlink(other.path, server.path)
+    with pytest.raises(claude_socket.Refused, match="not this user's socket"):
+        claude_socket.send(ch, "x")
+    assert other.got == []
 
 
 # ---------------------------------------------------------------- the codex queue client

@@ -4,6 +4,7 @@ validated as the CLI validates it; ids are taken once; no request runs a command
 from __future__ import annotations
 
 import json
+import os
 
 from helpers import tb, tb_json
 
@@ -113,5 +114,30 @@ def test_take_with_ask_makes_one_question_that_the_sessions_own_stop_hook_answer
         assert h.hook("stop", stop, session="b")[0] == 0
         (r,) = rpc({"op": "receipt", "id": q["id"], "session": "b"})
         assert (r["receipt"]["state"], r["receipt"]["answer"]) == ("answered", "yes (tok-rpcask)")
+    finally:
+        h.close()
+
+
+def test_a_forwarded_question_id_never_names_a_path_outside_its_questions(home, short_tmp):
+    """A question's file is named by its id: `take` with `ask` refuses an id that is no plain name
+    (`..`, `/`), so no request writes (or chmods) anything outside the session's questions."""
+    from agent_host import AgentHost
+
+    h = AgentHost(short_tmp / "b", "codex")
+    try:
+        start = {"session_id": "sid-b", "transcript_path": str(short_tmp / "b.jsonl"), "source": "startup"}
+        (short_tmp / "b.jsonl").write_text("")
+        assert h.hook("session-start", dict(start, hook_event_name="SessionStart"), session="b")[0] == 0
+        ok = {"id": "01ABCDEFGHJKMNPQRSTVWXYZ22", "session": "b", "body": "tok-first?", "ask": True}
+        (first,) = rpc({"op": "take", "messages": [ok]})
+        assert first["results"] == [{"id": ok["id"], "taken": True}]  # questions/ exists now
+        outside = short_tmp / "outside"
+        outside.mkdir(mode=0o755)
+        rel = os.path.relpath(outside / "pwn", home / "sessions" / "b" / "questions")
+        assert ".." in rel and len(rel) <= 128
+        (answer,) = rpc({"op": "take", "messages": [{**ok, "id": rel}, {**ok, "id": "a/b"}]})
+        assert [r["exit"] for r in answer["results"]] == [2, 2], answer
+        assert not (outside / "pwn.json").exists() and (outside.stat().st_mode & 0o777) == 0o755
+        assert sorted(p.name for p in outside.iterdir()) == []
     finally:
         h.close()

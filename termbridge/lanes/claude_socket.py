@@ -48,14 +48,22 @@ def _read_json(path: Path) -> dict | None:
     except OSError:
         return None
     with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            return None  # a file another user planted (a shared HOME) is nothing of this agent's
         data = f.read(_MAX_FILE)
     try:
         v = json.loads(data)
     except ValueError:
         return None
     return v if isinstance(v, dict) else None
+
+
+def _foreign(path: Path) -> bool:
+    try:
+        return os.lstat(path).st_uid != os.getuid()
+    except OSError:
+        return False
 
 
 def sessions_dir(pid: int) -> Path:
@@ -72,6 +80,8 @@ def find(pid: int) -> tuple[Channel | None, str]:
     d = sessions_dir(pid)
     info = _read_json(d / f"{pid}.json")
     if info is None:
+        if _foreign(d / f"{pid}.json"):
+            return None, "its session file is not this user's: ignored"
         return None, "no ~/.claude/sessions/<pid>.json (Claude Code older than 2.1.224, or not started yet)"
     if str(info.get("procStart", "")) != (proctree.start_time(pid) or "-"):
         return None, "its session file belongs to an earlier process with this pid"
@@ -80,6 +90,8 @@ def find(pid: int) -> tuple[Channel | None, str]:
     path = info.get("messagingSocketPath")
     if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
         return None, "its session file names no messaging socket (messaging off?)"
+    if held_by(pid, path) is False:
+        return None, f"its session file names a socket not held by pid {pid}: ignored"
     token = None
     for key in _key_files(d, pid):
         k = _read_json(key)
@@ -89,6 +101,21 @@ def find(pid: int) -> tuple[Channel | None, str]:
     status = info["status"] if isinstance(info.get("status"), str) else "unknown"
     sid = info.get("sessionId") if isinstance(info.get("sessionId"), str) else None
     return Channel(pid, path, token, status, sid), ""
+
+
+def held_by(pid: int, path: str) -> bool | None:
+    """PID holds a unix socket bound to PATH (Claude Code listens in its own process); None when
+    this system cannot tell (no sock_diag, or PID's descriptors cannot be read)."""
+    from termbridge import agents
+
+    socks = agents.unix_sockets()
+    if not socks:
+        return None
+    mine = [link for link in proctree.open_files(pid) if link.startswith("socket:[")]
+    if not mine:
+        return None if not os.access(f"/proc/{pid}/fd", os.R_OK) else False
+    bound = {ino for ino, (name, _peer) in socks.items() if name == path}
+    return any(int(link[8:-1]) in bound for link in mine)
 
 
 def _key_files(d: Path, pid: int) -> list[Path]:
@@ -103,7 +130,7 @@ def _connect(ch: Channel, timeout: float) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
-        st = os.stat(ch.socket_path)
+        st = os.lstat(ch.socket_path)  # the path Claude Code bound, never a link to another socket
         if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid():
             raise Refused(f"{ch.socket_path} is not this user's socket")
         s.connect(ch.socket_path)
