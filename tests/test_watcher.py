@@ -84,7 +84,10 @@ def test_fifty_agents_each_get_theirs_exactly_once_at_random_idle_times(lab):
     _make_busy(lab, agents, [rnd.randint(15, 35) for _ in agents])
     _send_all([(f"a{i}", f"for agent {i}") for i in range(1, 51)])
     rows = _rows()
-    assert all(rows[f"a{i}"]["pending"] == 1 for i in range(1, 51))  # all of them are still busy
+    # Still busy and waiting, or (on a slow machine, where 50 sends outlast a short busy spell)
+    # already idle and delivered to, once.
+    assert all(rows[f"a{i}"]["pending"] == 1 or _delivered_once(agents[i - 1], f"for agent {i}") for i in range(1, 51))
+    assert sum(rows[f"a{i}"]["pending"] for i in range(1, 51)) > 0  # and the watcher has work
     assert len(_watchers()) == 1  # 50 sends, one watcher for the server
     assert {r["waiter"]["pid"] for r in rows.values() if r["waiter"]} == _watchers()
     for i, a in enumerate(agents, 1):
