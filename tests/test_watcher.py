@@ -87,7 +87,8 @@ def test_fifty_agents_each_get_theirs_exactly_once_at_random_idle_times(lab):
     # Still busy and waiting, or (on a slow machine, where 50 sends outlast a short busy spell)
     # already idle and delivered to, once.
     assert all(rows[f"a{i}"]["pending"] == 1 or _delivered_once(agents[i - 1], f"for agent {i}") for i in range(1, 51))
-    assert sum(rows[f"a{i}"]["pending"] for i in range(1, 51)) > 0  # and the watcher has work
+    waited = {f"a{i}" for i in range(1, 51) if rows[f"a{i}"]["pending"] == 1}
+    assert waited  # and the watcher has work
     assert len(_watchers()) == 1  # 50 sends, one watcher for the server
     assert {r["waiter"]["pid"] for r in rows.values() if r["waiter"]} == _watchers()
     for i, a in enumerate(agents, 1):
@@ -99,7 +100,8 @@ def test_fifty_agents_each_get_theirs_exactly_once_at_random_idle_times(lab):
         assert len(a.submissions()) == 2 and _delivered_once(a, f"for agent {i}")  # its own, once
         assert rows[f"a{i}"]["pending"] == 0 and rows[f"a{i}"]["waiter"] is None
     assert len(_watchers()) == 1
-    assert sorted(e["session"] for e in _events("waiter_exit")) == sorted(f"a{i}" for i in range(1, 51))
+    exits = [e["session"] for e in _events("waiter_exit")]
+    assert len(exits) == len(set(exits)) and waited <= set(exits) <= {f"a{i}" for i in range(1, 51)}
     assert {e["reason"] for e in _events("waiter_exit")} == {"nothing pending"}
 
 
