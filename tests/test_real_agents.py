@@ -54,7 +54,10 @@ def agent(state, request):
 @pytest.fixture
 def idle(agent):
     """The shared agent at its empty composer, as termbridge reads it."""
-    retry_until(lambda: row(agent)["surface"] == "idle", 60, 0.3)
+    try:
+        retry_until(lambda: row(agent)["surface"] == "idle", 60, 0.3)
+    except AssertionError:
+        raise AssertionError(f"{agent.kind} never idle: {row(agent)}\n{agent.plain()}") from None
     yield agent
     agent.stub.release()
 
@@ -132,15 +135,17 @@ def test_a_persons_draft_is_left_alone(idle):
 
 def test_a_working_agent_gets_nothing_until_idle(idle):
     idle.stub.hold()
-    idle.prompt("start working")
-    retry_until(idle.stub.waiting.is_set, 60, 0.2)
-    retry_until(lambda: row(idle)["surface"] == "working", 30, 0.3)
-    mid = tb_json("send", idle.kind, "must wait", "--from", "peer", "--no-wake")["id"]
-    assert tb_json("wake", idle.kind)["outcome"] == "skipped_busy"
-    p = tb("drain", idle.kind)
-    assert p.returncode == 4 and "busy" in p.err, p.err
-    assert tb_json("receipt", mid)["state"] == "queued"
-    idle.stub.release()
+    try:  # the stub is the module's: a failure here must not leave every later turn waiting
+        idle.prompt("start working")
+        retry_until(idle.stub.waiting.is_set, 60, 0.2)
+        retry_until(lambda: row(idle)["surface"] == "working", 30, 0.3)
+        mid = tb_json("send", idle.kind, "must wait", "--from", "peer", "--no-wake")["id"]
+        assert tb_json("wake", idle.kind)["outcome"] == "skipped_busy"
+        p = tb("drain", idle.kind)
+        assert p.returncode == 4 and "busy" in p.err, p.err
+        assert tb_json("receipt", mid)["state"] == "queued"
+    finally:
+        idle.stub.release()
     retry_until(lambda: row(idle)["surface"] == "idle", 60, 0.3)
     retry_until(lambda: tb("drain", idle.kind).returncode == 0 or received(mid), 30, 1.0)
     retry_until(lambda: received(mid), 60, 0.5)
