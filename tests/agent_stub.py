@@ -80,8 +80,12 @@ class AgentStub:
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                # One request a connection, as for the streams: a keep-alive connection left idle
+                # here once held an agent's next request unanswered (Claude Code waited minutes).
+                self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(data)
+                self.close_connection = True
 
             def _stream(self, chunks):
                 self.send_response(200)
