@@ -55,6 +55,10 @@ class AgentStub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # A request whose body stops coming is dropped after this long (the agent sees a
+            # connection error and ends its turn): seen once in a whole CI run, Claude Code sent
+            # 64 KiB of a 90 KB request and waited, and the stub with it, for minutes.
+            timeout = 20
 
             def log_message(self, *a):  # quiet
                 pass
