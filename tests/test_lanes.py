@@ -32,8 +32,10 @@ class PeerServer:
         self.sock.listen(8)
         self._held: list[socket.socket] = []
         self._stop = False
+        self._thread: threading.Thread | None = None
         if mode != "silent":
-            threading.Thread(target=self._serve, daemon=True).start()
+            self._thread = threading.Thread(target=self._serve, daemon=True)
+            self._thread.start()
 
     def _serve(self) -> None:
         while not self._stop:
@@ -63,10 +65,21 @@ class PeerServer:
         return [json.loads(line) for d in self.got for line in d.splitlines() if line.strip()]
 
     def close(self) -> None:
+        """Stop for good. A thread blocked in accept() is woken with shutdown() before the close: a
+        bare close() leaves it blocked on the descriptor NUMBER, and the next socket given that
+        number (the loopback model stub of a later test module) had its connections taken by this
+        dead server (an agent's request then waited for minutes)."""
         self._stop = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         for c in self._held:
             c.close()
+        if self._thread is not None:
+            self._thread.join(5)
+            assert not self._thread.is_alive(), "the peer server's thread did not stop"
 
 
 @pytest.fixture
