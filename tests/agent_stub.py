@@ -55,9 +55,8 @@ class AgentStub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # A request whose body stops coming is dropped after this long (the agent sees a
-            # connection error and ends its turn): seen once in a whole CI run, Claude Code sent
-            # 64 KiB of a 90 KB request and waited, and the stub with it, for minutes.
+            # A request whose body stops coming is dropped after this long: the agent sees a
+            # connection error and ends its turn instead of both waiting for minutes.
             timeout = 20
 
             def log_message(self, *a):  # quiet
@@ -84,8 +83,7 @@ class AgentStub:
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                # One request a connection, as for the streams: a keep-alive connection left idle
-                # here once held an agent's next request unanswered (Claude Code waited minutes).
+                # One request a connection, as for the streams: no kept-alive connection to go stale.
                 self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(data)
