@@ -423,6 +423,10 @@ class RealAgent:
         fresh = home is None
         self.home = home or tmp / f"{self.name}-home"
         if fresh:
+            if self.home.exists():  # left by a set-up that failed (a rerun starts it again): start clean
+                if kind == "codex":
+                    reap_codex_daemons(self.home)
+                shutil.rmtree(self.home)
             self.home.mkdir()
             self.cmd = agent_setup(kind, self.home, self.work, stub.port, manual=manual)
         else:
@@ -433,9 +437,18 @@ class RealAgent:
         session = f"TERMBRIDGE_SESSION={self.name} " if name else ""
         self.pane = lab.pane(f"cd {self.work} && exec {TERMS[term]} {session}{self.cmd}")
         self.id = self.pane.pane_id
-        if hooks and kind == "codex" and fresh:
-            self.trust_codex_hooks()
-        self.wait_for(READY[kind], 90)
+        try:
+            if hooks and kind == "codex" and fresh:
+                self.trust_codex_hooks()
+            self.wait_for(READY[kind], 90)
+        except BaseException:
+            # A set-up that fails leaves nothing running: no pane, no daemon (a rerun starts anew).
+            try:
+                self.lab.tmux("kill-pane", "-t", self.id)
+            finally:
+                if kind == "codex" and fresh:
+                    reap_codex_daemons(self.home)
+            raise
 
     def trust_codex_hooks(self) -> None:
         """What a person does on Codex's "Hooks need review" screen: pick "2. Trust all and continue"."""

@@ -37,7 +37,7 @@ from real_agent_lab import (
     reap_codex_daemons,
 )
 
-from termbridge import agents
+from termbridge import agents, proctree
 
 pytestmark = [needs_agents, pytest.mark.timeout(240)]
 
@@ -121,34 +121,45 @@ def test_a_drained_message_is_received_through_prompt_submit(agent):
     assert hook_errors() == []
 
 
-@pytest.mark.parametrize("agent", ["codex"], indirect=True)
-def test_two_codex_tuis_on_one_daemon_are_two_sessions(state, agent):
+def test_two_codex_tuis_on_one_daemon_are_two_sessions(state):
     """A second Codex TUI in the same directory on the same CODEX_HOME: the same daemon runs both
-    threads and both TUIs' hooks; each registers its own TUI, by its own TERMBRIDGE_SESSION."""
-    if session("codex") is None:  # Codex runs SessionStart at its first turn
-        agent.prompt("hello from the first window")
-    first = retry_until(lambda: session("codex"), 60, 0.2)
-    second = RealAgent(state.lab, state.stub, state.tmp, "codex", "codex2", home=agent.home, hooks=True)
+    threads and both TUIs' hooks; each registers its own TUI, by its own TERMBRIDGE_SESSION.
+
+    The pair is the test's own (not the module's agent), so a rerun starts from a new daemon."""
+    one = RealAgent(state.lab, state.stub, state.tmp, "codex", "codex-one", hooks=True)
+    two = None
     try:
-        daemons = [p for p in codex_daemons(agent.home) if agents.is_codex_daemon(p)]
+        one.prompt("hello from the first window")  # Codex runs SessionStart at its first turn
+        first = retry_until(lambda: session("codex-one"), 60, 0.2)
+        two = RealAgent(state.lab, state.stub, state.tmp, "codex", "codex-two", home=one.home, hooks=True)
+        try:  # one daemon serves both; say which Codex processes there were when there was none
+            daemons = retry_until(lambda: [p for p in codex_daemons(one.home) if agents.is_codex_daemon(p)], 30, 0.2)
+        except AssertionError:
+            pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+            codex = {p: proctree.cmdline(p) for p in pids if agents.agent_kind(p) == "codex"}
+            raise AssertionError(f"no Codex daemon for {one.home}; Codex processes: {codex}") from None
         assert len(daemons) == 1
-        both = sorted([agent.pid, second.pid])
+        both = sorted([one.pid, two.pid])
         retry_until(lambda: sorted(agents.daemon_clients(daemons[0])) == both, 30, 0.2)
-        second.prompt("hello from the second window")
-        s = retry_until(lambda: session("codex2"), 60, 0.2)
-        assert s["pid"] == second.pid != agent.pid
-        assert tb_json("resolve", "codex2")["target"] == f"tmux:{second.id}"
-        assert session("codex")["pid"] == first["pid"] == agent.pid  # the first one kept its own
-        assert tb_json("resolve", "codex")["target"] == f"tmux:{agent.id}"
+        two.prompt("hello from the second window")
+        s = retry_until(lambda: session("codex-two"), 60, 0.2)
+        assert s["pid"] == two.pid != one.pid
+        assert tb_json("resolve", "codex-two")["target"] == f"tmux:{two.id}"
+        assert session("codex-one")["pid"] == first["pid"] == one.pid  # the first one kept its own
+        assert tb_json("resolve", "codex-one")["target"] == f"tmux:{one.id}"
         # Each one's hooks act for its own session: a message to the second reaches the second thread.
-        retry_until(lambda: status_row("codex2")["surface"] == "idle", 60, 0.3)
-        mid = tb_json("send", "codex2", "for the second window", "--from", "peer", "--no-wake")["id"]
-        retry_until(lambda: tb("drain", "codex2").returncode == 0, 30, 0.5)
-        retry_until(lambda: any(e["id"] == mid and e["via"] == "hook:codex" for e in receipts_log("codex2")), 60, 0.3)
-        assert not any(e["id"] == mid for e in receipts_log("codex"))
+        retry_until(lambda: status_row("codex-two")["surface"] == "idle", 60, 0.3)
+        mid = tb_json("send", "codex-two", "for the second window", "--from", "peer", "--no-wake")["id"]
+        retry_until(lambda: tb("drain", "codex-two").returncode == 0, 30, 0.5)
+        retry_until(
+            lambda: any(e["id"] == mid and e["via"] == "hook:codex" for e in receipts_log("codex-two")), 60, 0.3
+        )
+        assert not any(e["id"] == mid for e in receipts_log("codex-one"))
         assert hook_errors() == []
     finally:
-        second.close()  # its own pane only: the daemon is the first agent's to end
+        if two is not None:
+            two.close()
+        one.close()  # the TUI, then the daemon both shared
 
 
 def test_codex_asks_its_user_to_trust_the_installed_hooks(state):
