@@ -164,7 +164,8 @@ def test_two_codex_tuis_on_one_daemon_are_two_sessions(state):
 
 def test_codex_asks_its_user_to_trust_the_installed_hooks(state):
     """termbridge never writes Codex's trust state: a fresh install meets Codex's own review screen."""
-    home, work = state.tmp / "trust-home", state.tmp / "trust-work"
+    trial = Path(tempfile.mkdtemp(prefix="trust", dir=state.tmp))  # a rerun starts anew
+    home, work = trial / "home", trial / "work"
     home.mkdir()
     work.mkdir()
     cmd = agent_setup("codex", home, work, state.stub.port)
