@@ -215,11 +215,11 @@ def settle_received(ctx: SessionContext, box: Outbox | None = None) -> None:
 
     box = ctx.outbox if box is None else box
     again = [r["id"] for r in box.pending_records() if r.get("last_error")]  # only released ones can be
-    _commit_received(box, receipts.received_ids(ctx.home, ctx.name, again) if again else set())
+    _commit_held(box, receipts.held_ids(ctx.home, ctx.name, again) if again else set())
 
 
-def _commit_received(box: Outbox, got: set[str]) -> None:
-    """Count GOT (shown received by the session's own evidence) delivered: never sent again."""
+def _commit_held(box: Outbox, got: set[str]) -> None:
+    """Count GOT (held by the agent, by its own evidence) delivered, `submitted`: never sent again."""
     if got:
         with box.delivering(only=got) as d:
             if d is not None:
@@ -257,7 +257,7 @@ def _settle_vanished(ctx: SessionContext, typed: dict) -> None:
     from termbridge import receipts, surface
 
     ids = [i for i in typed.get("ids") or [] if isinstance(i, str)]
-    _commit_received(ctx.outbox, receipts.received_ids(ctx.home, ctx.name, ids) if ids else set())
+    _commit_held(ctx.outbox, receipts.held_ids(ctx.home, ctx.name, ids) if ids else set())
     surface.forget_typed(ctx.home, ctx.name)
 
 

@@ -104,9 +104,10 @@ def wait_for_state(
         time.sleep(poll)
 
 
-def received_ids(home: Path, name: str, ids: list[str]) -> set[str]:
-    """Which of IDS NAME's agent is known to have received: a receipt from its own evidence, or its
-    own bound record showing them. Nothing else counts (record.py)."""
+def held_ids(home: Path, name: str, ids: list[str]) -> set[str]:
+    """Which of IDS NAME's agent is known to have (never to be sent again): a receipt from its own
+    evidence, or its own bound record showing them, given to its model or held in its own queue
+    (Claude Code records a message it queued: it runs it later). Nothing else counts (record.py)."""
     want = set(ids)
     got = {e["id"] for e in entries(home, name) if e["state"] == "received" and e["id"] in want}
     if want - got:
@@ -114,7 +115,7 @@ def received_ids(home: Path, name: str, ids: list[str]) -> set[str]:
 
         try:
             sess = registry.lookup(home, name)
-            got |= record.shows(home, sess, sorted(want - got))
+            got |= record.shows(home, sess, sorted(want - got), held=True)
         except Exception:  # noqa: BLE001 - no session, no record: nothing more is known
             pass
     return got

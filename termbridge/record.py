@@ -314,8 +314,10 @@ def framed_header(msg_id: str) -> bytes:
     return f"--- message {msg_id} from ".encode()
 
 
-def shows(home: Path, sess, ids: Iterable[str]) -> set[str]:
-    """Which of IDS SESS's own record shows as delivered to it (their framed header lines)."""
+def shows(home: Path, sess, ids: Iterable[str], held: bool = False) -> set[str]:
+    """Which of IDS SESS's own record shows as given to its model (their framed header lines).
+
+    HELD: also those it only holds in its own queue (never to be sent again, but not received)."""
     want = {i for i in ids if i}
     if not want:
         return set()
@@ -325,7 +327,41 @@ def shows(home: Path, sess, ids: Iterable[str]) -> set[str]:
     data = _read(path, _TAIL)
     if data is None:
         return set()
-    return {i for i in want if framed_header(i) in data}
+    return {i for i in want if _delivered(data, framed_header(i), held)}
+
+
+# Entries an agent writes for a message it has only queued, not given to its model: Claude Code
+# records a message that arrives while it is busy or holds a dialog as `queue-operation` entries
+# at once, and as a `type: "user"` entry (or a `queued_command` attachment mid-turn) when it runs
+# it. A message only queued there is still lost if the agent exits: it is not received yet.
+_QUEUED_ONLY = frozenset({"queue-operation"})
+
+
+def _delivered(data: bytes, header: bytes, held: bool = False) -> bool:
+    """Whether HEADER stands in DATA in an entry that gave the message to the agent: any line
+    holding it that is not a JSON entry of a queued-only type (a pretty-printed record, as
+    Gemini's, has no such entries: any occurrence counts). HELD: any occurrence at all."""
+    at = data.find(header)
+    if held:
+        return at != -1
+    while at != -1:
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        line = data[start : end if end != -1 else len(data)]
+        if not _queued_only(line):
+            return True
+        at = data.find(header, at + len(header))
+    return False
+
+
+def _queued_only(line: bytes) -> bool:
+    if b"queue-operation" not in line:  # the cheap test first: a record is read often
+        return False
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and entry.get("type") in _QUEUED_ONLY
 
 
 def describe(home: Path, sess) -> str | None:

@@ -387,6 +387,34 @@ def test_unconfirmed_stays_queued_and_is_not_sent_again_once_the_record_shows_it
     assert tb_json("receipt", sent["id"])["state"] == "received"
 
 
+def test_a_message_claude_only_queued_is_not_sent_again_and_not_received_until_it_runs(home, claude_like):
+    """Claude Code records a message that arrives while it is busy as `queue-operation` entries at
+    once, and as a `type: "user"` entry when it runs it. The first means it holds the message (never
+    send it again: `submitted`); only the second proves it `received` (an exit before the turn
+    loses it)."""
+    pid, server, agent_home = claude_like("hold")
+    tb("register", "cc", "--pid", pid, "--kind", "claude")
+    sent = tb_json("send", "cc", "queued while busy", "--no-wake")
+    p = tb("drain", "cc", timeout=30)
+    assert p.returncode == 1 and "never confirmed" in p.err, p.err
+    proj = agent_home / ".claude" / "projects" / "-tmp-x"
+    proj.mkdir(parents=True)
+    text = [m for m in server.messages() if m["type"] == "user"][0]["message"]["content"]
+    transcript = proj / "fbab9497-6e9c-480b-a356-45bd52a6ef63.jsonl"
+    queued = {"type": "queue-operation", "operation": "enqueue", "content": text}
+    transcript.write_text(json.dumps(queued) + "\n")
+    before = len(server.got)
+    assert tb("drain", "cc", timeout=30).returncode == 0
+    assert len(server.got) == before  # it holds the message: nothing is sent again
+    r = tb_json("receipt", sent["id"])
+    assert (r["state"], r["via"]) == ("submitted", "record")  # held, not received
+    assert tb_json("status")["sessions"][0]["pending"] == 0
+    with transcript.open("a") as f:  # the turn that runs it
+        f.write(json.dumps({"type": "user", "message": {"content": text}, "origin": {"kind": "peer"}}) + "\n")
+    r = tb_json("receipt", sent["id"])
+    assert (r["state"], r["via"]) == ("received", "record")
+
+
 def test_lanes_choose_terminal_for_pull_and_terminal_sessions(home, claude_like):
     from termbridge import registry
 
