@@ -107,7 +107,8 @@ def wait_for_state(
 def held_ids(home: Path, name: str, ids: list[str]) -> set[str]:
     """Which of IDS NAME's agent is known to have (never to be sent again): a receipt from its own
     evidence, or its own bound record showing them, given to its model or held in its own queue
-    (Claude Code records a message it queued: it runs it later). Nothing else counts (record.py)."""
+    (Claude Code records a message it queued; Codex keeps one in its queue database until it runs
+    it). Nothing else counts (record.py)."""
     want = set(ids)
     got = {e["id"] for e in entries(home, name) if e["state"] == "received" and e["id"] in want}
     if want - got:
@@ -115,6 +116,12 @@ def held_ids(home: Path, name: str, ids: list[str]) -> set[str]:
 
         try:
             sess = registry.lookup(home, name)
+            if sess.kind == "codex":  # stored by a `codex queue` that did not finish?
+                from termbridge.lanes import codex_queue
+
+                # Its queue before its record: a message leaves the one for the other as it runs.
+                heads = {i: record.framed_header(i).decode() for i in want - got}
+                got |= codex_queue.holding(sess.pid, record.bound(home, sess), heads)
             got |= record.shows(home, sess, sorted(want - got), held=True)
         except Exception:  # noqa: BLE001 - no session, no record: nothing more is known
             pass

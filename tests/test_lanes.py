@@ -263,7 +263,11 @@ def test_codex_queue_runs_the_tuis_own_codex_with_the_thread_and_text(short_tmp)
     )
     assert codex_queue.send(ch, "a framed\nmessage") == "01q"
     argv = (short_tmp / "argv").read_text()
-    assert argv == "queue\n--thread\n01a23263-2fa5-7fe3-8e9f-cc486f0e9ee1\n--message\na framed\nmessage\n"
+    assert argv == "queue\n--thread\n01a23263-2fa5-7fe3-8e9f-cc486f0e9ee1\n--message=a framed\nmessage\n"
+    # A text that starts with "-" is the option's value, never an option (Codex's clap exits 2 on
+    # `--message "--- …"`, measured).
+    codex_queue.send(ch, "--- message 01X from a")
+    assert (short_tmp / "argv").read_text().splitlines()[3] == "--message=--- message 01X from a"
 
 
 def test_codex_queue_refusing_is_refused(short_tmp):
@@ -293,6 +297,81 @@ def test_a_codex_thread_with_no_turn_or_no_attached_tui_is_no_channel(sleeper):
     )
     rec = {"session_id": "01a23263-2fa5-7fe3-8e9f-cc486f0e9ee1", "path": "/nonexistent/rollout.jsonl"}
     assert "attached" in codex_queue.find(pid, rec)[1]
+
+
+def _codex_queue_db(codex_home: Path, rows: list[tuple[str, str]]) -> Path:
+    """Codex 0.171's queue database as measured: `queued_items` (thread_id, payload_json), one row
+    a queued message until its turn runs."""
+    import sqlite3
+
+    codex_home.mkdir(parents=True, exist_ok=True)
+    db = codex_home / "queue_1.sqlite"
+    con = sqlite3.connect(db)
+    con.execute(
+        "CREATE TABLE queued_items (id TEXT PRIMARY KEY NOT NULL, thread_id TEXT NOT NULL, payload_json TEXT "
+        "NOT NULL, queue_order INTEGER NOT NULL, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL)"
+    )
+    for n, (thread, text) in enumerate(rows):
+        payload = {"UserInput": {"content": [{"type": "text", "text": text, "text_elements": []}], "client_id": "c"}}
+        con.execute("INSERT INTO queued_items VALUES (?, ?, ?, ?, 0, 0)", (f"q{n}", thread, json.dumps(payload), n))
+    con.commit()
+    con.close()
+    return db
+
+
+def _codex_like(short_tmp: Path) -> subprocess.Popen:
+    """A live process with a CODEX_HOME of its own (where its queue database is looked for)."""
+    p = subprocess.Popen(
+        ["sleep", "600"],
+        env={**os.environ, "HOME": str(short_tmp / "ch"), "CODEX_HOME": str(short_tmp / "ch" / ".codex")},
+        start_new_session=True,
+    )
+    retry_until(lambda: proctree.environ(p.pid).get("CODEX_HOME"), 5)
+    return p
+
+
+def test_codex_queue_holding_reads_only_this_threads_queued_messages(short_tmp):
+    p = _codex_like(short_tmp)
+    try:
+        other = "01a23263-0000-7000-8000-000000000000"
+        _codex_queue_db(
+            short_tmp / "ch" / ".codex",
+            [(THREAD, "[termbridge] 1\n--- message 01A from a"), (other, "--- message 01B from a")],
+        )
+        heads = {"01A": "--- message 01A from ", "01B": "--- message 01B from ", "01C": "--- message 01C from "}
+        assert codex_queue.holding(p.pid, {"session_id": THREAD}, heads) == {"01A"}
+        assert codex_queue.holding(p.pid, None, heads) == set()  # no thread known: nothing is known
+        db = short_tmp / "ch" / ".codex" / "queue_1.sqlite"
+        os.rename(db, short_tmp / "elsewhere.sqlite")
+        db.symlink_to(short_tmp / "elsewhere.sqlite")  # never followed
+        assert codex_queue.holding(p.pid, {"session_id": THREAD}, heads) == set()
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_a_message_codex_may_have_queued_is_not_sent_again(home, short_tmp):
+    """`codex queue` that did not finish may have stored the message: when Codex's queue holds it, the
+    next delivery counts it submitted (via its record) and never queues it twice."""
+    from termbridge import delivery, outbox, record, registry
+    from termbridge.context import SessionContext
+
+    p = _codex_like(short_tmp)
+    try:
+        sess = registry.register(home, "cx", p.pid, "codex")
+        record.bind_from_hook(home, sess, "codex", {"session_id": THREAD})
+        sent = tb_json("send", "cx", "queued maybe", "--no-wake")
+        box = outbox.Outbox(home, "cx")
+        with box.delivering() as d:  # the native attempt that ended unsure: released, attempt counted
+            d.release("native lane unconfirmed: codex queue did not finish within 15s")
+        _codex_queue_db(short_tmp / "ch" / ".codex", [(THREAD, f"[termbridge] 1\n--- message {sent['id']} from x")])
+        delivery.settle_received(SessionContext(home, "cx"))
+        assert box.pending_records() == []
+        r = tb_json("receipt", sent["id"])
+        assert (r["state"], r["via"]) == ("submitted", "record")
+    finally:
+        p.kill()
+        p.wait()
 
 
 # ---------------------------------------------------------------- the one call point in delivery

@@ -126,8 +126,8 @@ def send(ch: Channel, text: str, timeout: float = 15.0) -> str:
 
     Refused when `codex queue` exits non-zero (nothing stored); Unsure when it did not finish."""
     try:
-        p = subprocess.run(
-            [ch.exe, "queue", "--thread", ch.thread, "--message", text],
+        p = subprocess.run(  # `--message=`: a text starting with "-" is no option (clap refuses it)
+            [ch.exe, "queue", "--thread", ch.thread, f"--message={text}"],
             capture_output=True,
             text=True,
             env=ch.env,
@@ -144,3 +144,52 @@ def send(ch: Channel, text: str, timeout: float = 15.0) -> str:
         raise Refused(f"codex queue exited {p.returncode}: {why[:200]}")
     m = re.search(r"Queued message (\S+) for thread", p.stdout)
     return m.group(1) if m else ""
+
+
+def holding(pid: int, rec: dict | None, headers: dict[str, str]) -> set[str]:
+    """Which ids of HEADERS (id -> framed header) Codex still holds in its queue for PID's thread
+    (REC: its bound record), not yet run: after `codex queue` did not finish (Unsure) the message
+    may be stored, and sent again it would run twice.
+
+    Codex keeps a queued message in `$CODEX_HOME/queue_1.sqlite` (`queued_items`: `thread_id`,
+    `payload_json` with the text) until its turn runs; then the rollout has it. Read-only; a
+    database that cannot be read (locked, another shape) tells nothing."""
+    import sqlite3
+    import stat
+
+    thread = rec.get("session_id") if rec else None
+    if not (isinstance(thread, str) and _UUID.fullmatch(thread) and headers):
+        return set()
+    env = proctree.environ(pid)
+    home = env.get("HOME") or os.path.expanduser("~")
+    db = os.path.join(env.get("CODEX_HOME") or os.path.join(home, ".codex"), "queue_1.sqlite")
+    try:
+        if not stat.S_ISREG(os.lstat(db).st_mode):  # no symlink followed
+            return set()
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
+    except (OSError, sqlite3.Error):
+        return set()
+    try:
+        rows = con.execute("SELECT payload_json FROM queued_items WHERE thread_id = ?", (thread,)).fetchall()
+    except sqlite3.Error:
+        return set()
+    finally:
+        con.close()
+    texts: list[str] = []
+    for (payload,) in rows:
+        try:
+            _strings(json.loads(payload), texts)
+        except (TypeError, ValueError):
+            continue
+    return {i for i, h in headers.items() if any(h in t for t in texts)}
+
+
+def _strings(obj: object, out: list[str]) -> None:
+    if isinstance(obj, str):
+        out.append(obj)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _strings(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _strings(v, out)
