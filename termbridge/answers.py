@@ -4,7 +4,10 @@ A question is a message whose outbox record carries `"ask": true` (its framing s
 expected) plus a small file in the target session's `questions/` directory:
 
   questions/<id>.json   {"id", "asker", "from", "asked_at", "waiter": {"pid", "start"} | null,
-                         "answered_at"?}
+                         "answer"?, "answer_via"?, "late_id"?, "answered_at"?}
+
+(`answer` and `late_id` are written ahead of the receipt and the late message, `answered_at`
+last: see `answer`. Files are removed a week after they were asked.)
 
 The answer is the final assistant message of the first turn of the target's agent that received
 the question, taken from that agent's own turn-end hook input (Claude Code's and Codex's `Stop`
@@ -44,6 +47,7 @@ PAIR_WINDOW_S = 600.0
 MAX_ANSWER_CHARS = 64 * 1024
 DEFAULT_TIMEOUT_S = 300.0
 MCP_MAX_TIMEOUT_S = 50.0  # under the agents' tool-call limits
+KEEP_QUESTION_S = 7 * 24 * 3600.0  # a question file is removed a week after it was asked
 
 # Gemini CLI's AfterAgent response on an interrupt (Esc): the turn ended with no answer.
 _NO_RESPONSE = "[no response text]"
@@ -208,6 +212,8 @@ def join_turn(home: Path, name: str, ids: list[str], new_turn: bool = False) -> 
     NEW_TURN (the agent's own prompt hook: a prompt starts a turn) first forgets the questions of
     an earlier turn that ended with no turn-end hook (Claude Code and Codex run none on an
     interrupt): a later turn never received them, so it never answers them."""
+    if new_turn and os.path.isdir(SessionFiles.of(home, name).questions):
+        finish_answers(home, name)  # a turn-end hook killed half-way: its answers are finished first
     qs = [i for i in ids if read_question(home, name, i) is not None]
     path = _turn_path(home, name)
     if not qs and not (new_turn and os.path.lexists(path)):
@@ -233,59 +239,120 @@ def answer_text(agent: str, data: Mapping) -> str | None:
 
 def end_turn(home: Path, name: str, agent: str, data: Mapping) -> list[str]:
     """NAME's agent ended a turn (its own Stop/AfterAgent hook): answer the turn's questions with
-    its final message. Returns the ids answered. An interrupted turn answers nothing."""
+    its final message. Returns the ids answered. An interrupted turn answers nothing.
+
+    The answers are written ahead into the question files before the turn is forgotten, in one
+    step under the lock: a hook killed after that leaves them to `finish_answers`; one killed
+    before it answers nothing, and the next prompt starts a new turn (never a wrong answer)."""
     if not os.path.lexists(_turn_path(home, name)):
         return []  # the hot path of most Stops: no question in this turn
     text = answer_text(agent, data)
+    via = f"hook:{agent}"
     with _lock(home, name):
         ids = _read_turn(home, name)
+        if text is not None:
+            ids = [qid for qid in ids if _write_ahead(home, name, qid, text, via)]
         paths.unlink_durable(_turn_path(home, name))
-    if text is None or not ids:
-        return []
-    done = []
-    for qid in ids:
-        if answer(home, name, qid, text, via=f"hook:{agent}"):
-            done.append(qid)
-    return done
+    return [qid for qid in ids if text is not None and answer(home, name, qid, text, via)]
 
 
 def answer(home: Path, name: str, qid: str, text: str, via: str) -> bool:
-    """Record TEXT as QID's answer (once); send it to the asker when no one waits any more."""
-    from termbridge import events, receipts_log
-    from termbridge.sanitize import sanitize_text
+    """Record TEXT as QID's answer (once); send it to the asker when no one waits any more.
 
-    text = sanitize_text(text)[:MAX_ANSWER_CHARS]
+    Crash-safe in three steps under the question's lock: the answer (and, for an answer no one
+    waits for, the id of its message to the asker) written ahead into the question file; the
+    receipt and that message (appended under its id, so never twice); `answered_at` last. Anyone
+    who finds a question written ahead but not answered finishes it (`finish_answers`) with the
+    text written first."""
+    from termbridge import events, receipts_log
+
     with _lock(home, name):
-        q = read_question(home, name, qid)
-        if q is None or q.get("answered_at"):
+        if not _write_ahead(home, name, qid, text, via):
             return False
+        q = read_question(home, name, qid)
+        if q is None:
+            return False
+        text, via = q["answer"], str(q.get("answer_via") or via)
         receipts_log.record_answer(home, name, qid, text, via)
+        late = q.get("late_id")
+        if isinstance(late, str):
+            _queue_late(home, name, q, text)
         q["answered_at"] = round(time.time(), 6)
-        waiting = _waiting(q)
         _write_question(home, name, q)
-    events.log_event(home, "answered", name, id=qid, via=via, chars=len(text), waiting=waiting)
-    if not waiting and isinstance(q.get("asker"), str):
-        _send_late(home, name, q["asker"], qid, text)
+    events.log_event(home, "answered", name, id=qid, via=via, chars=len(text), waiting=not isinstance(late, str))
+    if isinstance(late, str):
+        from termbridge import waiter
+
+        waiter.start_waiter(home, q["asker"])
     return True
 
 
-def _send_late(home: Path, name: str, asker: str, qid: str, text: str) -> None:
-    """An answer no `ask` waits for any more goes to the asking session as a message."""
-    from termbridge import events, waiter
-    from termbridge.config import load_config
-    from termbridge.sending import send_message
+def _write_ahead(home: Path, name: str, qid: str, text: str, via: str) -> bool:
+    """(Under the lock.) QID's answer TEXT into its question file, unless it holds one already (a
+    resumed answer keeps the first text), with the id of the late message when no one waits any
+    more. False when QID is no open question of NAME's."""
+    from termbridge.sanitize import sanitize_text
 
+    q = read_question(home, name, qid)
+    if q is None or q.get("answered_at"):
+        return False
+    changed = False
+    if not isinstance(q.get("answer"), str):
+        q["answer"], q["answer_via"] = sanitize_text(text)[:MAX_ANSWER_CHARS], via
+        changed = True
+    if not isinstance(q.get("late_id"), str) and isinstance(q.get("asker"), str) and not _waiting(q):
+        from termbridge.ids import new_id
+
+        q["late_id"] = new_id()
+        changed = True
+    if changed:
+        _write_question(home, name, q)
+    return True
+
+
+def finish_answers(home: Path, name: str, now: float | None = None) -> list[str]:
+    """Finish every question of NAME whose answer was written ahead but never completed (its hook
+    was killed half-way): the receipt and the late message, once. Returns the ids finished.
+    Question files asked more than a week ago go (their receipts stay)."""
+    now = time.time() if now is None else now
+    qdir = SessionFiles.of(home, name).questions
+    done = []
+    for fn in paths.list_dir(qdir):
+        if not fn.endswith(".json"):
+            continue
+        q = read_question(home, name, fn[: -len(".json")])
+        if q is None:
+            continue
+        if isinstance(q.get("answer"), str) and not q.get("answered_at"):
+            if answer(home, name, q["id"], q["answer"], str(q.get("answer_via") or "hook")):
+                done.append(q["id"])
+        elif isinstance(q.get("asked_at"), (int, float)) and now - q["asked_at"] > KEEP_QUESTION_S:
+            with _lock(home, name):
+                paths.unlink_durable(question_path(home, name, q["id"]))
+    return done
+
+
+def _queue_late(home: Path, name: str, q: dict, text: str) -> None:
+    """(Under the question's lock.) The answer to the asking session as a message, `reply_to` the
+    question, under the id written ahead: appended once however often this runs."""
+    from termbridge import events
+    from termbridge.context import SessionContext
+
+    asker, qid, late_id = q["asker"], q["id"], q["late_id"]
     try:
+        ctx = SessionContext(home, asker)
+        box = ctx.outbox
+        if box.holds(late_id):
+            return
         head = f"{name} answered your question {qid}"
         body = f"{head}:\n{text}"
-        limit = load_config()["max_body_bytes"]
+        limit = ctx.cfg["max_body_bytes"]
         if len(body.encode()) > limit:  # one message at most: the receipt keeps it whole
             head = f"{head} (cut: `termbridge receipt {qid}` has it whole):\n"
             room = max(limit - len(head.encode()), 0)
             body = head + text.encode()[:room].decode("utf-8", "ignore")
-        sent = send_message(home, asker, body, sender=name, reply_to=qid, wake=False)
-        waiter.start_waiter(home, asker)
-        events.log_event(home, "late_answer", asker, id=sent.id, question=qid, answered_by=name)
+        box.append(body, name, qid, None, None, msg_id=late_id)
+        events.log_event(home, "late_answer", asker, id=late_id, question=qid, answered_by=name)
     except Exception as e:  # noqa: BLE001 - the answer is in the receipt either way
         events.log_event(home, "late_answer_failed", asker, question=qid, error=str(e)[:200])
 
@@ -387,6 +454,11 @@ def ask(
             if scan:
                 last_scan = now
             r = lookup(home, qid, scan_transcripts=scan, session=name)
+            if r["state"] != "answered" and scan:
+                q_now = read_question(home, name, qid)  # written ahead by a hook killed half-way?
+                if q_now and isinstance(q_now.get("answer"), str) and not q_now.get("answered_at"):
+                    answer(home, name, qid, q_now["answer"], str(q_now.get("answer_via") or "hook"))
+                    r = lookup(home, qid, scan_transcripts=False, session=name)
             if r["state"] == "answered":
                 return _answered(got, r)
             if r["state"] in ("dead", "expired"):

@@ -630,6 +630,12 @@ class Outbox:
         """The ids whose delivery completed (the bounded ledger)."""
         return self._ledger_ids()
 
+    def holds(self, msg_id: str) -> bool:
+        """Whether MSG_ID is this queue's already: waiting, delivered (the bounded ledger) or dead-lettered."""
+        if any(r.get("id") == msg_id for r in self.queued_records()) or msg_id in self.delivered_ids():
+            return True
+        return any(e.get("id") == msg_id for e in self.dead_letters())
+
     def has_pending(self) -> bool:
         """Whether anything is waiting (including claims of drains that died)."""
         return self.stats()["pending"] > 0

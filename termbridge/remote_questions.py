@@ -133,7 +133,7 @@ def _queue_late(home: Path, q: dict, text: str) -> str | None:
     try:
         ctx = SessionContext(home, asker)
         box = ctx.outbox
-        if not _has(box, late_id):
+        if not box.holds(late_id):
             head = f"{target} answered your question {q['id']}:\n"
             room = ctx.cfg["max_body_bytes"] - len(head.encode())
             answer = sanitize_text(text).encode()[: max(room, 0)].decode("utf-8", "ignore") or "(empty)"
@@ -144,12 +144,6 @@ def _queue_late(home: Path, q: dict, text: str) -> str | None:
     except Exception as e:  # noqa: BLE001 - the answer is in `receipt ID` either way
         events.log_event(home, "late_answer_failed", asker, question=q["id"], error=str(e)[:200])
         return None
-
-
-def _has(box, msg_id: str) -> bool:
-    if any(r.get("id") == msg_id for r in box.queued_records()) or msg_id in box.delivered_ids():
-        return True
-    return any(e.get("id") == msg_id for e in box.dead_letters())
 
 
 def open_late(host_dir: Path, now: float | None = None) -> list[dict]:

@@ -437,3 +437,116 @@ def test_asks_started_at_once_never_pass_the_pair_limit_together(home, short_tmp
     finally:
         a.close()
         b.close()
+
+
+# ---------------------------------------------------------------- a turn-end hook killed half-way
+_KILLED_AFTER = {
+    # The first step of a Stop hook's answer, as end_turn takes it: written ahead, the turn forgotten.
+    "write-ahead": """
+        with answers._lock(home, name):
+            answers._write_ahead(home, name, qid, text, "hook:codex")
+            paths.unlink_durable(SessionFiles.of(home, name).turn_questions)
+    """,
+    # ...and the second, up to the late message appended to the asker's queue.
+    "late-append": """
+        with answers._lock(home, name):
+            answers._write_ahead(home, name, qid, text, "hook:codex")
+            paths.unlink_durable(SessionFiles.of(home, name).turn_questions)
+        with answers._lock(home, name):
+            q = answers.read_question(home, name, qid)
+            receipts_log.record_answer(home, name, qid, q["answer"], "hook:codex")
+            answers._queue_late(home, name, q, q["answer"])
+    """,
+}
+
+
+def _hook_killed_after(step: str, name: str, qid: str, text: str) -> None:
+    """The Stop hook's own steps in a process SIGKILLed right after STEP (a real crash)."""
+    import signal
+    import sys
+    import textwrap
+
+    code = (
+        textwrap.dedent(
+            """
+        import os, signal, sys
+        from pathlib import Path
+        from termbridge import answers, paths, receipts_log
+        from termbridge.session_files import SessionFiles
+        home, name, qid, text = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+        """
+        )
+        + textwrap.dedent(_KILLED_AFTER[step])
+        + "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code, str(HOME()), name, qid, text], capture_output=True, text=True)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+
+
+@pytest.mark.parametrize("step", sorted(_KILLED_AFTER))
+def test_a_stop_hook_killed_half_way_is_finished_once_by_the_next_prompt(home, short_tmp, step):
+    """Killed after writing its answer ahead (or after queueing the late message too): the agent's next
+    prompt hook finishes it, the receipt `answered` with that turn's text and the asker's message
+    queued exactly once; a later turn's text never answers it."""
+    from termbridge.outbox import Outbox
+
+    lead, b = _agent(short_tmp, "claude", "lead"), _agent(short_tmp, "codex", "b")
+    try:
+        rc, _, _ = Asking("b", "tok-k9 when you can", "--from", "lead", "--timeout", "1").result()
+        assert rc == 4
+        qid = _question_id("b")
+        _receive(b, "b", qid)
+        _hook_killed_after(step, "b", qid, "done: tok-k9")
+        assert tb_json("receipt", qid)["state"] == ("answered" if step == "late-append" else "received")
+        assert len(Outbox(HOME(), "lead").queued_records()) == (1 if step == "late-append" else 0)
+        rc, _ = b.hook("prompt-submit", {"hook_event_name": "UserPromptSubmit", "prompt": "next task"}, session="b")
+        assert rc == 0
+        r = tb_json("receipt", qid)
+        assert (r["state"], r["answer"]) == ("answered", "done: tok-k9")
+        msgs = Outbox(HOME(), "lead").queued_records()
+        assert len(msgs) == 1 and msgs[0]["reply_to"] == qid and "done: tok-k9" in msgs[0]["body"]
+        _stop(b, "b", "the next turn's text")
+        rc, _ = b.hook("prompt-submit", {"hook_event_name": "UserPromptSubmit", "prompt": "again"}, session="b")
+        assert len(Outbox(HOME(), "lead").queued_records()) == 1  # once
+        assert tb_json("receipt", qid)["answer"] == "done: tok-k9"
+    finally:
+        lead.close()
+        b.close()
+
+
+def test_a_waiting_ask_finishes_an_answer_its_killed_hook_wrote_ahead(home, short_tmp):
+    lead, b = _agent(short_tmp, "claude", "lead"), _agent(short_tmp, "codex", "b")
+    try:
+        asking = Asking("b", "tok-w4 please", "--from", "lead", "--timeout", "60", "--json")
+        qid = _question_id("b")
+        _receive(b, "b", qid)
+        _hook_killed_after("write-ahead", "b", qid, "done: tok-w4")
+        rc, out, err = asking.result()
+        assert rc == 0, err
+        assert json.loads(out)["answer"] == "done: tok-w4"
+        from termbridge.outbox import Outbox
+
+        assert Outbox(HOME(), "lead").queued_records() == []  # the asker had it: no late message
+    finally:
+        lead.close()
+        b.close()
+
+
+def test_question_files_go_a_week_after_they_were_asked(home, short_tmp):
+    import time
+
+    from termbridge import answers
+
+    b = _agent(short_tmp, "codex", "b")
+    try:
+        rc, _, _ = Asking("b", "tok-old", "--timeout", "1").result()
+        assert rc == 4
+        qid = _question_id("b")
+        assert answers.read_question(HOME(), "b", qid) is not None
+        answers.finish_answers(HOME(), "b", now=time.time() + 6 * 86400)
+        assert answers.read_question(HOME(), "b", qid) is not None
+        answers.finish_answers(HOME(), "b", now=time.time() + 8 * 86400)
+        assert answers.read_question(HOME(), "b", qid) is None
+        assert tb_json("receipt", qid)["state"] == "queued"  # its receipt stays
+    finally:
+        b.close()
