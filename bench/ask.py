@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,32 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import TB, machine  # noqa: E402
-
-
-def tb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*TB, *args], capture_output=True, text=True)
-
-
-def tbj(*args: str) -> dict:
-    p = tb(*args, "--json")
-    if p.returncode != 0:
-        raise SystemExit(f"termbridge {' '.join(args)}: {p.stderr}")
-    return json.loads(p.stdout)
-
-
-def wait(fn, seconds: float = 90.0, step: float = 0.05):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    raise SystemExit(f"timed out waiting for {getattr(fn, '__name__', fn)}")
-
-
-def row(name: str) -> dict | None:
-    return next((s for s in tbj("status")["sessions"] if s["name"] == name), None)
+from common import machine, status_row, tb, wait  # noqa: E402
 
 
 def set_lane(agent, lane: str) -> None:
@@ -63,7 +37,7 @@ def set_lane(agent, lane: str) -> None:
 
 
 def idle(agent) -> None:
-    wait(lambda: (r := row(agent.name)) is not None and r["surface"] == "idle", 90, 0.2)
+    wait(lambda: (r := status_row(agent.name)) is not None and r["surface"] == "idle", 90, 0.2)
 
 
 def one(agent, delay: float) -> tuple[float, float]:
@@ -103,7 +77,7 @@ def main() -> int:
             agents.append(agent)
             if kind == "codex":
                 agent.prompt("a first turn tok-first0")  # Codex runs SessionStart at its first turn
-            wait(lambda a=agent: row(a.name) is not None, 90, 0.3)
+            wait(lambda a=agent: status_row(a.name) is not None, 90, 0.3)
             agent.tui = agent.pid
             idle(agent)
             stub.delay = args.delay
@@ -114,7 +88,7 @@ def main() -> int:
                     set_lane(agent, "auto" if lane == "native" else "terminal")
                     idle(agent)
                     if lane == "native":
-                        wait(lambda a=agent: row(a.name)["lane"] == "native", 30, 0.3)
+                        wait(lambda a=agent: (status_row(a.name) or {}).get("lane") == "native", 30, 0.3)
                     total, own = one(agent, args.delay)
                     times[lane].append((total, own))
             stub.delay = 0.0

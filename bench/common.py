@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -46,3 +47,33 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+
+
+# ---------------------------------------------------------------- the CLI, as a bench drives it
+def tb(*args: str) -> subprocess.CompletedProcess:
+    """`termbridge ARGS` in this process's environment, its output captured."""
+    return subprocess.run([*TB, *args], capture_output=True, text=True)
+
+
+def tbj(*args: str) -> dict:
+    """`termbridge ARGS --json`, parsed; the bench stops on an error."""
+    p = tb(*args, "--json")
+    if p.returncode != 0:
+        raise SystemExit(f"termbridge {' '.join(args)}: {p.stderr}")
+    return json.loads(p.stdout)
+
+
+def wait(fn, seconds: float = 60.0, step: float = 0.01):
+    """FN's first truthy value within SECONDS; the bench stops when none came."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    raise SystemExit(f"timed out waiting for {getattr(fn, '__name__', fn)}")
+
+
+def status_row(name: str) -> dict | None:
+    """NAME's row of `status --json` (None when it has none)."""
+    return next((s for s in tbj("status")["sessions"] if s["name"] == name), None)

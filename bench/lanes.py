@@ -14,10 +14,8 @@ Per agent (Claude Code's messaging socket, Codex's `codex queue` in its stock da
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,32 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import TB, machine  # noqa: E402
-
-
-def tb(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*TB, *args], capture_output=True, text=True)
-
-
-def tbj(*args: str) -> dict:
-    p = tb(*args, "--json")
-    if p.returncode != 0:
-        raise SystemExit(f"termbridge {' '.join(args)}: {p.stderr}")
-    return json.loads(p.stdout)
-
-
-def wait(fn, seconds: float = 60.0, step: float = 0.01):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    raise SystemExit(f"timed out waiting for {getattr(fn, '__name__', fn)}")
+from common import machine, status_row, tb, tbj, wait  # noqa: E402
 
 
 def row(name: str) -> dict:
-    return next(s for s in tbj("status")["sessions"] if s["name"] == name)
+    r = status_row(name)
+    assert r is not None, f"{name} is not registered"
+    return r
 
 
 def register(agent, lane: str) -> None:
