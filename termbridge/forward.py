@@ -24,8 +24,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -216,30 +214,19 @@ def all_queues(home: Path) -> list[ForwardQueue]:
 # ---------------------------------------------------------------- the forwarder
 def live_forwarder(home: Path, host: str) -> dict | None:
     """{"pid", "since"} of HOST's running forwarder, or None."""
-    q = ForwardQueue(home, host)
-    info = paths.read_json(q.dir / "forwarder.json")
-    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
-        return None
-    if not proctree.is_alive(info["pid"], info.get("start")):
-        return None
-    return {"pid": info["pid"], "since": info.get("since")}
+    from termbridge import background
+
+    info = background.live(ForwardQueue(home, host).dir / "forwarder.json")
+    return {"pid": info["pid"], "since": info.get("since")} if info else None
 
 
 def start_forwarder(home: Path, host: str) -> bool:
     """Start HOST's forwarder, detached, unless one runs; True when one was started."""
+    from termbridge import background
+
     if live_forwarder(home, host):
         return False
-    env = dict(os.environ, TERMBRIDGE_HOME=str(home))
-    subprocess.Popen(
-        [sys.executable, "-m", "termbridge", "forwarder", host],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        env=env,
-        cwd="/",
-    )
+    background.spawn(home, ["-m", "termbridge", "forwarder", host])
     return True
 
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from termbridge import events, paths, proctree
+from termbridge import background, events, paths, proctree
 from termbridge.context import SessionContext
 from termbridge.session_files import SessionFiles
 
@@ -36,29 +35,15 @@ def _files(home: Path, name: str) -> SessionFiles:
 
 def live_waiter(home: Path, name: str) -> dict | None:
     """{"pid", "since"} of NAME's running waiter, or None."""
-    info = paths.read_json(_files(home, name).waiter)
-    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
-        return None
-    if not proctree.is_alive(info["pid"], info.get("start")):
-        return None
-    return {"pid": info["pid"], "since": info.get("since")}
+    info = background.live(_files(home, name).waiter)
+    return {"pid": info["pid"], "since": info.get("since")} if info else None
 
 
 def start_waiter(home: Path, name: str) -> bool:
     """Start NAME's waiter, detached, unless one runs; True when one was started."""
     if live_waiter(home, name):
         return False
-    env = dict(os.environ, TERMBRIDGE_HOME=str(home))
-    subprocess.Popen(
-        [sys.executable, "-m", "termbridge.session_waiter", name],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        env=env,
-        cwd="/",
-    )
+    background.spawn(home, ["-m", "termbridge.session_waiter", name])
     return True
 
 

@@ -30,13 +30,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from termbridge import events, paths, proctree
+from termbridge import background, events, paths, proctree
 from termbridge.context import SessionContext
 from termbridge.session_files import SessionFiles, sessions_dir
 
@@ -64,12 +63,8 @@ def _info(home: Path | str, socket: str) -> Path:
 
 def live_watcher(home: Path | str, socket: str) -> dict | None:
     """{"pid", "since", "server"} of the watcher running for the tmux server at SOCKET, or None."""
-    info = paths.read_json(_info(home, socket))
-    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
-        return None
-    if not proctree.is_alive(info["pid"], info.get("start")):
-        return None
-    return {"pid": info["pid"], "since": info.get("since"), "server": info.get("socket")}
+    info = background.live(_info(home, socket))
+    return {"pid": info["pid"], "since": info.get("since"), "server": info.get("socket")} if info else None
 
 
 # ---------------------------------------------------------------- the marks
@@ -130,16 +125,7 @@ def start_watcher(home: Path | str, socket: str) -> bool:
     """Start the watcher of the tmux server at SOCKET, detached, unless one runs; True when started."""
     if live_watcher(home, socket):
         return False
-    subprocess.Popen(
-        [sys.executable, "-m", "termbridge.watcher", os.path.abspath(socket)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        env=dict(os.environ, TERMBRIDGE_HOME=str(home)),
-        cwd="/",
-    )
+    background.spawn(home, ["-m", "termbridge.watcher", os.path.abspath(socket)])
     return True
 
 
