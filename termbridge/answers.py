@@ -341,6 +341,7 @@ def _queue_late(home: Path, name: str, q: dict, text: str) -> None:
     asker, qid, late_id = q["asker"], q["id"], q["late_id"]
     try:
         ctx = SessionContext(home, asker)
+        ctx.session  # noqa: B018 - the asker must still be a registered session (UnknownSession)
         box = ctx.outbox
         if box.holds(late_id):
             return

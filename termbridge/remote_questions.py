@@ -132,6 +132,7 @@ def _queue_late(home: Path, q: dict, text: str) -> str | None:
     asker, target, late_id = q["asker"], str(q.get("session") or "?"), q["late_id"]
     try:
         ctx = SessionContext(home, asker)
+        ctx.session  # noqa: B018 - the asker must still be a registered session (UnknownSession)
         box = ctx.outbox
         if not box.holds(late_id):
             head = f"{target} answered your question {q['id']}:\n"
