@@ -199,19 +199,39 @@ def _turn_path(home: Path, name: str) -> Path:
 
 
 def _read_turn(home: Path, name: str) -> list[str]:
+    return _read_turn_file(home, name)[1]
+
+
+def _read_turn_file(home: Path, name: str) -> tuple[str | None, list[str]]:
+    """The current turn's key (the agent's own id of the turn, when its hooks give one) and the
+    questions it received (an older file holds the list alone)."""
     try:
-        ids = paths.read_json(_turn_path(home, name), [])
+        data = paths.read_json(_turn_path(home, name))  # a mapping now, a list before 0.3's turn keys
     except (OSError, TermbridgeError):
-        return []
-    return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+        return None, []
+    turn, ids = (data.get("turn"), data.get("ids")) if isinstance(data, dict) else (None, data)
+    turn = turn if isinstance(turn, str) else None
+    return turn, [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
 
 
-def join_turn(home: Path, name: str, ids: list[str], new_turn: bool = False) -> list[str]:
+def turn_key(data: Mapping) -> str | None:
+    """The agent's own id of the turn a hook runs in: Claude Code's `prompt_id` (a message folded
+    into a running turn, as one a dialog held, carries the turn's own), Codex's `turn_id`."""
+    for k in ("prompt_id", "turn_id"):
+        v = data.get(k)
+        if isinstance(v, str) and 0 < len(v) <= 200:
+            return v
+    return None
+
+
+def join_turn(home: Path, name: str, ids: list[str], new_turn: bool = False, turn: str | None = None) -> list[str]:
     """The questions among IDS join NAME's current turn (they were received in it); returns them.
 
     NEW_TURN (the agent's own prompt hook: a prompt starts a turn) first forgets the questions of
     an earlier turn that ended with no turn-end hook (Claude Code and Codex run none on an
-    interrupt): a later turn never received them, so it never answers them."""
+    interrupt): a later turn never received them, so it never answers them. A prompt hook whose
+    TURN (turn_key) is the current turn's own is no new turn: Claude Code folds a message that
+    arrives while a dialog holds the turn into that turn, and runs the prompt hook for it."""
     if new_turn and os.path.isdir(SessionFiles.of(home, name).questions):
         finish_answers(home, name)  # a turn-end hook killed half-way: its answers are finished first
     qs = [i for i in ids if read_question(home, name, i) is not None]
@@ -219,10 +239,12 @@ def join_turn(home: Path, name: str, ids: list[str], new_turn: bool = False) -> 
     if not qs and not (new_turn and os.path.lexists(path)):
         return []
     with _lock(home, name):
-        now = [] if new_turn else _read_turn(home, name)
+        current, now = _read_turn_file(home, name)
+        if new_turn and not (turn is not None and turn == current):
+            current, now = turn, []
         merged = list(dict.fromkeys(now + qs))
         if merged:
-            paths.atomic_write(path, json.dumps(merged).encode())
+            paths.atomic_write(path, json.dumps({"turn": current, "ids": merged}).encode())
         elif os.path.lexists(path):
             paths.unlink_durable(path)
     return qs

@@ -313,7 +313,9 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     from termbridge import answers
 
     if not _FRAMED_ID.search(prompt):
-        answers.join_turn(home, name, [], new_turn=True)  # a person's turn answers no earlier question
+        answers.join_turn(
+            home, name, [], new_turn=True, turn=answers.turn_key(data)
+        )  # a person's turn answers no earlier question
         return
     # Evidence only for what termbridge submitted or handed over to this session: delivered,
     # in flight, or the text it typed. A queued, expired or dead message never becomes `received`.
@@ -324,7 +326,7 @@ def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
     if ids:
         receipts_log.record(home, name, ids, "received", via=f"hook:{agent}")
         events.log_event(home, "received", name, ids=ids, via=f"hook:{agent}")
-    answers.join_turn(home, name, ids, new_turn=True)  # the questions received in this turn: its end answers them
+    answers.join_turn(home, name, ids, new_turn=True, turn=answers.turn_key(data))  # its end answers them
 
 
 # ---------------------------------------------------------------- stop

@@ -63,12 +63,16 @@ def _question_id(name: str) -> str:
     return recs[0]["id"]
 
 
-def _receive(h, name: str, qid: str) -> None:
+def _receive(h, name: str, qid: str, prompt_id: str | None = None) -> None:
     """NAME's agent gets the question: handed to it (`drain --print`, as a reader would), then its own
-    prompt hook sees the framed text (it becomes `received`, and joins the turn)."""
+    prompt hook sees the framed text (it becomes `received`, and joins the turn). PROMPT_ID: the
+    turn's own id in the hook input, as Claude Code gives it."""
     out = tb("drain", name, "--print").out
     assert qid in out and "asks this as question" in out
-    rc, _ = h.hook("prompt-submit", {"hook_event_name": "UserPromptSubmit", "prompt": out}, session=name)
+    data = {"hook_event_name": "UserPromptSubmit", "prompt": out}
+    if prompt_id is not None:
+        data["prompt_id"] = prompt_id
+    rc, _ = h.hook("prompt-submit", data, session=name)
     assert rc == 0 and tb_json("receipt", qid)["state"] == "received"
 
 
@@ -548,5 +552,33 @@ def test_question_files_go_a_week_after_they_were_asked(home, short_tmp):
         answers.finish_answers(HOME(), "b", now=time.time() + 8 * 86400)
         assert answers.read_question(HOME(), "b", qid) is None
         assert tb_json("receipt", qid)["state"] == "queued"  # its receipt stays
+    finally:
+        b.close()
+
+
+def test_a_message_folded_into_a_running_turn_keeps_that_turns_questions(home, short_tmp):
+    """Claude Code folds a message that arrives while a dialog holds a turn into that turn and runs its
+    prompt hook with the turn's own `prompt_id` (measured on 2.1.332): both questions belong to the
+    turn, and its final message answers both. A prompt with another id starts a new turn: an
+    interrupted turn's question is never answered by it."""
+    b = _agent(short_tmp, "claude", "b")
+    try:
+        qids = []
+        for tok in ("tok-f1", "tok-f2"):
+            assert Asking("b", f"{tok}?", "--timeout", "1").result()[0] == 4
+            qids.append(_question_id("b"))
+            _receive(b, "b", qids[-1], prompt_id="turn-1")  # the second is folded into turn-1
+        _stop(b, "b", "both: tok-f1 tok-f2")
+        assert [tb_json("receipt", q)["answer"] for q in qids] == ["both: tok-f1 tok-f2"] * 2
+        assert Asking("b", "tok-f3?", "--timeout", "1").result()[0] == 4
+        q3 = _question_id("b")
+        _receive(b, "b", q3, prompt_id="turn-2")  # turn-2 is interrupted: no Stop hook runs
+        assert Asking("b", "tok-f4?", "--timeout", "1").result()[0] == 4
+        q4 = _question_id("b")
+        _receive(b, "b", q4, prompt_id="turn-3")
+        _stop(b, "b", "only: tok-f4")
+        assert tb_json("receipt", q4)["answer"] == "only: tok-f4"
+        r3 = tb_json("receipt", q3)
+        assert r3["state"] == "received" and r3.get("answer") is None
     finally:
         b.close()

@@ -19,6 +19,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,42 @@ def test_two_agents_asked_at_once_never_get_each_others_answers(state):
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("agent", ["claude"], indirect=True)
+def test_a_question_that_arrives_while_a_dialog_holds_the_turn_is_answered_with_that_turn(state, agent):
+    """Claude Code folds a message that arrives during a permission dialog into the held turn (its
+    prompt hook runs with the turn's own `prompt_id`): once the person approves, the turn's final
+    message answers both the question that started it and the one folded into it."""
+    marker = Path(COMMAND.split()[-1])
+    marker.unlink(missing_ok=True)
+    state.stub.next_tool_call(COMMAND)
+    first, second = _token(), _token()
+    ask = lambda text: subprocess.Popen(  # noqa: E731
+        [*TB, "ask", agent.name, text, "--timeout", "120", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    one = ask(f"Run the check, then answer {first}")
+    two = None
+    try:
+        retry_until(lambda: _row(agent.name)["surface"] == "dialog", 55, 0.5)
+        two = ask(f"And this one: {second}")
+        questions = Path(os.environ["TERMBRIDGE_HOME"]) / "sessions" / agent.name / "questions"
+        retry_until(lambda: len(list(questions.glob("*.json"))) >= 2, 30, 0.2)
+        time.sleep(2)  # the socket message waits behind the dialog
+        assert not marker.exists()
+        agent.keys("Enter")  # the person approves the command
+        out1, err1 = one.communicate(timeout=150)
+        out2, err2 = two.communicate(timeout=150)
+    finally:
+        one.kill()
+        if two is not None:
+            two.kill()
+        state.stub.clear_tool_calls()
+    assert one.returncode == 0 and two.returncode == 0, (err1, err2)
+    a1, a2 = json.loads(out1), json.loads(out2)
+    assert a1["answer"] == a2["answer"] and second in a1["answer"], (a1, a2)  # the turn's one final message
+    assert marker.exists()  # the person's approval, not termbridge's
+    retry_until(lambda: _row(agent.name)["surface"] == "idle", 60, 0.3)
