@@ -7,7 +7,8 @@ expected) plus a small file in the target session's `questions/` directory:
                          "answer"?, "answer_via"?, "late_id"?, "answered_at"?}
 
 (`answer` and `late_id` are written ahead of the receipt and the late message, `answered_at`
-last: see `answer`. Files are removed a week after they were asked.)
+last, with a `<id>.unfinished` mark meanwhile: see `answer`. Files are removed a week after they
+were asked. `turn_questions.json`: `{"turn": the agent's own turn id or null, "ids": [...]}`.)
 
 The answer is the final assistant message of the first turn of the target's agent that received
 the question, taken from that agent's own turn-end hook input (Claude Code's and Codex's `Stop`
@@ -232,8 +233,8 @@ def join_turn(home: Path, name: str, ids: list[str], new_turn: bool = False, tur
     interrupt): a later turn never received them, so it never answers them. A prompt hook whose
     TURN (turn_key) is the current turn's own is no new turn: Claude Code folds a message that
     arrives while a dialog holds the turn into that turn, and runs the prompt hook for it."""
-    if new_turn and os.path.isdir(SessionFiles.of(home, name).questions):
-        finish_answers(home, name)  # a turn-end hook killed half-way: its answers are finished first
+    if new_turn:
+        _finish_quietly(home, name)  # a turn-end hook killed half-way: its answers are finished first
     qs = [i for i in ids if read_question(home, name, i) is not None]
     path = _turn_path(home, name)
     if not qs and not (new_turn and os.path.lexists(path)):
@@ -242,6 +243,7 @@ def join_turn(home: Path, name: str, ids: list[str], new_turn: bool = False, tur
         current, now = _read_turn_file(home, name)
         if new_turn and not (turn is not None and turn == current):
             current, now = turn, []
+        current = current or turn
         merged = list(dict.fromkeys(now + qs))
         if merged:
             paths.atomic_write(path, json.dumps({"turn": current, "ids": merged}).encode())
@@ -265,13 +267,18 @@ def end_turn(home: Path, name: str, agent: str, data: Mapping) -> list[str]:
 
     The answers are written ahead into the question files before the turn is forgotten, in one
     step under the lock: a hook killed after that leaves them to `finish_answers`; one killed
-    before it answers nothing, and the next prompt starts a new turn (never a wrong answer)."""
+    before it answers nothing, and the next prompt starts a new turn (never a wrong answer). A
+    turn-end hook whose turn key (turn_key: Claude's and Codex's Stop carry their turn's own) is
+    not the stored turn's answers nothing: those questions were an earlier turn's."""
     if not os.path.lexists(_turn_path(home, name)):
         return []  # the hot path of most Stops: no question in this turn
     text = answer_text(agent, data)
     via = f"hook:{agent}"
+    key = turn_key(data)
     with _lock(home, name):
-        ids = _read_turn(home, name)
+        current, ids = _read_turn_file(home, name)
+        if key is not None and current is not None and key != current:
+            ids = []  # an earlier turn's (it ended with no turn-end hook): this turn never received them
         if text is not None:
             ids = [qid for qid in ids if _write_ahead(home, name, qid, text, via)]
         paths.unlink_durable(_turn_path(home, name))
@@ -297,16 +304,24 @@ def answer(home: Path, name: str, qid: str, text: str, via: str) -> bool:
         text, via = q["answer"], str(q.get("answer_via") or via)
         receipts_log.record_answer(home, name, qid, text, via)
         late = q.get("late_id")
-        if isinstance(late, str):
-            _queue_late(home, name, q, text)
+        queued = isinstance(late, str) and _queue_late(home, name, q, text)
         q["answered_at"] = round(time.time(), 6)
         _write_question(home, name, q)
+        _unfinished(home, name, qid).unlink(missing_ok=True)
     events.log_event(home, "answered", name, id=qid, via=via, chars=len(text), waiting=not isinstance(late, str))
-    if isinstance(late, str):
-        from termbridge import waiter
+    if queued:
+        try:
+            from termbridge import waiter
 
-        waiter.start_waiter(home, q["asker"])
+            waiter.start_waiter(home, q["asker"])
+        except Exception as e:  # noqa: BLE001 - the message is queued: the next send or drain carries it
+            events.log_event(home, "late_answer_failed", q["asker"], question=qid, error=f"waiter: {e}"[:200])
     return True
+
+
+def _unfinished(home: Path, name: str, qid: str) -> Path:
+    """The mark of an answer written ahead and not yet complete: `finish_answers` looks only at these."""
+    return SessionFiles.of(home, name).questions / f"{qid}.unfinished"
 
 
 def _write_ahead(home: Path, name: str, qid: str, text: str, via: str) -> bool:
@@ -321,6 +336,7 @@ def _write_ahead(home: Path, name: str, qid: str, text: str, via: str) -> bool:
     changed = False
     if not isinstance(q.get("answer"), str):
         q["answer"], q["answer_via"] = sanitize_text(text)[:MAX_ANSWER_CHARS], via
+        paths.atomic_write(_unfinished(home, name, qid), b"")  # before the answer: the sweep finds it
         changed = True
     if not isinstance(q.get("late_id"), str) and isinstance(q.get("asker"), str) and not _waiting(q):
         from termbridge.ids import new_id
@@ -332,31 +348,57 @@ def _write_ahead(home: Path, name: str, qid: str, text: str, via: str) -> bool:
     return True
 
 
-def finish_answers(home: Path, name: str, now: float | None = None) -> list[str]:
+def finish_answers(home: Path, name: str) -> list[str]:
     """Finish every question of NAME whose answer was written ahead but never completed (its hook
-    was killed half-way): the receipt and the late message, once. Returns the ids finished.
-    Question files asked more than a week ago go (their receipts stay)."""
-    now = time.time() if now is None else now
-    qdir = SessionFiles.of(home, name).questions
+    was killed half-way: its `.unfinished` mark stays): the receipt and the late message, once.
+    Returns the ids finished. Costs one directory listing when there is none."""
     done = []
-    for fn in paths.list_dir(qdir):
-        if not fn.endswith(".json"):
+    for fn in paths.list_dir(SessionFiles.of(home, name).questions):
+        if not fn.endswith(".unfinished"):
             continue
-        q = read_question(home, name, fn[: -len(".json")])
-        if q is None:
-            continue
-        if isinstance(q.get("answer"), str) and not q.get("answered_at"):
-            if answer(home, name, q["id"], q["answer"], str(q.get("answer_via") or "hook")):
-                done.append(q["id"])
-        elif isinstance(q.get("asked_at"), (int, float)) and now - q["asked_at"] > KEEP_QUESTION_S:
+        qid = fn[: -len(".unfinished")]
+        q = read_question(home, name, qid)
+        if q is not None and isinstance(q.get("answer"), str) and not q.get("answered_at"):
+            if answer(home, name, qid, q["answer"], str(q.get("answer_via") or "hook")):
+                done.append(qid)
+        elif paths.NAME_RE.fullmatch(qid):
             with _lock(home, name):
-                paths.unlink_durable(question_path(home, name, q["id"]))
+                _unfinished(home, name, qid).unlink(missing_ok=True)
     return done
 
 
-def _queue_late(home: Path, name: str, q: dict, text: str) -> None:
+def _finish_quietly(home: Path, name: str) -> None:
+    """finish_answers for a prompt hook: its own question must still join the turn if this fails."""
+    if not os.path.isdir(SessionFiles.of(home, name).questions):
+        return
+    try:
+        finish_answers(home, name)
+    except Exception as e:  # noqa: BLE001 - logged; the half-done answer waits for the next chance
+        from termbridge import events
+
+        events.log_event(home, "hook_error", name, hook="finish-answers", error=str(e)[:200])
+
+
+def prune_questions(home: Path, name: str, now: float | None = None) -> None:
+    """Question files of NAME asked more than a week ago go (their receipts stay), but not one
+    whose answer is still to be finished."""
+    now = time.time() if now is None else now
+    for fn in paths.list_dir(SessionFiles.of(home, name).questions):
+        if not fn.endswith(".json"):
+            continue
+        q = read_question(home, name, fn[: -len(".json")])
+        if q is None or not isinstance(q.get("asked_at"), (int, float)) or now - q["asked_at"] <= KEEP_QUESTION_S:
+            continue
+        if isinstance(q.get("answer"), str) and not q.get("answered_at"):
+            continue
+        with _lock(home, name):
+            paths.unlink_durable(question_path(home, name, q["id"]))
+
+
+def _queue_late(home: Path, name: str, q: dict, text: str) -> bool:
     """(Under the question's lock.) The answer to the asking session as a message, `reply_to` the
-    question, under the id written ahead: appended once however often this runs."""
+    question, under the id written ahead: appended once however often this runs. True when it is
+    in the asker's queue (now or before)."""
     from termbridge import events
     from termbridge.context import SessionContext
 
@@ -366,7 +408,7 @@ def _queue_late(home: Path, name: str, q: dict, text: str) -> None:
         ctx.session  # noqa: B018 - the asker must still be a registered session (UnknownSession)
         box = ctx.outbox
         if box.holds(late_id):
-            return
+            return True
         head = f"{name} answered your question {qid}"
         body = f"{head}:\n{text}"
         limit = ctx.cfg["max_body_bytes"]
@@ -376,8 +418,10 @@ def _queue_late(home: Path, name: str, q: dict, text: str) -> None:
             body = head + text.encode()[:room].decode("utf-8", "ignore")
         box.append(body, name, qid, None, None, msg_id=late_id)
         events.log_event(home, "late_answer", asker, id=late_id, question=qid, answered_by=name)
+        return True
     except Exception as e:  # noqa: BLE001 - the answer is in the receipt either way
         events.log_event(home, "late_answer_failed", asker, question=qid, error=str(e)[:200])
+        return False
 
 
 def _release(home: Path, name: str, qid: str) -> dict | None:
@@ -458,6 +502,7 @@ def ask(
         reserve_pair(home, asker, name, cfg["ask_pair_limit"], qid)
     q = {"id": qid, "asker": asker, "from": sender or asker, "asked_at": round(time.time(), 6), "waiter": _me()}
     _write_question(home, name, q)  # before the message exists: its hooks know it as a question
+    prune_questions(home, name)
     try:
         Outbox(home, name, cfg).append(body, sender or asker, None, None, None, ask=True, msg_id=qid)
     except BaseException:
@@ -477,11 +522,8 @@ def ask(
             if scan:
                 last_scan = now
             r = lookup(home, qid, scan_transcripts=scan, session=name)
-            if r["state"] != "answered" and scan:
-                q_now = read_question(home, name, qid)  # written ahead by a hook killed half-way?
-                if q_now and isinstance(q_now.get("answer"), str) and not q_now.get("answered_at"):
-                    answer(home, name, qid, q_now["answer"], str(q_now.get("answer_via") or "hook"))
-                    r = lookup(home, qid, scan_transcripts=False, session=name)
+            if r["state"] != "answered" and (scan or now >= deadline) and _finish_own(home, name, qid):
+                r = lookup(home, qid, scan_transcripts=False, session=name)
             if r["state"] == "answered":
                 return _answered(got, r)
             if r["state"] in ("dead", "expired"):
@@ -505,6 +547,14 @@ def ask(
     except BaseException:
         _release(home, name, qid)  # interrupted: a later answer goes to the asker
         raise
+
+
+def _finish_own(home: Path, name: str, qid: str) -> bool:
+    """The waiting `ask` finishes its question's answer when a hook killed half-way wrote it ahead."""
+    q = read_question(home, name, qid)
+    if q and isinstance(q.get("answer"), str) and not q.get("answered_at"):
+        return answer(home, name, qid, q["answer"], str(q.get("answer_via") or "hook"))
+    return False
 
 
 def require_turn_ends(home: Path, sess) -> None:

@@ -413,7 +413,8 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
         if own and any(r.get("ask") for r in d.records):  # by hand: handed to whoever ran it, not the agent
             from termbridge import answers
 
-            answers.join_turn(home, name, [r["id"] for r in d.records if r.get("ask")])  # the turn goes on
+            asks = [r["id"] for r in d.records if r.get("ask")]
+            answers.join_turn(home, name, asks, turn=answers.turn_key(data))  # the turn goes on
     _set_blocks(home, name, blocks + 1)
     set_mark(home, name, "busy")  # the agent goes on working on the delivered messages
     events.log_event(home, "hook_stop", name, agent=agent, blocked=True, messages=handed, consecutive_blocks=blocks + 1)

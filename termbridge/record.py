@@ -294,9 +294,10 @@ def _gemini_start(head: bytes) -> float | None:
 
 
 # ---------------------------------------------------------------- reading it
-def _read(path: Path, limit: int) -> bytes | None:
+def _read(path: Path, limit: int, whole_lines: bool = False) -> bytes | None:
     """The last LIMIT bytes of PATH; None unless it is a regular file (a FIFO would hang the read;
-    a symlink is not followed)."""
+    a symlink is not followed). WHOLE_LINES: a line cut by the limit is left out (its start, as a
+    JSON entry's type, is not there to read)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -305,8 +306,12 @@ def _read(path: Path, limit: int) -> bytes | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         size = os.fstat(fd).st_size
-        f.seek(max(0, size - limit))
-        return f.read()
+        start = max(0, size - limit)
+        f.seek(start)
+        data = f.read()
+    if whole_lines and start > 0 and b"\n" in data:  # (a record of one long line is read as it is)
+        data = data[data.find(b"\n") + 1 :]
+    return data
 
 
 def framed_header(msg_id: str) -> bytes:
@@ -324,7 +329,7 @@ def shows(home: Path, sess, ids: Iterable[str], held: bool = False) -> set[str]:
     path = path_of(home, sess)
     if path is None:
         return set()
-    data = _read(path, _TAIL)
+    data = _read(path, _TAIL, whole_lines=True)
     if data is None:
         return set()
     return {i for i in want if _delivered(data, framed_header(i), held)}

@@ -76,9 +76,12 @@ def _receive(h, name: str, qid: str, prompt_id: str | None = None) -> None:
     assert rc == 0 and tb_json("receipt", qid)["state"] == "received"
 
 
-def _stop(h, name: str, text: str, active: bool = False) -> str:
+def _stop(h, name: str, text: str, active: bool = False, prompt_id: str | None = None) -> str:
     key = "prompt_response" if h.agent == "gemini" else "last_assistant_message"
-    rc, out = h.hook("stop", {"hook_event_name": "Stop", "stop_hook_active": active, key: text}, session=name)
+    data = {"hook_event_name": "Stop", "stop_hook_active": active, key: text}
+    if prompt_id is not None:
+        data["prompt_id"] = prompt_id
+    rc, out = h.hook("stop", data, session=name)
     assert rc == 0
     return out
 
@@ -547,9 +550,9 @@ def test_question_files_go_a_week_after_they_were_asked(home, short_tmp):
         assert rc == 4
         qid = _question_id("b")
         assert answers.read_question(HOME(), "b", qid) is not None
-        answers.finish_answers(HOME(), "b", now=time.time() + 6 * 86400)
+        answers.prune_questions(HOME(), "b", now=time.time() + 6 * 86400)
         assert answers.read_question(HOME(), "b", qid) is not None
-        answers.finish_answers(HOME(), "b", now=time.time() + 8 * 86400)
+        answers.prune_questions(HOME(), "b", now=time.time() + 8 * 86400)
         assert answers.read_question(HOME(), "b", qid) is None
         assert tb_json("receipt", qid)["state"] == "queued"  # its receipt stays
     finally:
@@ -580,5 +583,42 @@ def test_a_message_folded_into_a_running_turn_keeps_that_turns_questions(home, s
         assert tb_json("receipt", q4)["answer"] == "only: tok-f4"
         r3 = tb_json("receipt", q3)
         assert r3["state"] == "received" and r3.get("answer") is None
+    finally:
+        b.close()
+
+
+def test_a_question_a_stop_handed_over_stays_in_the_turn_a_held_message_is_folded_into(home, short_tmp):
+    """The Stop of turn-1 hands a question over (the turn goes on, under the same prompt_id); a message a
+    dialog held is then folded into that turn: the handed-over question still belongs to it."""
+    h = _agent(short_tmp, "claude", "b")
+    try:
+        asking = Asking("b", "tok-h1?", "--timeout", "60")
+        qid = _question_id("b")
+        out = _stop(h, "b", "the person's turn is done", prompt_id="turn-1")
+        assert qid in json.loads(out)["reason"]
+        rc, _ = h.hook(
+            "prompt-submit",
+            {"hook_event_name": "UserPromptSubmit", "prompt": "held", "prompt_id": "turn-1"},
+            session="b",
+        )
+        assert rc == 0
+        _stop(h, "b", "answer: tok-h1", active=True, prompt_id="turn-1")
+        rc, out, err = asking.result()
+        assert (rc, out) == (0, "answer: tok-h1\n"), err
+    finally:
+        h.close()
+
+
+def test_a_turn_end_of_another_turn_never_answers_an_earlier_turns_question(home, short_tmp):
+    """turn-1 received the question and was interrupted (no Stop); the prompt hook of turn-2 never ran
+    (it failed, or was not installed yet): turn-2's Stop, naming its own turn, does not answer it."""
+    b = _agent(short_tmp, "claude", "b")
+    try:
+        assert Asking("b", "tok-i1?", "--timeout", "1").result()[0] == 4
+        qid = _question_id("b")
+        _receive(b, "b", qid, prompt_id="turn-1")
+        _stop(b, "b", "an unrelated reply", prompt_id="turn-2")
+        r = tb_json("receipt", qid)
+        assert r["state"] == "received" and r.get("answer") is None
     finally:
         b.close()

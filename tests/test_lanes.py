@@ -502,3 +502,16 @@ def test_lanes_choose_terminal_for_pull_and_terminal_sessions(home, claude_like)
     assert lanes.choose(home, pull).lane == "terminal" and not lanes.wanted(pull)
     typed = registry.register(home, "t", pid, "claude", lane="terminal")
     assert lanes.choose(home, typed).reason == "register --lane terminal"
+
+
+def test_a_queued_only_entry_cut_by_the_records_tail_limit_never_reads_as_received(short_tmp, monkeypatch):
+    """The record is read from its last 8 MiB: a `queue-operation` line cut there has lost its type,
+    and is left out rather than counted as the message given to the model."""
+    from termbridge import record
+
+    monkeypatch.setattr(record, "_TAIL", 64)
+    line = json.dumps({"type": "queue-operation", "operation": "enqueue", "content": "--- message 01Q from a"})
+    f = short_tmp / "t.jsonl"
+    f.write_text("x" * 100 + "\n" + line + "\n")  # the limit cuts into the entry, after its type
+    assert record._delivered(record._read(f, record._TAIL, whole_lines=True), b"--- message 01Q from ") is False
+    assert record._delivered(record._read(f, record._TAIL), b"--- message 01Q from ") is True  # as it was read before

@@ -166,7 +166,7 @@ def holding(pid: int, rec: dict | None, headers: dict[str, str]) -> set[str]:
     try:
         if not stat.S_ISREG(os.lstat(db).st_mode):  # no symlink followed
             return set()
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
+        con = sqlite3.connect(Path(db).as_uri() + "?mode=ro", uri=True, timeout=1.0)  # quoted: `?`/`#` in a path
     except (OSError, sqlite3.Error):
         return set()
     try:
