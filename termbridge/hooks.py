@@ -374,7 +374,10 @@ def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], 
         from termbridge import answers, record
 
         record.bind_from_hook(home, sess, agent, data)
-        answers.end_turn(home, name, agent, data)  # the turn's questions get its final message
+        try:
+            answers.end_turn(home, name, agent, data)  # the turn's questions get its final message
+        except Exception as e:  # noqa: BLE001 - logged; the hand-over below still runs
+            events.log_event(home, "hook_error", name, hook=f"stop:{agent}", error=f"answers: {e}"[:200])
     budget = cfg["block_budget"]
     fresh_turn = data.get("stop_hook_active") is False  # absent or malformed counts as true (fail safe)
     blocks = 0 if fresh_turn else _blocks(home, name)
