@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
 import statistics
@@ -25,18 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PY, TB, machine, median_ms, private_env, run  # noqa: E402
+from common import wait as common_wait  # noqa: E402
 
 SESSIONS = 20
 
 
-def wait(fn, seconds=30.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {fn}")
+# common.wait, polling at 20 Hz: a bench that measures CPU should not poll much itself.
+wait = functools.partial(common_wait, step=0.05)
 
 
 def ticks(pid: int, children: bool = False) -> int:
