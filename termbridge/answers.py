@@ -35,12 +35,15 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from termbridge import paths
 from termbridge.errors import AskRefused, BadInput, TermbridgeError
 from termbridge.outcome import Outcome
 from termbridge.session_files import SessionFiles
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 ASKS_LOG = "asks.log"  # in the state home
 ASKS_LOCK = "asks.lock"  # check and count as one step
@@ -72,20 +75,20 @@ class Asked(Outcome):
 
 
 # ---------------------------------------------------------------- files
-def question_path(home: Path, name: str, qid: str) -> Path:
+def question_path(home: StrPath, name: str, qid: str) -> str:
     """QID's file in NAME's questions; BadInput for an id that is no plain name (a forwarded id
     with `/` or `..` would name a file outside them)."""
     if not paths.NAME_RE.fullmatch(qid) or qid in (".", ".."):
         raise BadInput(f"invalid question id {qid!r}: use 1-64 of A-Z a-z 0-9 . _ -")
-    return SessionFiles.of(home, name).questions / f"{qid}.json"
+    return os.path.join(SessionFiles.of(home, name).questions, f"{qid}.json")
 
 
-def _lock(home: Path, name: str):
+def _lock(home: StrPath, name: str):
     d = paths.ensure_dir(SessionFiles.of(home, name).questions)
-    return paths.state_lock(d / ".lock", timeout=10.0)
+    return paths.state_lock(os.path.join(d, ".lock"), timeout=10.0)
 
 
-def read_question(home: Path, name: str, qid: str) -> dict | None:
+def read_question(home: StrPath, name: str, qid: str) -> dict | None:
     """The question file of QID in NAME (None when QID is no question of NAME's, or it is unreadable)."""
     if not paths.NAME_RE.fullmatch(qid):
         return None
@@ -96,20 +99,20 @@ def read_question(home: Path, name: str, qid: str) -> dict | None:
     return q if isinstance(q, dict) and q.get("id") == qid else None
 
 
-def _write_question(home: Path, name: str, q: dict) -> None:
+def _write_question(home: StrPath, name: str, q: dict) -> None:
     path = question_path(home, name, q["id"])
-    paths.ensure_dir(path.parent)
+    paths.ensure_dir(os.path.dirname(path))
     paths.atomic_write(path, json.dumps(q, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def take_question(home: Path, name: str, qid: str, sender: str | None) -> None:
+def take_question(home: StrPath, name: str, qid: str, sender: str | None) -> None:
     """A question another machine's `ask NAME@HOST` forwarded (rpc `take` with `ask`): its file
     here, before its message. No one here waits and no session here asked: its answer goes back
     only through its receipt, which the asking machine polls."""
     _write_question(home, name, {"id": qid, "asker": None, "from": sender, "asked_at": round(time.time(), 6)})
 
 
-def drop_question(home: Path, name: str, qid: str) -> None:
+def drop_question(home: StrPath, name: str, qid: str) -> None:
     """The question file of a message that was never queued (its append failed)."""
     paths.unlink_durable(question_path(home, name, qid))
 
@@ -132,7 +135,7 @@ def _waiting(q: dict) -> bool:
 
 
 # ---------------------------------------------------------------- who asks, and how often
-def asker_of(home: Path, sender: str | None) -> str | None:
+def asker_of(home: StrPath, sender: str | None) -> str | None:
     """The registered session that asks: SENDER when it names one, else the agent that runs this
     command (a registered session whose live PID is among the caller's ancestors), else None.
     A SENDER that names no session never hides the agent that runs this command (its pair limit)."""
@@ -151,9 +154,9 @@ def asker_of(home: Path, sender: str | None) -> str | None:
     return None
 
 
-def _asks(home: Path, now: float) -> list[dict]:
+def _asks(home: StrPath, now: float) -> list[dict]:
     out = []
-    for line in (paths.read_bytes(home / ASKS_LOG) or b"").split(b"\n"):
+    for line in (paths.read_bytes(os.path.join(home, ASKS_LOG)) or b"").split(b"\n"):
         try:
             e = json.loads(line)
         except ValueError:
@@ -163,7 +166,7 @@ def _asks(home: Path, now: float) -> list[dict]:
     return out
 
 
-def check_pair(home: Path, asker: str, target: str, limit: int, now: float | None = None) -> None:
+def check_pair(home: StrPath, asker: str, target: str, limit: int, now: float | None = None) -> None:
     """Refuse (exit 4) a question past LIMIT between ASKER and TARGET, either way, in 10 minutes."""
     now = time.time() if now is None else now
     pair = {asker, target}
@@ -175,18 +178,18 @@ def check_pair(home: Path, asker: str, target: str, limit: int, now: float | Non
         )
 
 
-def reserve_pair(home: Path, asker: str, target: str, limit: int, qid: str) -> None:
+def reserve_pair(home: StrPath, asker: str, target: str, limit: int, qid: str) -> None:
     """check_pair and note_asked as one step (asks started at once cannot all pass the limit):
     QID counts from now on, even when its question then fails to be queued."""
-    with paths.state_lock(home / ASKS_LOCK, timeout=10.0):
+    with paths.state_lock(os.path.join(home, ASKS_LOCK), timeout=10.0):
         check_pair(home, asker, target, limit)
         note_asked(home, asker, target, qid)
 
 
-def note_asked(home: Path, asker: str, target: str, qid: str) -> None:
+def note_asked(home: StrPath, asker: str, target: str, qid: str) -> None:
     """Count QID for ASKER and TARGET (under ASKS_LOCK: reserve_pair)."""
     now = time.time()
-    path = home / ASKS_LOG
+    path = os.path.join(home, ASKS_LOG)
     line = json.dumps({"t": round(now, 3), "from": asker, "to": target, "id": qid}, separators=(",", ":"))
     paths.append_durable(path, (line + "\n").encode())
     if len(paths.read_bytes(path) or b"") > 256 * 1024:  # keep only the window
@@ -195,15 +198,15 @@ def note_asked(home: Path, asker: str, target: str, qid: str) -> None:
 
 
 # ---------------------------------------------------------------- the turn that received a question
-def _turn_path(home: Path, name: str) -> Path:
+def _turn_path(home: StrPath, name: str) -> str:
     return SessionFiles.of(home, name).turn_questions
 
 
-def _read_turn(home: Path, name: str) -> list[str]:
+def _read_turn(home: StrPath, name: str) -> list[str]:
     return _read_turn_file(home, name)[1]
 
 
-def _read_turn_file(home: Path, name: str) -> tuple[str | None, list[str]]:
+def _read_turn_file(home: StrPath, name: str) -> tuple[str | None, list[str]]:
     """The current turn's key (the agent's own id of the turn, when its hooks give one) and the
     questions it received (an older file holds the list alone)."""
     try:
@@ -225,7 +228,7 @@ def turn_key(data: Mapping) -> str | None:
     return None
 
 
-def join_turn(home: Path, name: str, ids: list[str], new_turn: bool = False, turn: str | None = None) -> list[str]:
+def join_turn(home: StrPath, name: str, ids: list[str], new_turn: bool = False, turn: str | None = None) -> list[str]:
     """The questions among IDS join NAME's current turn (they were received in it); returns them.
 
     NEW_TURN (the agent's own prompt hook: a prompt starts a turn) first forgets the questions of
@@ -261,7 +264,7 @@ def answer_text(agent: str, data: Mapping) -> str | None:
     return text
 
 
-def end_turn(home: Path, name: str, agent: str, data: Mapping) -> list[str]:
+def end_turn(home: StrPath, name: str, agent: str, data: Mapping) -> list[str]:
     """NAME's agent ended a turn (its own Stop/AfterAgent hook): answer the turn's questions with
     its final message. Returns the ids answered. An interrupted turn answers nothing.
 
@@ -285,7 +288,7 @@ def end_turn(home: Path, name: str, agent: str, data: Mapping) -> list[str]:
     return [qid for qid in ids if text is not None and answer(home, name, qid, text, via)]
 
 
-def answer(home: Path, name: str, qid: str, text: str, via: str) -> bool:
+def answer(home: StrPath, name: str, qid: str, text: str, via: str) -> bool:
     """Record TEXT as QID's answer (once); send it to the asker when no one waits any more.
 
     Crash-safe in three steps under the question's lock: the answer (and, for an answer no one
@@ -307,7 +310,7 @@ def answer(home: Path, name: str, qid: str, text: str, via: str) -> bool:
         queued = isinstance(late, str) and _queue_late(home, name, q, text)
         q["answered_at"] = round(time.time(), 6)
         _write_question(home, name, q)
-        _unfinished(home, name, qid).unlink(missing_ok=True)
+        _discard(_unfinished(home, name, qid))
     events.log_event(home, "answered", name, id=qid, via=via, chars=len(text), waiting=not isinstance(late, str))
     if queued:
         try:
@@ -319,12 +322,19 @@ def answer(home: Path, name: str, qid: str, text: str, via: str) -> bool:
     return True
 
 
-def _unfinished(home: Path, name: str, qid: str) -> Path:
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _unfinished(home: StrPath, name: str, qid: str) -> str:
     """The mark of an answer written ahead and not yet complete: `finish_answers` looks only at these."""
-    return SessionFiles.of(home, name).questions / f"{qid}.unfinished"
+    return os.path.join(SessionFiles.of(home, name).questions, f"{qid}.unfinished")
 
 
-def _write_ahead(home: Path, name: str, qid: str, text: str, via: str) -> bool:
+def _write_ahead(home: StrPath, name: str, qid: str, text: str, via: str) -> bool:
     """(Under the lock.) QID's answer TEXT into its question file, unless it holds one already (a
     resumed answer keeps the first text), with the id of the late message when no one waits any
     more. False when QID is no open question of NAME's."""
@@ -348,7 +358,7 @@ def _write_ahead(home: Path, name: str, qid: str, text: str, via: str) -> bool:
     return True
 
 
-def finish_answers(home: Path, name: str) -> list[str]:
+def finish_answers(home: StrPath, name: str) -> list[str]:
     """Finish every question of NAME whose answer was written ahead but never completed (its hook
     was killed half-way: its `.unfinished` mark stays): the receipt and the late message, once.
     Returns the ids finished. Costs one directory listing when there is none."""
@@ -363,11 +373,11 @@ def finish_answers(home: Path, name: str) -> list[str]:
                 done.append(qid)
         elif paths.NAME_RE.fullmatch(qid):
             with _lock(home, name):
-                _unfinished(home, name, qid).unlink(missing_ok=True)
+                _discard(_unfinished(home, name, qid))
     return done
 
 
-def _finish_quietly(home: Path, name: str) -> None:
+def _finish_quietly(home: StrPath, name: str) -> None:
     """finish_answers for a prompt hook: its own question must still join the turn if this fails."""
     if not os.path.isdir(SessionFiles.of(home, name).questions):
         return
@@ -379,7 +389,7 @@ def _finish_quietly(home: Path, name: str) -> None:
         events.log_event(home, "hook_error", name, hook="finish-answers", error=str(e)[:200])
 
 
-def prune_questions(home: Path, name: str, now: float | None = None) -> None:
+def prune_questions(home: StrPath, name: str, now: float | None = None) -> None:
     """Question files of NAME asked more than a week ago go (their receipts stay), but not one
     whose answer is still to be finished."""
     now = time.time() if now is None else now
@@ -395,7 +405,7 @@ def prune_questions(home: Path, name: str, now: float | None = None) -> None:
             paths.unlink_durable(question_path(home, name, q["id"]))
 
 
-def _queue_late(home: Path, name: str, q: dict, text: str) -> bool:
+def _queue_late(home: StrPath, name: str, q: dict, text: str) -> bool:
     """(Under the question's lock.) The answer to the asking session as a message, `reply_to` the
     question, under the id written ahead: appended once however often this runs. True when it is
     in the asker's queue (now or before)."""
@@ -424,7 +434,7 @@ def _queue_late(home: Path, name: str, q: dict, text: str) -> bool:
         return False
 
 
-def _release(home: Path, name: str, qid: str) -> dict | None:
+def _release(home: StrPath, name: str, qid: str) -> dict | None:
     """The asker stops waiting: from now on an answer goes to it as a message. Returns the question."""
     with _lock(home, name):
         q = read_question(home, name, qid)
@@ -435,7 +445,7 @@ def _release(home: Path, name: str, qid: str) -> dict | None:
 
 
 # ---------------------------------------------------------------- blocked
-def blocked_reason(home: Path, name: str) -> str | None:
+def blocked_reason(home: StrPath, name: str) -> str | None:
     """The dialog NAME's agent shows (it waits for its person), or None. One screen sample."""
     from termbridge import registry, targets
     from termbridge.surface import read_surface
@@ -448,7 +458,7 @@ def blocked_reason(home: Path, name: str) -> str | None:
     return s.reason if s.kind == "dialog" else None
 
 
-def receipt_of(home: Path, qid: str, found: dict, with_screen: bool = True) -> dict:
+def receipt_of(home: StrPath, qid: str, found: dict, with_screen: bool = True) -> dict:
     """FOUND (a receipts.lookup result) with `answer`, and `blocked` while a question waits on a dialog."""
     found.setdefault("answer", None)
     name = found.get("session")
@@ -466,7 +476,7 @@ def receipt_of(home: Path, qid: str, found: dict, with_screen: bool = True) -> d
 
 # ---------------------------------------------------------------- ask
 def ask(
-    home: Path,
+    home: StrPath,
     name: str,
     question: str | bytes,
     sender: str | None = None,
@@ -549,7 +559,7 @@ def ask(
         raise
 
 
-def _finish_own(home: Path, name: str, qid: str) -> bool:
+def _finish_own(home: StrPath, name: str, qid: str) -> bool:
     """The waiting `ask` finishes its question's answer when a hook killed half-way wrote it ahead."""
     q = read_question(home, name, qid)
     if q and isinstance(q.get("answer"), str) and not q.get("answered_at"):
@@ -557,7 +567,7 @@ def _finish_own(home: Path, name: str, qid: str) -> bool:
     return False
 
 
-def require_turn_ends(home: Path, sess) -> None:
+def require_turn_ends(home: StrPath, sess) -> None:
     """An answer comes only from the session's own turn-end hook: a session whose record no hook of
     its own reported (found from its PID alone, or MCP with no hooks) would never answer, so asking
     it is refused at once (exit 2)."""

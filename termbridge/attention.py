@@ -17,18 +17,21 @@ import json
 import math
 import os
 import time
-from pathlib import Path
 
 from termbridge import paths
 from termbridge.errors import StateError
 from termbridge.session_files import SessionFiles
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
-def hold_path(home: Path, name: str) -> Path:
+
+def hold_path(home: StrPath, name: str) -> str:
     return SessionFiles.of(home, name).dialog_hold
 
 
-def read_hold(home: Path, name: str) -> dict | None:
+def read_hold(home: StrPath, name: str) -> dict | None:
     """{"since", "reason"} while NAME's dialog holds messages (as last seen), else None."""
     try:
         rec = paths.read_json(hold_path(home, name), {})
@@ -42,7 +45,7 @@ def read_hold(home: Path, name: str) -> dict | None:
 
 
 def note_surface(
-    home: Path, name: str, surface: str | None, reason: str, pending: int, now: float | None = None
+    home: StrPath, name: str, surface: str | None, reason: str, pending: int, now: float | None = None
 ) -> dict | None:
     """Record what a reader saw of NAME: a dialog with PENDING > 0 starts (or continues) a hold,
     anything else ends it. Returns the hold, or None. Best-effort: a state directory that went

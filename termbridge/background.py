@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from termbridge import paths, proctree
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
-def live(info_path: Path) -> dict | None:
+
+def live(info_path: StrPath) -> dict | None:
     """The info file at INFO_PATH when the helper it names still runs, else None."""
     info = paths.read_json(info_path)
     if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
@@ -27,7 +30,7 @@ def live(info_path: Path) -> dict | None:
     return info
 
 
-def spawn(home: Path | str, args: list[str]) -> None:
+def spawn(home: StrPath, args: list[str]) -> None:
     """Start `python ARGS` detached, for the state home HOME."""
     subprocess.Popen(
         [sys.executable, *args],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from termbridge.errors import ConfigError
 
@@ -76,13 +75,14 @@ _KIND_KEYS = {"busy": list, "composer": str, "placeholder": list, "ready": list,
 _cache: dict[str, dict[str, Any]] = {}
 
 
-def config_path(env: Mapping[str, str] | None = None) -> Path:
-    """$TERMBRIDGE_CONFIG, else $XDG_CONFIG_HOME/termbridge/config.yaml, else ~/.config/termbridge/config.yaml."""
+def config_path(env: Mapping[str, str] | None = None) -> str:
+    """$TERMBRIDGE_CONFIG, else $XDG_CONFIG_HOME/termbridge/config.yaml, else ~/.config/termbridge/config.yaml
+    (a str: pathlib is not imported on send's hot path)."""
     env = os.environ if env is None else env
     if env.get("TERMBRIDGE_CONFIG"):
-        return Path(env["TERMBRIDGE_CONFIG"]).expanduser()
+        return os.path.expanduser(env["TERMBRIDGE_CONFIG"])
     base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
-    return Path(base) / "termbridge" / "config.yaml"
+    return os.path.join(base, "termbridge", "config.yaml")
 
 
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return cfg
 
 
-def _read_regular(path: Path) -> str:
+def _read_regular(path: str) -> str:
     """PATH's text, opened without blocking: a FIFO or device would hang every command."""
     import stat
 
@@ -120,7 +120,7 @@ def _read_regular(path: Path) -> str:
             os.close(fd)
 
 
-def parse_yaml(text: str, path: Path) -> dict:
+def parse_yaml(text: str, path: str) -> dict:
     import yaml  # only when a config file exists: ~60-85 ms of start-up otherwise
 
     try:
@@ -136,7 +136,7 @@ def parse_yaml(text: str, path: Path) -> dict:
     return data
 
 
-def validate(data: dict, path: Path | str = "config") -> dict:
+def validate(data: dict, path: str = "config") -> dict:
     """Check every key's type and range; raise ConfigError naming the first bad key."""
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -167,7 +167,7 @@ def validate(data: dict, path: Path | str = "config") -> dict:
     return out
 
 
-def _validate_kinds(value: Any, path: Path | str) -> None:
+def _validate_kinds(value: Any, path: str) -> None:
     import re
 
     from termbridge.kinds import KINDS
@@ -200,7 +200,7 @@ def _validate_kinds(value: Any, path: Path | str) -> None:
 _HOST_KEYS = ("command", "ssh", "connect_timeout_s")
 
 
-def _validate_hosts(value: Any, path: Path | str) -> None:
+def _validate_hosts(value: Any, path: str) -> None:
     """hosts: {HOST: {command: str, ssh: [str], connect_timeout_s: int}} -- HOST an ssh destination."""
     import re
 

@@ -17,18 +17,19 @@ reading the screen to confirming the Enter) and the delivery back-off.
 from __future__ import annotations
 
 import json
-import math
+import os
 import time
-from pathlib import Path
 
 from termbridge import paths, registry
 from termbridge.config import load_config
 from termbridge.outbox import Outbox
 from termbridge.session_files import SessionFiles
 
-TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+TYPE_CHECKING = False  # no `typing` (nor pathlib) at run time on send's hot path (kinds.py)
 if TYPE_CHECKING:
     from typing import Any
+
+    from termbridge.paths import StrPath
 
 
 class SessionContext:
@@ -38,12 +39,12 @@ class SessionContext:
 
     def __init__(
         self,
-        home: Path | str,
+        home: StrPath,
         name: str,
         cfg: dict[str, Any] | None = None,
         session: registry.Session | None = None,
     ):
-        self.home = Path(home)
+        self.home = os.fspath(home)  # a str, as every path on send's hot path
         self.files = SessionFiles.of(self.home, name)  # validates NAME
         self.name = name
         self._cfg = cfg
@@ -51,7 +52,7 @@ class SessionContext:
         self._outbox: Outbox | None = None
 
     @property
-    def dir(self) -> Path:
+    def dir(self) -> str:
         return self.files.dir
 
     @property
@@ -87,6 +88,8 @@ class SessionContext:
     # ------------------------------------------------------------------ the back-off
     def read_backoff(self) -> dict:
         """The session's delivery back-off state ({} when none)."""
+        import math  # not on send's path
+
         state = paths.read_json(self.files.backoff, {})
         ok = (
             isinstance(state.get("failures", 0), int)

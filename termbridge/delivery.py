@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 from termbridge import framing
 from termbridge.context import SessionContext
 from termbridge.outbox import Outbox
 from termbridge.outcome import Outcome
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 
 def drain_print(
@@ -261,7 +264,7 @@ def _settle_vanished(ctx: SessionContext, typed: dict) -> None:
     surface.forget_typed(ctx.home, ctx.name)
 
 
-def session_for_target(home: Path, spec: str) -> str | None:
+def session_for_target(home: StrPath, spec: str) -> str | None:
     """The registered session whose verified target is SPEC ('%3', 'tmux:%3', 'kitty:…:7', 'pty:NAME'), if any."""
     from termbridge import targets
 

@@ -11,6 +11,10 @@ from pathlib import Path
 
 from termbridge.outcome import Outcome
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "-"}
 
@@ -91,7 +95,7 @@ def _kitty_check() -> Check:
     return Check("kitty", OK, f"remote control reachable at {addr} ({n} windows)")
 
 
-def _state_check(home: Path) -> Check:
+def _state_check(home: StrPath) -> Check:
     try:
         st = os.lstat(home)
     except FileNotFoundError:
@@ -127,7 +131,7 @@ def _config_check() -> Check:
         load_config()
     except ConfigError as e:
         return Check("config", FAIL, str(e), f"fix or remove {path}")
-    return Check("config", OK, f"{path}" if path.exists() else f"defaults ({path} does not exist)")
+    return Check("config", OK, f"{path}" if os.path.exists(path) else f"defaults ({path} does not exist)")
 
 
 def _hook_checks() -> list[Check]:
@@ -353,7 +357,7 @@ def _configured_path_check(env: dict | None = None) -> Check:
     return Check("configured paths", OK, f"{len(seen)} configured paths exist")
 
 
-def _session_checks(home: Path) -> list[Check]:
+def _session_checks(home: StrPath) -> list[Check]:
     from termbridge import registry, targets
     from termbridge.errors import TermbridgeError
 
@@ -368,7 +372,7 @@ def _session_checks(home: Path) -> list[Check]:
     return out
 
 
-def _lane_check(home: Path, sess) -> Check:
+def _lane_check(home: StrPath, sess) -> Check:
     """The lane SESS's messages take: native, or terminal and why (a channel missing, refusing,
     changed in shape, or paused falls back to typing: a warning only when `--lane native` asked for it)."""
     from termbridge import lanes
@@ -451,7 +455,7 @@ def _version_checks(probes: dict) -> list[Check]:
     return out
 
 
-def run_checks(home: Path) -> list[Check]:
+def run_checks(home: StrPath) -> list[Check]:
     probes = _version_probes()  # they run while the other checks do
     checks = _tmux_checks() + [_kitty_check(), _state_check(home), _config_check()] + _hook_checks()
     checks += _version_checks(probes)

@@ -6,13 +6,14 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from termbridge import paths
 
-TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+TYPE_CHECKING = False  # no `typing` (nor pathlib) at run time on send's hot path (kinds.py)
 if TYPE_CHECKING:
     from typing import Any
+
+    from termbridge.paths import StrPath
 
 _ready: set[str] = set()  # homes whose directory this process has already checked
 _ROTATE_EVERY = 64  # appends between size checks: rotation is approximate by design
@@ -27,15 +28,15 @@ _last_sync: dict[str, float] = {}
 _files: dict[str, paths.KeptFile] = {}  # events.log kept open per home
 
 
-def log_path(home: Path) -> Path:
-    return Path(home) / "events.log"
+def log_path(home: StrPath) -> str:
+    return os.path.join(home, "events.log")
 
 
-def _append(home: Path, data: bytes) -> None:
-    key = str(home)
+def _append(home: StrPath, data: bytes) -> None:
+    key = os.fspath(home)
     if key not in _ready:
-        paths.add_root(home)
-        paths.ensure_dir(Path(home))
+        paths.add_root(key)
+        paths.ensure_dir(key)
         _ready.add(key)
     now = time.monotonic()
     sync = now - _last_sync.get(key, -SYNC_INTERVAL) >= SYNC_INTERVAL
@@ -53,10 +54,10 @@ def _append(home: Path, data: bytes) -> None:
         paths.fsync_dir(os.path.dirname(path) or ".")
     _appends[0] += 1
     if _appends[0] % _ROTATE_EVERY == 1:
-        _maybe_rotate(Path(home), path)
+        _maybe_rotate(key, os.fspath(path))
 
 
-def log_event(home: Path, event: str, session: str | None = None, **fields: Any) -> None:
+def log_event(home: StrPath, event: str, session: str | None = None, **fields: Any) -> None:
     """Append one event durably; never raises (an event must not break the action it records)."""
     record = {"t": round(time.time(), 6), "event": event, "session": session}
     record.update(fields)
@@ -67,7 +68,7 @@ def log_event(home: Path, event: str, session: str | None = None, **fields: Any)
         pass
 
 
-def log_events(home: Path, session: str | None, batch: list[tuple[str, dict]]) -> None:
+def log_events(home: StrPath, session: str | None, batch: list[tuple[str, dict]]) -> None:
     """Append several events with one write and one fsync (e.g. one per delivered id)."""
     if not batch:
         return
@@ -87,7 +88,7 @@ def log_events(home: Path, session: str | None, batch: list[tuple[str, dict]]) -
         pass
 
 
-def _maybe_rotate(home: Path, path: Path) -> None:
+def _maybe_rotate(home: str, path: str) -> None:
     from termbridge.config import load_config
 
     limit = load_config()["events_max_bytes"]
@@ -96,14 +97,14 @@ def _maybe_rotate(home: Path, path: Path) -> None:
             return
     except FileNotFoundError:
         return
-    with paths.state_lock(home / "events.lock", timeout=5):
+    with paths.state_lock(os.path.join(home, "events.lock"), timeout=5):
         # Re-check under the lock: another process may have rotated already.
         try:
             if os.lstat(path).st_size <= limit:
                 return
         except FileNotFoundError:
             return
-        os.replace(path, path.with_name("events.log.1"))
+        os.replace(path, path + ".1")
         paths.fsync_dir(home)
 
 
@@ -129,9 +130,9 @@ def parse_event(line: bytes) -> dict | None:
     return e
 
 
-def read_events(home: Path, live: bool = True) -> Iterator[dict]:
+def read_events(home: StrPath, live: bool = True) -> Iterator[dict]:
     """Every event still on disk, oldest first (the rotated file, then -- if LIVE -- the live one)."""
-    for p in (log_path(home).with_name("events.log.1"), log_path(home))[: 2 if live else 1]:
+    for p in (log_path(home) + ".1", log_path(home))[: 2 if live else 1]:
         data = paths.read_bytes(p)
         if not data:
             continue
@@ -141,7 +142,7 @@ def read_events(home: Path, live: bool = True) -> Iterator[dict]:
                 yield e
 
 
-def follow_events(home: Path, poll: float = 0.2) -> Iterator[dict]:
+def follow_events(home: StrPath, poll: float = 0.2) -> Iterator[dict]:
     """Yield the live log's events from its start, then each one as it is appended, across
     rotations (a new inode is read from its start); runs until interrupted."""
     path = log_path(home)

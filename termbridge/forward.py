@@ -31,6 +31,10 @@ from termbridge import events, paths, proctree
 from termbridge.ids import new_id
 from termbridge.sanitize import sanitize_text
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 BATCH = 100  # messages per rpc call
 BATCH_BYTES = 1 << 20  # ...and at most this many body bytes
 RECEIPT_BUDGET_S = 8.0  # `receipt ID` asks HOST; past this (plus the connect timeout) it says what is known here
@@ -48,7 +52,7 @@ def host_key(host: str) -> str:
     return f"{safe}-{hashlib.sha256(host.encode()).hexdigest()[:8]}"
 
 
-def hosts_dir(home: Path) -> Path:
+def hosts_dir(home: StrPath) -> Path:
     return Path(home) / "hosts"
 
 
@@ -69,7 +73,7 @@ def _lines(path: Path) -> list[dict]:
 class ForwardQueue:
     """One host's durable forward queue."""
 
-    def __init__(self, home: Path, host: str):
+    def __init__(self, home: StrPath, host: str):
         self.home, self.host = Path(home), host
         paths.add_root(self.home)
         self.dir = hosts_dir(home) / host_key(host)
@@ -201,7 +205,7 @@ class ForwardQueue:
         return state.get("error") if isinstance(state, dict) else None
 
 
-def all_queues(home: Path) -> list[ForwardQueue]:
+def all_queues(home: StrPath) -> list[ForwardQueue]:
     """Every host with a forward queue here."""
     out = []
     for d in paths.list_dir(hosts_dir(home)):
@@ -212,7 +216,7 @@ def all_queues(home: Path) -> list[ForwardQueue]:
 
 
 # ---------------------------------------------------------------- the forwarder
-def live_forwarder(home: Path, host: str) -> dict | None:
+def live_forwarder(home: StrPath, host: str) -> dict | None:
     """{"pid", "since"} of HOST's running forwarder, or None."""
     from termbridge import background
 
@@ -220,7 +224,7 @@ def live_forwarder(home: Path, host: str) -> dict | None:
     return {"pid": info["pid"], "since": info.get("since")} if info else None
 
 
-def start_forwarder(home: Path, host: str) -> bool:
+def start_forwarder(home: StrPath, host: str) -> bool:
     """Start HOST's forwarder, detached, unless one runs; True when one was started."""
     from termbridge import background
 
@@ -230,7 +234,7 @@ def start_forwarder(home: Path, host: str) -> bool:
     return True
 
 
-def run_forwarder(home: Path, host: str) -> str:
+def run_forwarder(home: StrPath, host: str) -> str:
     """Forward HOST's queue until it is empty (or idle_wait_max_s passes); returns why it stopped."""
     from termbridge.config import load_config
 
@@ -262,7 +266,7 @@ def run_forwarder(home: Path, host: str) -> str:
         lock.release()
 
 
-def _forward_all(home: Path, q: ForwardQueue, cfg: dict) -> str:
+def _forward_all(home: StrPath, q: ForwardQueue, cfg: dict) -> str:
     from termbridge import remote_questions, ssh
 
     hc = ssh.host_config(q.host, cfg)
@@ -306,7 +310,7 @@ def _forward_all(home: Path, q: ForwardQueue, cfg: dict) -> str:
             time.sleep(backoff_s(cfg, failures))
 
 
-def look_for_answers(home: Path, q: ForwardQueue, hc, late: list[dict]) -> None:
+def look_for_answers(home: StrPath, q: ForwardQueue, hc, late: list[dict]) -> None:
     """Ask HOST (one call) for the receipts of questions no `ask` waits for any more; an answer goes
     to its asker here (remote_questions.seen_answer); a question HOST dropped is closed."""
     from termbridge import remote_questions, ssh
@@ -367,7 +371,7 @@ def _batch(pending: list[dict]) -> list[dict]:
     return out
 
 
-def forward_batch(home: Path, q: ForwardQueue, hc, batch: list[dict]) -> None:
+def forward_batch(home: StrPath, q: ForwardQueue, hc, batch: list[dict]) -> None:
     """One `take` call for BATCH; records what HOST took or refused. HostError when it failed as a
     whole (nothing recorded: the same ids go again, and HOST takes each once)."""
     from termbridge import ssh
@@ -416,7 +420,7 @@ def forward_batch(home: Path, q: ForwardQueue, hc, batch: list[dict]) -> None:
 
 # ---------------------------------------------------------------- what `send` and `receipt` call
 def send_remote(
-    home: Path, name: str, host: str, body: str, sender, reply_to, key, ttl, ask: bool = False, msg_id=None
+    home: StrPath, name: str, host: str, body: str, sender, reply_to, key, ttl, ask: bool = False, msg_id=None
 ) -> dict:
     """Commit BODY for NAME@HOST to the local forward queue (durable), then make sure HOST's
     forwarder runs. The record. ASK: a question (remote_ask.py)."""
@@ -429,7 +433,7 @@ def send_remote(
     return rec
 
 
-def kick(home: Path) -> None:
+def kick(home: StrPath) -> None:
     """Start the forwarder of every host with messages waiting (or answers to look for: questions
     no `ask` waits for any more) and none running (status, doctor)."""
     from termbridge import remote_questions
@@ -439,7 +443,7 @@ def kick(home: Path) -> None:
             start_forwarder(home, q.host)
 
 
-def lookup_receipt(home: Path, msg_id: str, ask: bool = True) -> dict | None:
+def lookup_receipt(home: StrPath, msg_id: str, ask: bool = True) -> dict | None:
     """The receipt of a message sent to another host: asked of HOST when ASK and it was forwarded
     (what HOST says is kept here), else what is known here. None when no host queue knows MSG_ID. An answer
     HOST reports goes to the asker here when its `ask` gave up (remote_questions.py)."""
@@ -497,7 +501,7 @@ def _from_host(r: dict | None) -> dict | None:
     return out
 
 
-def _ask_receipt(home: Path, q: ForwardQueue, msg_id: str, session) -> dict | None:
+def _ask_receipt(home: StrPath, q: ForwardQueue, msg_id: str, session) -> dict | None:
     from termbridge import ssh
     from termbridge.config import load_config
 

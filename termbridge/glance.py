@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from pathlib import Path
 
 from termbridge import attention, events, paths, registry
 from termbridge.errors import BadInput, NoTarget, TermbridgeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 # A status row names its lane (termbridge/lanes); one that names none (no live process) shows
 # the terminal lane. Until remote sessions (NAME@HOST) exist, every session is on this machine.
@@ -33,7 +36,7 @@ _SCREEN_KEYS = ("backend", "target", "state", "surface", "reason", "tmux_socket"
 
 
 def collect_rows(
-    home: Path, cfg: dict, screens: bool = True, previous: list[dict] | None = None, now: float | None = None
+    home: StrPath, cfg: dict, screens: bool = True, previous: list[dict] | None = None, now: float | None = None
 ) -> list[dict]:
     """One dict per session: what `status --json` gives without looking at screens, plus `lane`,
     `host`, `latest_receipts` and `held_since` (a dialog holding messages). SCREENS: read each
@@ -67,7 +70,7 @@ def collect_rows(
     return rows
 
 
-def read_surfaces(home: Path, rows: list[dict], cfg: dict) -> None:
+def read_surfaces(home: StrPath, rows: list[dict], cfg: dict) -> None:
     """Fill in each live row's verified target and surface (what `status` shows), resolving every
     session against one shared index of terminals."""
     from termbridge import surface, targets
@@ -94,7 +97,7 @@ def read_surfaces(home: Path, rows: list[dict], cfg: dict) -> None:
         )
 
 
-def latest_receipts(home: Path, name: str, count: int = 3, tail_bytes: int = 8192) -> list[dict]:
+def latest_receipts(home: StrPath, name: str, count: int = 3, tail_bytes: int = 8192) -> list[dict]:
     """NAME's newest receipt entries, newest first: {"id","state","t","via"} (only the log's tail is read)."""
     from termbridge import receipts_log
 
@@ -123,7 +126,7 @@ class EventTail:
     """The event log's newest events, read as it grows: one lstat per poll and only the bytes
     appended since; across a rotation, the rest of the rotated file is read before the new one."""
 
-    def __init__(self, home: Path, keep: int = 500, backlog_bytes: int = 65536):
+    def __init__(self, home: StrPath, keep: int = 500, backlog_bytes: int = 65536):
         self.path = events.log_path(home)
         self.events: deque[dict] = deque(maxlen=keep)
         self._ino: int | None = None
@@ -160,7 +163,7 @@ class EventTail:
         return new
 
     def _finish_rotated(self) -> list[dict]:
-        old = self.path.with_name("events.log.1")
+        old = self.path + ".1"
         try:
             if os.lstat(old).st_ino != self._ino:
                 return []
@@ -175,7 +178,7 @@ class EventTail:
         return [e for e in map(events.parse_event, lines) if e is not None]
 
     @staticmethod
-    def _read(path: Path, offset: int, size: int) -> bytes:
+    def _read(path: str, offset: int, size: int) -> bytes:
         fd = paths.open_state(path)
         try:
             return os.pread(fd, size, offset)
@@ -184,7 +187,7 @@ class EventTail:
 
 
 # ---------------------------------------------------------------- actions (the keys)
-def drain(home: Path, name: str) -> str:
+def drain(home: StrPath, name: str) -> str:
     """What `termbridge drain NAME` does (the same library call); a line saying what happened."""
     from termbridge import delivery
     from termbridge.context import SessionContext
@@ -197,7 +200,7 @@ def drain(home: Path, name: str) -> str:
     return f"nothing pending for {name}"
 
 
-def hand_over(home: Path, name: str) -> tuple[int, str]:
+def hand_over(home: StrPath, name: str) -> tuple[int, str]:
     """What `termbridge drain NAME --print` does: every pending message, framed, taken out of the
     queue and counted delivered (via print). Returns (count, the framed text)."""
     from termbridge import delivery
@@ -210,7 +213,7 @@ def hand_over(home: Path, name: str) -> tuple[int, str]:
     return n, "".join(parts)
 
 
-def switch_client(home: Path, name: str) -> str:
+def switch_client(home: StrPath, name: str) -> str:
     """Show NAME's pane in a tmux client of the server it lives on: the client that shows this
     very process (top itself), else the one used most recently. The pane is resolved fresh;
     one `list-panes`, one `list-clients` and one command sequence on that server."""

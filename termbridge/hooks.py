@@ -27,12 +27,15 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
-from pathlib import Path
 
 from termbridge import agents, events, framing, paths, registry
 from termbridge.config import DEFAULTS
 from termbridge.kinds import AGENT_KINDS
 from termbridge.session_files import SessionFiles
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 AGENTS = AGENT_KINDS  # the agents with hooks: kinds.py's one tuple
 EVENTS = ("session-start", "prompt-submit", "stop")
@@ -52,11 +55,11 @@ _HEADER_MARK = " peer message"
 _HOOK_LOCK_S = 0.15  # a hook never waits long on a lock: what it would do waits for the next hook
 
 
-def _budget_path(home: Path, name: str) -> Path:
+def _budget_path(home: StrPath, name: str) -> str:
     return SessionFiles.of(home, name).stop_hook
 
 
-def _blocks(home: Path, name: str) -> int:
+def _blocks(home: StrPath, name: str) -> int:
     state = paths.read_json(_budget_path(home, name), {})
     try:
         return max(0, int(state.get("consecutive_blocks", 0)))
@@ -64,7 +67,7 @@ def _blocks(home: Path, name: str) -> int:
         return 0
 
 
-def _set_blocks(home: Path, name: str, n: int) -> None:
+def _set_blocks(home: StrPath, name: str, n: int) -> None:
     paths.atomic_write(_budget_path(home, name), json.dumps({"consecutive_blocks": n}).encode())
 
 
@@ -82,20 +85,20 @@ def _chain() -> list[int]:
     return proctree.ancestor_chain(os.getpid())[1:]
 
 
-def _agent_in(chain: list[int], agent: str, data: dict | None = None, home: Path | None = None) -> int | None:
+def _agent_in(chain: list[int], agent: str, data: dict | None = None, home: StrPath | None = None) -> int | None:
     pid = next((pid for pid in chain if pid > 1 and agents.is_agent(pid, agent)), None)
     if pid is not None and data is not None and agent == "codex" and agents.is_codex_daemon(pid):
         return agents.codex_tui(pid, data, _bound(home)) or pid  # daemon mode: the TUI that runs this thread
     return pid
 
 
-def _own_agent(home: Path, sess: registry.Session, chain: list[int], agent: str, data: dict) -> bool:
+def _own_agent(home: StrPath, sess: registry.Session, chain: list[int], agent: str, data: dict) -> bool:
     """The hook runs for SESS's own agent process: it is among the hook's ancestors, or (Codex's
     daemon mode, whose hooks run under the daemon) it is the verified TUI of the hook's thread."""
     return sess.pid in chain or _agent_in(chain, agent, data, home) == sess.pid
 
 
-def _bound(home: Path | None) -> Callable[[int], str | None] | None:
+def _bound(home: StrPath | None) -> Callable[[int], str | None] | None:
     """pid -> the record a SessionStart bound to that Codex TUI's session (its own TERMBRIDGE_SESSION)."""
     from termbridge import proctree
 
@@ -113,7 +116,7 @@ def _bound(home: Path | None) -> Callable[[int], str | None] | None:
     return record
 
 
-def _require_own(home: Path, hook: str, agent: str, name: str, data: dict) -> registry.Session:
+def _require_own(home: StrPath, hook: str, agent: str, name: str, data: dict) -> registry.Session:
     """The registered session NAME, if this hook runs for its process; else log and _Skip.
 
     The hook acts for NAME when the registered PID is among the hook's ancestors (the agent
@@ -146,7 +149,7 @@ class _Skip(Exception):
     """Nothing to do for this hook call (already logged)."""
 
 
-def _load(home: Path, hook: str, name: str | None, stdin: bytes) -> dict:
+def _load(home: StrPath, hook: str, name: str | None, stdin: bytes) -> dict:
     try:
         data = json.loads(stdin.decode("utf-8") or "null")
     except ValueError as e:
@@ -158,7 +161,7 @@ def _load(home: Path, hook: str, name: str | None, stdin: bytes) -> dict:
     return data
 
 
-def _config(home: Path, hook: str, name: str) -> dict:
+def _config(home: StrPath, hook: str, name: str) -> dict:
     from termbridge.config import load_config
 
     try:
@@ -169,7 +172,7 @@ def _config(home: Path, hook: str, name: str) -> dict:
 
 
 def run_hook(
-    home: Path,
+    home: StrPath,
     event: str,
     agent: str,
     session: str | None,
@@ -226,13 +229,13 @@ def run_hook(
         pass
 
 
-def claude_stop(home: Path, session: str | None, stdin: bytes, write: Callable[[str], None]) -> None:
+def claude_stop(home: StrPath, session: str | None, stdin: bytes, write: Callable[[str], None]) -> None:
     """Claude Code's Stop hook (`hook claude-stop`, an alias of `hook stop --agent claude`)."""
     run_hook(home, "stop", "claude", session, stdin, write)
 
 
 # ---------------------------------------------------------------- session-start
-def _session_start(home: Path, agent: str, name: str, data: dict, env: Mapping[str, str] | None) -> None:
+def _session_start(home: StrPath, agent: str, name: str, data: dict, env: Mapping[str, str] | None) -> None:
     from termbridge.backends.kitty import address
     from termbridge.errors import NameHeld
     from termbridge.tmux_cmd import socket_path
@@ -296,7 +299,7 @@ def prompt_ids(prompt: str, known: set[str]) -> list[str]:
     return list(dict.fromkeys(m for m in _FRAMED_ID.findall(prompt) if m in known))
 
 
-def _prompt_submit(home: Path, agent: str, name: str, data: dict) -> None:
+def _prompt_submit(home: StrPath, agent: str, name: str, data: dict) -> None:
     from termbridge import receipts_log, record, surface
     from termbridge.idle import set_mark
     from termbridge.outbox import Outbox
@@ -356,7 +359,7 @@ def _interrupted(agent: str, data: dict) -> bool:
     return agent == "gemini" and data.get("prompt_response") == _GEMINI_NO_RESPONSE
 
 
-def _stop(home: Path, agent: str, name: str, data: dict, write: Callable[[str], None]) -> bool:
+def _stop(home: StrPath, agent: str, name: str, data: dict, write: Callable[[str], None]) -> bool:
     """Hand pending messages over while the block budget lasts; True if a decision was written.
 
     The consecutive-block budget is durable per session and resets when

@@ -17,10 +17,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from termbridge import paths, proctree
 from termbridge.errors import NameHeld, SdkMissing, TermbridgeError
+
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 SDK_MISSING = "termbridge mcp needs the MCP SDK: pip install 'termbridge[mcp]'"
 
@@ -148,7 +151,7 @@ def effective_env(own: Mapping[str, str], agent_pid: int) -> dict[str, str]:
 class Bridge:
     """The registered agent this server acts for, or why it could not register."""
 
-    home: Path
+    home: StrPath
     name: str | None = None
     pid: int | None = None
     kind: str = "other"
@@ -283,7 +286,7 @@ def tool_peers(bridge: Bridge) -> dict:
     return {"me": me, "sessions": out}
 
 
-def _last_activity(home: Path, name: str) -> str | None:
+def _last_activity(home: StrPath, name: str) -> str | None:
     """When anything in NAME's state last changed (queue, marks, receipts, wakes), UTC ISO."""
     from termbridge.registry import session_dir
 

@@ -22,19 +22,18 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-from termbridge import events, paths, proctree, receipts_log
+from termbridge import events, paths, proctree
 from termbridge.config import load_config
 from termbridge.errors import BadInput
 from termbridge.ids import new_id
 from termbridge.session_files import SessionFiles
 
-TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+TYPE_CHECKING = False  # no `typing`, pathlib or contextlib at run time on send's hot path (kinds.py)
 if TYPE_CHECKING:
     from typing import Any
+
+    from termbridge.paths import StrPath
 
 _SEP = (",", ":")
 _ID_RE = re.compile(r"[A-Za-z0-9._:/@-]{1,128}")  # token-like, as validate.token
@@ -126,7 +125,7 @@ class Claim:
 
     __slots__ = ("id", "path", "records")
 
-    def __init__(self, id: str, path: Path, records: list[dict] | None = None):
+    def __init__(self, id: str, path: str, records: list[dict] | None = None):
         self.id, self.path, self.records = id, path, records if records is not None else []
 
     @property
@@ -164,11 +163,32 @@ class Delivery:
         return self.box.release(self.claim, reason, count_attempt=count_attempt, enter_presses=enter_presses)
 
 
+class _Delivering:
+    """Outbox.delivering's transaction (a class, not contextlib: send's start-up does not import it)."""
+
+    __slots__ = ("box", "only", "tx")
+
+    def __init__(self, box: Outbox, only: set[str] | list[str] | None):
+        self.box, self.only = box, only
+        self.tx: Delivery | None = None
+
+    def __enter__(self) -> Delivery | None:
+        claim = self.box.claim(self.only)
+        if claim is not None:
+            self.tx = Delivery(self.box._settler or self.box, claim)
+        return self.tx
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        tx = self.tx
+        if tx is not None and not tx.settled:
+            tx.release("delivery interrupted" if exc_type is not None else "not delivered", count_attempt=False)
+
+
 class Outbox:
     """One session's durable queue."""
 
-    def __init__(self, home: Path, name: str, config: dict | None = None):
-        self.home = Path(home)
+    def __init__(self, home: StrPath, name: str, config: dict | None = None):
+        self.home = os.fspath(home)
         self.name = name
         self.files = SessionFiles.of(home, name)
         self.dir = self.files.dir
@@ -425,7 +445,7 @@ class Outbox:
         )
 
     # ------------------------------------------------------------------ claims
-    def _claims(self) -> list[tuple[Path, dict]]:
+    def _claims(self) -> list[tuple[str, dict]]:
         """Every claim file as (path, {"owner_pid", "owner_start", "records", "bad"}).
 
         Written with atomic_write, a claim is whole -- unless the disk or a person cut or
@@ -437,7 +457,7 @@ class Outbox:
         out = []
         for n in names:
             if n.endswith(".json") and not n.startswith("."):
-                data = paths.read_bytes(self.claims_dir / n)
+                data = paths.read_bytes(os.path.join(self.claims_dir, n))
                 if data is None:
                     continue
                 head, _, rest = data.partition(b"\n")
@@ -459,10 +479,10 @@ class Outbox:
                     claim["bad"].append((head, "unreadable claim header"))
                 claim["records"], bad = self._parse(rest)
                 claim["bad"] += [(raw, f"in a damaged claim: {why}") for raw, why in bad]
-                out.append((self.claims_dir / n, claim))
+                out.append((os.path.join(self.claims_dir, n), claim))
         return out
 
-    def _stale_claims(self, claims: list[tuple[Path, dict]] | None = None) -> list[tuple[Path, dict]]:
+    def _stale_claims(self, claims: list[tuple[str, dict]] | None = None) -> list[tuple[str, dict]]:
         """Claims whose drain died (their owner PID is gone or was reused, or unknown)."""
         return [
             (p, c)
@@ -514,7 +534,7 @@ class Outbox:
             claim = None
             if take:
                 claim_id = new_id()
-                claim = Claim(claim_id, self.claims_dir / f"{claim_id}.json", take)
+                claim = Claim(claim_id, os.path.join(self.claims_dir, f"{claim_id}.json"), take)
                 paths.ensure_dir(self.claims_dir)
                 owner = os.getpid()
                 # Line 1: the owner; then one record per line, streamed (no whole-file copy in memory).
@@ -532,27 +552,15 @@ class Outbox:
         events.log_events(self.home, self.name, batch)
         return claim
 
-    @contextmanager
-    def delivering(self, only: set[str] | list[str] | None = None) -> Iterator[Delivery | None]:
-        """One delivery transaction: claim (None when there is nothing to deliver), yield, settle.
+    def delivering(self, only: set[str] | list[str] | None = None) -> _Delivering:
+        """One delivery transaction: `with box.delivering() as d:` claims (d is None when there is
+        nothing to deliver), runs the body, settles.
 
         The body commits (`d.commit(via)`) once the hand-over is proven, or releases with its
         reason; a transaction left open, or any exception, releases the records untouched
         (no attempt counted), so nothing is ever lost. Every drain path and hook uses it.
         """
-        claim = self.claim(only)
-        if claim is None:
-            yield None
-            return
-        tx = Delivery(self._settler or self, claim)
-        try:
-            yield tx
-        except BaseException:
-            if not tx.settled:
-                tx.release("delivery interrupted", count_attempt=False)
-            raise
-        if not tx.settled:
-            tx.release("not delivered", count_attempt=False)
+        return _Delivering(self, only)
 
     def commit(self, claim: Claim, via: str = "drain") -> None:
         """Record CLAIM's ids as delivered (fsync'd ledger and `submitted` receipts) and drop the claim.
@@ -561,6 +569,8 @@ class Outbox:
         """
         with self._lock():
             self._ledger_add(claim.ids)
+            from termbridge import receipts_log  # not on send's path
+
             receipts_log.record(self.home, self.name, claim.records, "submitted", via)
             paths.unlink_durable(claim.path)
         events.log_events(self.home, self.name, [("delivered", {"id": i}) for i in claim.ids])

@@ -15,9 +15,16 @@ import re
 import stat
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from termbridge.errors import BadInput, StateError
+
+TYPE_CHECKING = False  # no `typing` (nor pathlib: ~3.6 ms) at run time on send's hot path (kinds.py)
+if TYPE_CHECKING:
+    from os import PathLike
+    from typing import TypeAlias, TypeVar
+
+    StrPath: TypeAlias = str | PathLike[str]  # every function here takes a str or a Path
+    P = TypeVar("P", bound="str | PathLike[str]")  # ensure_dir gives back what it was given
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _OPEN_FLAGS = os.O_CLOEXEC | os.O_NOFOLLOW
@@ -30,27 +37,37 @@ def validate_name(name: str, what: str = "session name") -> str:
     return name
 
 
-def state_home(env: Mapping[str, str] | None = None) -> Path:
+def state_home(env: Mapping[str, str] | None = None) -> str:
     """The state root: $TERMBRIDGE_HOME, else $XDG_STATE_HOME/termbridge, else ~/.local/state/termbridge.
 
     A root that is itself a symlink (a person's choice: state on another disk) is resolved
     here, once, and the real directory is used from then on; every level *below* it is
-    checked like a file (see check_levels).
+    checked like a file (see check_levels). A str, as every path on send's hot path: a caller
+    that wants a Path makes one (pathlib is not imported on that path).
     """
     env = os.environ if env is None else env
     if env.get("TERMBRIDGE_HOME"):
-        home = Path(env["TERMBRIDGE_HOME"]).expanduser()
+        home = os.path.expanduser(env["TERMBRIDGE_HOME"])
     elif env.get("XDG_STATE_HOME"):
-        home = Path(env["XDG_STATE_HOME"]).expanduser() / "termbridge"
+        home = os.path.join(os.path.expanduser(env["XDG_STATE_HOME"]), "termbridge")
     else:
-        home = Path(env.get("HOME") or os.path.expanduser("~")) / ".local" / "state" / "termbridge"
-    key = str(home)
-    real = _resolved.get(key)
+        home = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state", "termbridge")
+    home = _tidy(home)
+    real = _resolved.get(home)
     if real is None:
-        real = Path(os.path.realpath(home)) if os.path.islink(home) else home
-        _resolved[key] = real
+        real = os.path.realpath(home) if os.path.islink(home) else home
+        _resolved[home] = real
         add_root(real)
     return real
+
+
+def _tidy(path: str) -> str:
+    """PATH as pathlib would spell it: no repeated or trailing slashes, no "." levels (".." kept)."""
+    if not path:
+        return "."
+    lead = "//" if path.startswith("//") and not path.startswith("///") else "/" if path.startswith("/") else ""
+    parts = [p for p in path.split("/") if p and p != "."]
+    return lead + "/".join(parts) or "."
 
 
 # ------------------------------------------------------------------ directory levels
@@ -58,12 +75,12 @@ def state_home(env: Mapping[str, str] | None = None) -> Path:
 # a symlinked level would redirect every write below it (O_NOFOLLOW guards only the last
 # component), and a level another user owns lets them swap what we read. One lstat per
 # level, once per process: `send` and the hooks are on agents' hot paths.
-_resolved: dict[str, Path] = {}
+_resolved: dict[str, str] = {}
 _roots: set[str] = set()  # state roots this process uses
 _verified: set[str] = set()  # directories already checked in this process
 
 
-def add_root(home: Path | str) -> None:
+def add_root(home: StrPath) -> None:
     """Declare HOME a state root: the levels below it are checked before use."""
     _roots.add(os.path.normpath(str(home)))
 
@@ -95,7 +112,7 @@ def _check_level(d: str, remember: bool = True) -> bool:
     return True
 
 
-def check_levels(directory: Path | str) -> None:
+def check_levels(directory: StrPath) -> None:
     """Check DIRECTORY and every level above it up to its state root (cached per process);
     StateError for a symlinked, foreign-owned or non-directory level. Paths outside any
     state root are left alone."""
@@ -119,7 +136,7 @@ def check_levels(directory: Path | str) -> None:
             return
 
 
-def list_dir(directory: Path | str) -> list[str]:
+def list_dir(directory: StrPath) -> list[str]:
     """The sorted entries of a state directory ([] when it does not exist), after check_levels."""
     check_levels(directory)
     try:
@@ -128,12 +145,12 @@ def list_dir(directory: Path | str) -> list[str]:
         return []
 
 
-def _check_owned(st: os.stat_result, path: Path | str) -> None:
+def _check_owned(st: os.stat_result, path: StrPath) -> None:
     if st.st_uid != os.geteuid():
         raise StateError(f"refusing state owned by uid {st.st_uid}: {path}")
 
 
-def _above_root(path: Path | str) -> bool:
+def _above_root(path: StrPath) -> bool:
     """PATH is a proper ancestor of a state root (and not itself under another root)."""
     p = os.path.normpath(str(path))
     if _root_of(p) is not None:
@@ -143,29 +160,29 @@ def _above_root(path: Path | str) -> bool:
     return any(r.startswith(p.rstrip(os.sep) + os.sep) for r in _roots)
 
 
-def ensure_dir(path: Path) -> Path:
+def ensure_dir(path: P) -> P:
     """Create PATH (and parents) mode 0700; refuse a symlink or a foreign-owned directory."""
-    path = Path(path)
-    check_levels(path.parent)
-    if not os.path.lexists(path):
-        if _above_root(path.parent):
+    d = os.path.normpath(str(path))
+    parent = os.path.dirname(d) or "."
+    check_levels(parent)
+    if not os.path.lexists(d):
+        if _above_root(parent):
             # The person's own directories above the state root (~/.local may be a link into
             # dotfiles): created as any program would, symlinks followed. Only the levels at
             # and under the root are state.
-            os.makedirs(path.parent, 0o700, exist_ok=True)
-        elif not os.path.lexists(path.parent) or os.path.islink(path.parent):
-            ensure_dir(path.parent)  # creates it, or refuses a symlinked parent
+            os.makedirs(parent, 0o700, exist_ok=True)
+        elif not os.path.lexists(parent) or os.path.islink(parent):
+            ensure_dir(parent)  # creates it, or refuses a symlinked parent
         try:
-            os.mkdir(path, 0o700)
+            os.mkdir(d, 0o700)
         except FileExistsError:
             pass
-    d = os.path.normpath(str(path))
     if not _check_level(d, remember=_root_of(d) is not None):
         raise FileNotFoundError(errno.ENOENT, "state directory vanished while it was made", d)
     return path
 
 
-def open_state(path: Path, flags: int = os.O_RDONLY, create: bool = False) -> int:
+def open_state(path: StrPath, flags: int = os.O_RDONLY, create: bool = False) -> int:
     """Open a state file with O_NOFOLLOW, mode 0600, and check it is ours and regular."""
     if create:
         flags |= os.O_CREAT
@@ -189,7 +206,7 @@ def open_state(path: Path, flags: int = os.O_RDONLY, create: bool = False) -> in
     return fd
 
 
-def read_bytes(path: Path) -> bytes | None:
+def read_bytes(path: StrPath) -> bytes | None:
     """Read a whole state file, or None when it does not exist."""
     try:
         fd = open_state(path)
@@ -206,7 +223,7 @@ def read_bytes(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def read_json(path: Path, default=None):
+def read_json(path: StrPath, default=None):
     """A small JSON state file, or DEFAULT when it is missing or unreadable as JSON."""
     import json
 
@@ -222,7 +239,7 @@ def read_json(path: Path, default=None):
     return value
 
 
-def fsync_dir(path: Path | str) -> None:
+def fsync_dir(path: StrPath) -> None:
     """fsync a directory so a create, rename or unlink inside it is durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -239,10 +256,12 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         view = view[n:]
 
 
-def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
+def atomic_write(path: StrPath, data: bytes | Iterable[bytes]) -> None:
     """Replace PATH with DATA (bytes, or chunks streamed without joining): temp file, fsync, rename, fsync dir."""
-    path = Path(path)
-    check_levels(path.parent)
+    path = os.fspath(path)
+    parent, base = os.path.split(path)
+    parent = parent or "."
+    check_levels(parent)
     try:
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode):
@@ -250,7 +269,7 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
         _check_owned(st, path)
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = os.path.join(parent, f".{base}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o600)
     try:
         if isinstance(data, (bytes, bytearray, memoryview)):
@@ -267,7 +286,7 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    fsync_dir(parent)
 
 
 class KeptFile:
@@ -276,8 +295,8 @@ class KeptFile:
     no longer the one we hold: replaced by a rewrite or rotation, removed, or swapped for a link.
     One lstat per use. Callers that rewrite the file hold the same lock as its appenders."""
 
-    def __init__(self, path: Path, flags: int = os.O_RDWR | os.O_APPEND):
-        self.path, self.flags = Path(path), flags
+    def __init__(self, path: StrPath, flags: int = os.O_RDWR | os.O_APPEND):
+        self.path, self.flags = path, flags
         self._spath = os.fspath(path)  # lstat'ed on every use: no Path conversion each time
         self._fd: int | None = None
         self._id: tuple[int, int] | None = None
@@ -317,7 +336,7 @@ def sync_data(fd: int) -> None:
     (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
-def append_durable(path: Path, data: bytes, sync: bool = True) -> None:
+def append_durable(path: StrPath, data: bytes, sync: bool = True) -> None:
     """Append DATA to PATH with one O_APPEND write; fsync it (and the directory on creation) when SYNC."""
     fd = open_state(path, os.O_WRONLY | os.O_APPEND, create=True)
     try:
@@ -331,14 +350,15 @@ def append_durable(path: Path, data: bytes, sync: bool = True) -> None:
         fsync_dir(os.path.dirname(path) or ".")
 
 
-def unlink_durable(path: Path) -> None:
+def unlink_durable(path: StrPath) -> None:
     """Remove PATH (if present) and fsync its directory."""
-    check_levels(Path(path).parent)
+    parent = os.path.dirname(os.fspath(path)) or "."
+    check_levels(parent)
     try:
         os.unlink(path)
     except FileNotFoundError:
         return
-    fsync_dir(Path(path).parent)
+    fsync_dir(parent)
 
 
 def _flock(fd: int) -> bool:
@@ -360,8 +380,8 @@ class StateLock:
     hold "the" lock on two different inodes (https://github.com/tox-dev/filelock/issues/31).
     """
 
-    def __init__(self, path: Path, timeout: float = 30.0):
-        self.path = Path(path)
+    def __init__(self, path: StrPath, timeout: float = 30.0):
+        self.path = path
         self.timeout = timeout
         self.waited: float | None = None  # seconds the last acquire waited, None if uncontended
         self._fd: int | None = None
@@ -408,6 +428,6 @@ class StateLock:
                 pass
 
 
-def state_lock(path: Path, timeout: float = 30.0) -> StateLock:
+def state_lock(path: StrPath, timeout: float = 30.0) -> StateLock:
     """The lock guarding a piece of state (see StateLock)."""
     return StateLock(path, timeout)

@@ -17,22 +17,25 @@ are appended, fsync'd, to the session's `receipts.log` by whoever proved them:
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from termbridge import paths
 from termbridge.errors import UnknownMessage
 from termbridge.receipts_log import entries, record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 _RANK = {"queued": 0, "submitted": 1, "received": 2, "answered": 3}
 
 
-def _session_names(home: Path) -> list[str]:
+def _session_names(home: StrPath) -> list[str]:
     from termbridge.registry import sessions_dir
 
     return [n for n in paths.list_dir(sessions_dir(home)) if paths.NAME_RE.fullmatch(n)]
 
 
-def _outbox_state(home: Path, name: str, msg_id: str) -> dict | None:
+def _outbox_state(home: StrPath, name: str, msg_id: str) -> dict | None:
     """Where MSG_ID sits in NAME's outbox right now: queued (pending or claimed), dead or expired."""
     from termbridge.outbox import Outbox
 
@@ -54,7 +57,7 @@ def _outbox_state(home: Path, name: str, msg_id: str) -> dict | None:
     return None
 
 
-def lookup(home: Path, msg_id: str, scan_transcripts: bool = True, session: str | None = None) -> dict:
+def lookup(home: StrPath, msg_id: str, scan_transcripts: bool = True, session: str | None = None) -> dict:
     """`{"id","session","state","at": {state: time},"via"}` for MSG_ID; UnknownMessage (exit 3) if none.
     SESSION, when the caller knows it, spares looking through every other session's state."""
     for name in [session] if session else _session_names(home):
@@ -86,7 +89,7 @@ def lookup(home: Path, msg_id: str, scan_transcripts: bool = True, session: str 
 
 
 def wait_for_state(
-    home: Path, msg_id: str, until: str, seconds: float, poll: float = 0.1, session: str | None = None
+    home: StrPath, msg_id: str, until: str, seconds: float, poll: float = 0.1, session: str | None = None
 ) -> str:
     """Poll MSG_ID's receipt (in SESSION, when known) until it reaches UNTIL (or later) or SECONDS pass;
     returns the last state."""
@@ -104,7 +107,7 @@ def wait_for_state(
         time.sleep(poll)
 
 
-def held_ids(home: Path, name: str, ids: list[str]) -> set[str]:
+def held_ids(home: StrPath, name: str, ids: list[str]) -> set[str]:
     """Which of IDS NAME's agent is known to have (never to be sent again): a receipt from its own
     evidence, or its own bound record showing them, given to its model or held in its own queue
     (Claude Code records a message it queued; Codex keeps one in its queue database until it runs
@@ -128,7 +131,7 @@ def held_ids(home: Path, name: str, ids: list[str]) -> set[str]:
     return got
 
 
-def counts(home: Path, name: str) -> dict[str, int]:
+def counts(home: StrPath, name: str) -> dict[str, int]:
     """How many of NAME's messages reached each later state (by their newest receipt)."""
     best: dict[str, str] = {}
     for e in entries(home, name):
@@ -141,7 +144,7 @@ def counts(home: Path, name: str) -> dict[str, int]:
     return out
 
 
-def record_shows(home: Path, name: str, msg_id: str) -> bool:
+def record_shows(home: StrPath, name: str, msg_id: str) -> bool:
     """Whether NAME's agent's own bound record (never another file) shows MSG_ID delivered to it."""
     from termbridge import record, registry
 

@@ -13,25 +13,26 @@ import math
 import os
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from termbridge import paths
 from termbridge.session_files import SessionFiles
 
-TYPE_CHECKING = False  # no `typing` at run time on send's hot path (kinds.py)
+TYPE_CHECKING = False  # no `typing` (nor pathlib) at run time on send's hot path (kinds.py)
 if TYPE_CHECKING:
     from typing import Literal
+
+    from termbridge.paths import StrPath
 
     ReceiptState = Literal["queued", "submitted", "received", "answered", "expired", "dead"]
 STATES: tuple[ReceiptState, ...] = ("queued", "submitted", "received", "answered", "expired", "dead")
 _MAX_LINES = 20000  # receipts.log is cut to the newest half past this
 
 
-def log_path(home: Path, name: str) -> Path:
+def log_path(home: StrPath, name: str) -> str:
     return SessionFiles.of(home, name).receipts
 
 
-def record(home: Path, name: str, records: Iterable[dict | str], state: ReceiptState, via: str) -> None:
+def record(home: StrPath, name: str, records: Iterable[dict | str], state: ReceiptState, via: str) -> None:
     """Append STATE for RECORDS (dicts with `id` and `created_at`, or bare ids), fsync'd."""
     if state not in STATES:
         raise ValueError(f"unknown receipt state {state!r}")
@@ -46,21 +47,21 @@ def record(home: Path, name: str, records: Iterable[dict | str], state: ReceiptS
     if not lines:
         return
     path = log_path(home, name)
-    paths.ensure_dir(path.parent)
+    paths.ensure_dir(os.path.dirname(path))
     paths.append_durable(path, "".join(lines).encode())
     _trim(path)
 
 
-def record_answer(home: Path, name: str, msg_id: str, answer: str, via: str) -> None:
+def record_answer(home: StrPath, name: str, msg_id: str, answer: str, via: str) -> None:
     """Append `answered` for MSG_ID with its ANSWER text, fsync'd (answers.answer calls it once)."""
     entry = {"id": msg_id, "state": "answered", "t": round(time.time(), 6), "via": via, "answer": answer}
     path = log_path(home, name)
-    paths.ensure_dir(path.parent)
+    paths.ensure_dir(os.path.dirname(path))
     paths.append_durable(path, (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
     _trim(path)
 
 
-def _trim(path: Path) -> None:
+def _trim(path: str) -> None:
     # Every entry is over 64 bytes (a 26-character id alone takes 36 of them), so a file smaller
     # than that many entries cannot be over the line limit: no need to read it on every commit.
     try:
@@ -95,7 +96,7 @@ def parse_entry(line: bytes) -> dict | None:
     return e
 
 
-def entries(home: Path, name: str) -> list[dict]:
+def entries(home: StrPath, name: str) -> list[dict]:
     """The valid receipt entries of NAME (a torn or garbage line is skipped)."""
     lines = (paths.read_bytes(log_path(home, name)) or b"").split(b"\n")
     return [e for e in map(parse_entry, lines) if e is not None]

@@ -34,17 +34,21 @@ from pathlib import Path
 
 from termbridge import proctree
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 _TAIL = 8 << 20  # read at most the last 8 MiB of a record
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
-def record_file(home: Path, name: str) -> Path:
+def record_file(home: StrPath, name: str) -> str:
     from termbridge.session_files import SessionFiles
 
     return SessionFiles.of(home, name).record
 
 
-def bind_from_hook(home: Path, sess, agent: str, data: dict) -> dict | None:
+def bind_from_hook(home: StrPath, sess, agent: str, data: dict) -> dict | None:
     """Bind SESS to the record its own hook reported in DATA (`transcript_path`, `session_id`)."""
     from termbridge import paths
 
@@ -72,7 +76,7 @@ def bind_from_hook(home: Path, sess, agent: str, data: dict) -> dict | None:
     return rec
 
 
-def _hooked(home: Path, sess) -> dict | None:
+def _hooked(home: StrPath, sess) -> dict | None:
     """The hook-bound record of SESS, when it was bound for this very process."""
     from termbridge import paths
 
@@ -84,7 +88,7 @@ def _hooked(home: Path, sess) -> dict | None:
     return rec
 
 
-def bound(home: Path, sess) -> dict | None:
+def bound(home: StrPath, sess) -> dict | None:
     """SESS's own record `{"path", "session_id", "via"}` (path may be None while the agent has not
     written it yet), or None when none is known."""
     rec = _hooked(home, sess)
@@ -96,7 +100,7 @@ def bound(home: Path, sess) -> dict | None:
     return rec
 
 
-def path_of(home: Path, sess) -> Path | None:
+def path_of(home: StrPath, sess) -> Path | None:
     rec = bound(home, sess)
     return Path(rec["path"]) if rec and rec.get("path") else None
 
@@ -319,7 +323,7 @@ def framed_header(msg_id: str) -> bytes:
     return f"--- message {msg_id} from ".encode()
 
 
-def shows(home: Path, sess, ids: Iterable[str], held: bool = False) -> set[str]:
+def shows(home: StrPath, sess, ids: Iterable[str], held: bool = False) -> set[str]:
     """Which of IDS SESS's own record shows as given to its model (their framed header lines).
 
     HELD: also those it only holds in its own queue (never to be sent again, but not received)."""
@@ -369,7 +373,7 @@ def _queued_only(line: bytes) -> bool:
     return isinstance(entry, dict) and entry.get("type") in _QUEUED_ONLY
 
 
-def describe(home: Path, sess) -> str | None:
+def describe(home: StrPath, sess) -> str | None:
     """The record's path for `status` (None when none is bound)."""
     try:
         p = path_of(home, sess)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 from termbridge import paths, proctree
 from termbridge.errors import BadInput, DeadSession, StateError, UnknownSession
 from termbridge.kinds import DELIVERY_MODES, KINDS, LANES
 from termbridge.session_files import SessionFiles, sessions_dir
 from termbridge.session_files import session_dir as session_dir  # where the callers have long found it
+
+TYPE_CHECKING = False  # no `typing` (nor pathlib) at run time on send's hot path (kinds.py)
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 
 class Session:
@@ -109,7 +112,7 @@ def delivery_for(old: Session | None, by: str, wanted: str = "push") -> tuple[st
 
 
 def register(
-    home: Path,
+    home: StrPath,
     name: str,
     pid: int,
     kind: str = "other",
@@ -160,7 +163,7 @@ def register(
 
 
 def register_agent(
-    home: Path,
+    home: StrPath,
     name: str,
     pid: int,
     kind: str,
@@ -195,7 +198,7 @@ def register_agent(
         return register(home, name, pid, kind, delivery, delivery_by=chosen_by, **where)
 
 
-def unregister(home: Path, name: str) -> None:
+def unregister(home: StrPath, name: str) -> None:
     """Forget NAME; its queued messages stay on disk for a later re-register."""
     path = SessionFiles.of(home, name).session
     if not os.path.lexists(path):
@@ -203,7 +206,7 @@ def unregister(home: Path, name: str) -> None:
     paths.unlink_durable(path)
 
 
-def lookup(home: Path, name: str) -> Session:
+def lookup(home: StrPath, name: str) -> Session:
     """The registered session NAME, or UnknownSession (exit 3)."""
     data = paths.read_bytes(SessionFiles.of(home, name).session)
     if data is None:
@@ -248,7 +251,7 @@ def require_alive(sess: Session) -> Session:
     return sess
 
 
-def all_sessions(home: Path, refused: list[tuple[str, str]] | None = None) -> list[Session]:
+def all_sessions(home: StrPath, refused: list[tuple[str, str]] | None = None) -> list[Session]:
     """Every registered session, by name. A session whose directory is unsafe (symlinked,
     foreign-owned) is skipped, never followed, and never fails the listing: with REFUSED,
     its (name, reason) is appended there."""
@@ -258,14 +261,14 @@ def all_sessions(home: Path, refused: list[tuple[str, str]] | None = None) -> li
         if not paths.NAME_RE.fullmatch(name):
             continue
         try:
-            paths.check_levels(d / name)  # before anything is read through it
-            if not os.path.lexists(SessionFiles(d / name).session):
+            paths.check_levels(os.path.join(d, name))  # before anything is read through it
+            if not os.path.lexists(SessionFiles(os.path.join(d, name)).session):
                 continue
             out.append(lookup(home, name))
         except UnknownSession:
             continue
         except StateError as e:
-            if refused is not None and os.path.lexists(SessionFiles(d / name).session):
+            if refused is not None and os.path.lexists(SessionFiles(os.path.join(d, name)).session):
                 refused.append((name, str(e)))
             continue
     return out

@@ -8,16 +8,18 @@ reach as `unreachable`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from termbridge import ssh
 from termbridge.config import load_config
 from termbridge.errors import RemoteFailed, TermbridgeError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 STATUS_BUDGET_S = 8.0  # what a host's status may take once connected (it reads each session's screen)
 
 
-def call(home: Path, host: str, request: dict, timeout: float | None = None) -> dict:
+def call(home: StrPath, host: str, request: dict, timeout: float | None = None) -> dict:
     """One rpc REQUEST to HOST; its answer (ok), or RemoteFailed with HOST's exit code and line."""
     (answer,) = ssh.rpc_call(home, ssh.host_config(host, load_config()), [request], timeout)
     if not answer.get("ok"):
@@ -26,7 +28,7 @@ def call(home: Path, host: str, request: dict, timeout: float | None = None) -> 
     return answer
 
 
-def submit(home: Path, name: str, host: str, text: str | None, enter: bool, gap_ms, enter_only: bool):
+def submit(home: StrPath, name: str, host: str, text: str | None, enter: bool, gap_ms, enter_only: bool):
     """`submit NAME@HOST`: HOST's submit outcome (a submit.Submitted, as locally)."""
     from termbridge.submit import Submitted
 
@@ -45,19 +47,19 @@ def submit(home: Path, name: str, host: str, text: str | None, enter: bool, gap_
     return res
 
 
-def drain(home: Path, name: str, host: str, print_: bool, as_json: bool, force: bool) -> dict:
+def drain(home: StrPath, name: str, host: str, print_: bool, as_json: bool, force: bool) -> dict:
     """`drain NAME@HOST`: {"printed": text} with --print/--json, else {"count", "note"}."""
     return call(home, host, {"op": "drain", "session": name, "print": print_, "json": as_json, "force": force})
 
 
-def receipt(home: Path, msg_id: str) -> dict | None:
+def receipt(home: StrPath, msg_id: str) -> dict | None:
     """The receipt of a message sent to another host (None when no host queue knows MSG_ID)."""
     from termbridge import forward
 
     return forward.lookup_receipt(home, msg_id)
 
 
-def host_status(home: Path, host: str) -> list[dict]:
+def host_status(home: StrPath, host: str) -> list[dict]:
     """HOST's sessions as `status --json` rows with "host" (and the name as NAME@HOST); one row
     {"host", "unreachable": True, "error"} when HOST could not be asked within its timeout."""
     from termbridge import forward
@@ -89,7 +91,7 @@ def host_status(home: Path, host: str) -> list[dict]:
     return rows
 
 
-def all_hosts_status(home: Path, hosts: list[str] | None = None) -> list[dict]:
+def all_hosts_status(home: StrPath, hosts: list[str] | None = None) -> list[dict]:
     """Every configured host's rows, asked in parallel: one slow or dead host never holds up the rest
     (each call ends within its own timeout)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -102,7 +104,7 @@ def all_hosts_status(home: Path, hosts: list[str] | None = None) -> list[dict]:
     return [row for rows in results for row in rows]
 
 
-def doctor_checks(home: Path) -> list[tuple[str, str, str, str]]:
+def doctor_checks(home: StrPath) -> list[tuple[str, str, str, str]]:
     """(name, status, detail, fix) per configured host: reachable, host key known, remote version."""
     from concurrent.futures import ThreadPoolExecutor
 

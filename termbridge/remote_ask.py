@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from termbridge import answers, forward, paths, remote_questions, validate
 from termbridge.answers import Asked
 from termbridge.errors import BadInput
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 REMOTE_POLL_S = 1.0  # between two receipt calls to HOST while a question is there
 LOCAL_POLL_S = 0.3  # between two looks at the forward queue here while it waits to be forwarded
 
 
 def ask(
-    home: Path,
+    home: StrPath,
     target: str,
     question: str | bytes,
     sender: str | None = None,
@@ -43,7 +46,7 @@ def ask(
 
 
 def ask_remote(
-    home: Path,
+    home: StrPath,
     name: str,
     host: str,
     question: str | bytes,
@@ -84,7 +87,7 @@ def ask_remote(
         raise
 
 
-def _wait(home: Path, q: forward.ForwardQueue, qid: str, target: str, asker: str | None, timeout_s: float) -> Asked:
+def _wait(home: StrPath, q: forward.ForwardQueue, qid: str, target: str, asker: str | None, timeout_s: float) -> Asked:
     got = Asked(qid, target)
     deadline = time.monotonic() + timeout_s
     r: dict = {}
@@ -117,7 +120,7 @@ def _wait(home: Path, q: forward.ForwardQueue, qid: str, target: str, asker: str
     return got
 
 
-def _give_up(home: Path, q: forward.ForwardQueue, qid: str, asker: str | None) -> dict | None:
+def _give_up(home: StrPath, q: forward.ForwardQueue, qid: str, asker: str | None) -> dict | None:
     """No one waits here any more. Under the queue lock, so HOST's forwarder either sees the question
     as one to look for answers to, or is gone -- and then, with an asker, the next one is started."""
     with q.lock():

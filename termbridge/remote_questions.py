@@ -26,6 +26,10 @@ from pathlib import Path
 from termbridge import events, paths, proctree
 from termbridge.errors import TermbridgeError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 LATE_POLL_S = 5.0  # the forwarder asks HOST about questions no one waits for at most this often
 LATE_WINDOW_S = 24 * 3600.0  # ...for this long after they were asked (then `receipt ID` only)
 _KEEP_S = 7 * 24 * 3600.0  # answered or closed question files are removed after this
@@ -97,7 +101,7 @@ def close(host_dir: Path, qid: str, why: str) -> None:
             write(host_dir, q)
 
 
-def seen_answer(home: Path, host_dir: Path, qid: str, text) -> str | None:
+def seen_answer(home: StrPath, host_dir: Path, qid: str, text) -> str | None:
     """HOST's receipt says QID is answered with TEXT. Returns "waiting" (the `ask` takes it), "late"
     (queued to the asker here as a message, once), or None (no question of ours, or already done)."""
     if not isinstance(text, str):
@@ -123,7 +127,7 @@ def seen_answer(home: Path, host_dir: Path, qid: str, text) -> str | None:
     return outcome
 
 
-def _queue_late(home: Path, q: dict, text: str) -> str | None:
+def _queue_late(home: StrPath, q: dict, text: str) -> str | None:
     """The answer to the asking session as a message with reply_to = the question (under the lock)."""
     from termbridge import waiter
     from termbridge.context import SessionContext

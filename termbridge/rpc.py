@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from termbridge import paths, validate
 from termbridge.errors import BadInput, TermbridgeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 PROTOCOL = 1
 MAX_LINE = 8 << 20  # one request line: a batch of messages, each within max_body_bytes
 _TAKEN_KEEP = 100000  # ids remembered per session beyond the outbox's own ledger
 
 
-def serve(home: Path, lines: Iterable[bytes], write: Callable[[str], None]) -> None:
+def serve(home: StrPath, lines: Iterable[bytes], write: Callable[[str], None]) -> None:
     """Answer each request line of LINES with one line through WRITE; then start the idle waiters of
     the sessions that took messages (their own rules deliver them)."""
     woken: list[str] = []
@@ -37,7 +40,7 @@ def serve(home: Path, lines: Iterable[bytes], write: Callable[[str], None]) -> N
     _wake(home, woken)
 
 
-def handle(home: Path, line: bytes, woken: list[str] | None = None) -> dict:
+def handle(home: StrPath, line: bytes, woken: list[str] | None = None) -> dict:
     """One request line -> its answer; never raises."""
     try:
         if len(line) > MAX_LINE:
@@ -58,7 +61,7 @@ def handle(home: Path, line: bytes, woken: list[str] | None = None) -> dict:
         return {"ok": False, "error": f"{type(e).__name__}: {e}", "exit": 1}
 
 
-def _hello(home: Path, req: dict, woken: list[str]) -> dict:
+def _hello(home: StrPath, req: dict, woken: list[str]) -> dict:
     import termbridge
 
     return {"version": termbridge.__version__, "protocol": PROTOCOL}
@@ -71,7 +74,7 @@ def _str_or_none(req: dict, key: str) -> str | None:
     return v
 
 
-def _take(home: Path, req: dict, woken: list[str]) -> dict:
+def _take(home: StrPath, req: dict, woken: list[str]) -> dict:
     """Put each message into its session's outbox here, under the id it came with, exactly once."""
     msgs = req.get("messages")
     if not isinstance(msgs, list):
@@ -90,7 +93,7 @@ def _take(home: Path, req: dict, woken: list[str]) -> dict:
     return {"results": results}
 
 
-def _take_one(home: Path, m: dict) -> dict:
+def _take_one(home: StrPath, m: dict) -> dict:
     from termbridge import registry
     from termbridge.config import load_config
     from termbridge.outbox import Outbox
@@ -132,7 +135,7 @@ def _take_one(home: Path, m: dict) -> dict:
     return {"id": mid, "taken": True}
 
 
-def _append_question(home: Path, box, name: str, mid: str, body: str, sender, ttl) -> None:
+def _append_question(home: StrPath, box, name: str, mid: str, body: str, sender, ttl) -> None:
     """A forwarded question: answers.py's question file first (the session's hooks know it as one),
     then its message, framed as a question (a reply is expected)."""
     from termbridge import answers
@@ -145,7 +148,7 @@ def _append_question(home: Path, box, name: str, mid: str, body: str, sender, tt
         raise
 
 
-def _already_taken(taken_log: Path, box, mid: str) -> bool:
+def _already_taken(taken_log: str, box, mid: str) -> bool:
     data = paths.read_bytes(taken_log) or b""
     if mid.encode() in data.split():
         return True
@@ -155,13 +158,13 @@ def _already_taken(taken_log: Path, box, mid: str) -> bool:
     return any(e.get("id") == mid for e in box.dead_letters())
 
 
-def _trim(path: Path) -> None:
+def _trim(path: str) -> None:
     data = paths.read_bytes(path) or b""
     if data.count(b"\n") > 2 * _TAKEN_KEEP:
         paths.atomic_write(path, b"\n".join(data.split(b"\n")[-_TAKEN_KEEP - 1 :]))
 
 
-def _wake(home: Path, names: list[str]) -> None:
+def _wake(home: StrPath, names: list[str]) -> None:
     """Each session that took messages gets its idle waiter (started detached: the answer is out)."""
     from termbridge import waiter
 
@@ -172,7 +175,7 @@ def _wake(home: Path, names: list[str]) -> None:
             pass
 
 
-def _receipt(home: Path, req: dict, woken: list[str]) -> dict:
+def _receipt(home: StrPath, req: dict, woken: list[str]) -> dict:
     from termbridge import receipts
 
     mid = validate.token(_str_or_none(req, "id"), "message id")
@@ -187,13 +190,13 @@ def _receipt(home: Path, req: dict, woken: list[str]) -> dict:
     return {"receipt": answers.receipt_of(home, mid, receipts.lookup(home, mid, session=session))}
 
 
-def _status(home: Path, req: dict, woken: list[str]) -> dict:
+def _status(home: StrPath, req: dict, woken: list[str]) -> dict:
     from termbridge import status
 
     return {"sessions": status.collect_status(home)}
 
 
-def _submit(home: Path, req: dict, woken: list[str]) -> dict:
+def _submit(home: StrPath, req: dict, woken: list[str]) -> dict:
     from termbridge import submit as sub
     from termbridge.config import load_config
 
@@ -215,7 +218,7 @@ def _submit(home: Path, req: dict, woken: list[str]) -> dict:
     return {"result": res.result, "note": [res.note, res.exit_code] if res.note else None}
 
 
-def _drain(home: Path, req: dict, woken: list[str]) -> dict:
+def _drain(home: StrPath, req: dict, woken: list[str]) -> dict:
     from termbridge import delivery
     from termbridge.context import SessionContext
 
@@ -229,7 +232,7 @@ def _drain(home: Path, req: dict, woken: list[str]) -> dict:
     return {"count": done.count, "note": done.note or ""}
 
 
-_OPS: dict[str, Callable[[Path, dict, list[str]], dict]] = {
+_OPS: dict[str, Callable[[StrPath, dict, list[str]], dict]] = {
     "hello": _hello,
     "take": _take,
     "receipt": _receipt,

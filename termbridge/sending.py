@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 from termbridge.outcome import Outcome
 
@@ -15,6 +14,7 @@ if TYPE_CHECKING:  # annotations only: `send`'s start-up imports these when it n
     from typing import Literal
 
     from termbridge.context import SessionContext
+    from termbridge.paths import StrPath
     from termbridge.wake import WakeOutcome
 
 UNTIL = ("submitted", "received")
@@ -34,7 +34,7 @@ class Sent(Outcome):
 
 
 def send_message(
-    home: Path,
+    home: StrPath,
     name: str,
     message: str | bytes,
     sender: str | None = None,
@@ -125,7 +125,7 @@ def attempt_after_send(ctx: SessionContext) -> WakeOutcome | Literal["failed"]:
         return "failed"
 
 
-def _send_remote(home: Path, name: str, host: str, body: str, sender, reply_to, key, ttl, wait_s, until) -> Sent:
+def _send_remote(home: StrPath, name: str, host: str, body: str, sender, reply_to, key, ttl, wait_s, until) -> Sent:
     """NAME@HOST: durable in HOST's forward queue here (the forwarder takes it on), then, with WAIT_S,
     HOST's receipt reaching UNTIL."""
     import time
@@ -149,7 +149,7 @@ def _send_remote(home: Path, name: str, host: str, body: str, sender, reply_to, 
     return sent
 
 
-def require_evidence(home: Path, sess) -> None:
+def require_evidence(home: StrPath, sess) -> None:
     """`received` needs evidence from the session itself: its own record (bound by its hooks or found
     from its PID), or the MCP `inbox` of a pull session. Without either, receipts stop at
     `submitted`: waiting for `received` would only time out, so it is refused at once (exit 2)."""

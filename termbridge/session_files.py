@@ -33,19 +33,36 @@ name never changes. Bottom layer: only `paths` below it.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from termbridge.paths import validate_name
 
+TYPE_CHECKING = False  # no `typing` (nor pathlib) at run time on send's hot path (kinds.py)
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
-def sessions_dir(home: Path | str) -> Path:
+
+def sessions_dir(home: StrPath) -> str:
     """Where every session's directory lives."""
-    return Path(home) / "sessions"
+    return os.path.join(home, "sessions")
 
 
-def session_dir(home: Path | str, name: str) -> Path:
+def session_dir(home: StrPath, name: str) -> str:
     """The per-session state directory (NAME validated)."""
-    return sessions_dir(home) / validate_name(name)
+    return os.path.join(sessions_dir(home), validate_name(name))
+
+
+class _File:
+    """A file (or directory) of the session's directory, by name: a str path, as every path on
+    send's hot path is (pathlib is not imported there); wrap it in a Path where one helps."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, files: SessionFiles, owner: type | None = None) -> str:
+        return files.dir + "/" + self.name
 
 
 class SessionFiles:
@@ -53,42 +70,42 @@ class SessionFiles:
 
     __slots__ = ("dir",)
 
-    def __init__(self, directory: Path):
-        self.dir = directory
+    def __init__(self, directory: StrPath):
+        self.dir = os.fspath(directory)
 
     @classmethod
-    def of(cls, home: Path | str, name: str) -> SessionFiles:
+    def of(cls, home: StrPath, name: str) -> SessionFiles:
         return cls(session_dir(home, name))
 
     # the registry
-    session = property(lambda self: self.dir / "session.json")
-    register_lock = property(lambda self: self.dir / "mcp-register.lock")
+    session = _File("session.json")
+    register_lock = _File("mcp-register.lock")
     # the outbox
-    pending = property(lambda self: self.dir / "pending.log")
-    claims = property(lambda self: self.dir / "claims")
-    ledger = property(lambda self: self.dir / "ledger.log")
-    dead = property(lambda self: self.dir / "dead.log")
-    outbox_lock = property(lambda self: self.dir / "outbox.lock")
+    pending = _File("pending.log")
+    claims = _File("claims")
+    ledger = _File("ledger.log")
+    dead = _File("dead.log")
+    outbox_lock = _File("outbox.lock")
     # receipts and the session's own record
-    receipts = property(lambda self: self.dir / "receipts.log")
-    record = property(lambda self: self.dir / "record.json")
+    receipts = _File("receipts.log")
+    record = _File("record.json")
     # delivery
-    backoff = property(lambda self: self.dir / "delivery.json")
-    deliver_lock = property(lambda self: self.dir / "deliver.lock")
-    typed = property(lambda self: self.dir / "typed.json")
-    wake = property(lambda self: self.dir / "wake.json")
-    wake_lock = property(lambda self: self.dir / "wake.lock")
-    waiter = property(lambda self: self.dir / "waiter.json")
-    waiter_lock = property(lambda self: self.dir / "waiter.lock")
-    waiting = property(lambda self: self.dir / "waiting.json")
+    backoff = _File("delivery.json")
+    deliver_lock = _File("deliver.lock")
+    typed = _File("typed.json")
+    wake = _File("wake.json")
+    wake_lock = _File("wake.lock")
+    waiter = _File("waiter.json")
+    waiter_lock = _File("waiter.lock")
+    waiting = _File("waiting.json")
     # marks the hooks and the screen leave
-    mark = property(lambda self: self.dir / "mark.json")
-    screen_idle = property(lambda self: self.dir / "screen-idle.json")
-    stop_hook = property(lambda self: self.dir / "stop_hook.json")
-    dialog_hold = property(lambda self: self.dir / "dialog_hold.json")
+    mark = _File("mark.json")
+    screen_idle = _File("screen-idle.json")
+    stop_hook = _File("stop_hook.json")
+    dialog_hold = _File("dialog_hold.json")
     # messages forwarded in from another host
-    forwarded_in = property(lambda self: self.dir / "forwarded_in.log")
-    forwarded_in_lock = property(lambda self: self.dir / "forwarded_in.lock")
+    forwarded_in = _File("forwarded_in.log")
+    forwarded_in_lock = _File("forwarded_in.lock")
     # questions (termbridge ask)
-    questions = property(lambda self: self.dir / "questions")
-    turn_questions = property(lambda self: self.dir / "turn_questions.json")
+    questions = _File("questions")
+    turn_questions = _File("turn_questions.json")

@@ -19,27 +19,30 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from termbridge import background, events, paths, proctree
 from termbridge.context import SessionContext
 from termbridge.session_files import SessionFiles
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 POLL_S = 0.5  # one screen sample per poll: well under 1% of a core while waiting
 RESOLVE_EVERY_S = 5.0  # re-verify the target at least this often (and before every delivery)
 
 
-def _files(home: Path, name: str) -> SessionFiles:
+def _files(home: StrPath, name: str) -> SessionFiles:
     return SessionFiles.of(home, name)
 
 
-def live_waiter(home: Path, name: str) -> dict | None:
+def live_waiter(home: StrPath, name: str) -> dict | None:
     """{"pid", "since"} of NAME's running waiter, or None."""
     info = background.live(_files(home, name).waiter)
     return {"pid": info["pid"], "since": info.get("since")} if info else None
 
 
-def start_waiter(home: Path, name: str) -> bool:
+def start_waiter(home: StrPath, name: str) -> bool:
     """Start NAME's waiter, detached, unless one runs; True when one was started."""
     if live_waiter(home, name):
         return False
@@ -47,7 +50,7 @@ def start_waiter(home: Path, name: str) -> bool:
     return True
 
 
-def run_waiter(home: Path, name: str) -> str:
+def run_waiter(home: StrPath, name: str) -> str:
     """Wait for NAME's target to go idle and deliver; returns why it stopped."""
     ctx = SessionContext(home, name)
     files = ctx.files

@@ -27,6 +27,10 @@ from pathlib import Path
 from termbridge import paths
 from termbridge.errors import BadInput, HostError, HostKeyRefused, StateError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 # An OpenSSH destination: a `Host` of the user's ssh config, or [user@]host (an IPv6 literal in
 # brackets). Never a leading '-' (it would be read as an option), no spaces, no shell characters.
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9._-]{1,64}@)?(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.%a-z]{2,64}\])")
@@ -86,7 +90,7 @@ def configured_hosts(cfg: dict) -> list[str]:
 
 
 # ------------------------------------------------------------------ the control socket
-def control_path(home: Path, hc: HostConfig) -> str:
+def control_path(home: StrPath, hc: HostConfig) -> str:
     """A ControlPath for HC that fits the socket-path limit with ssh's temporary suffix.
 
     Short and hashed (ssh's own %C is 40 characters): under the state directory when that fits,
@@ -101,7 +105,7 @@ def control_path(home: Path, hc: HostConfig) -> str:
     raise StateError("no directory short enough for an ssh control socket (set XDG_RUNTIME_DIR)")
 
 
-def _socket_dirs(home: Path) -> list[str]:
+def _socket_dirs(home: StrPath) -> list[str]:
     tag = hashlib.sha256(str(home).encode()).hexdigest()[:8]
     dirs = [str(Path(home) / "ssh")]
     runtime = os.environ.get("XDG_RUNTIME_DIR")
@@ -111,7 +115,7 @@ def _socket_dirs(home: Path) -> list[str]:
     return dirs
 
 
-def _ensure_private_dir(d: Path, home: Path) -> None:
+def _ensure_private_dir(d: Path, home: StrPath) -> None:
     """D as a 0700 directory of ours: made like state under HOME, else checked like it (no symlink,
     our own, not open to others) -- a shared /tmp could hold someone else's."""
     if str(d).startswith(str(home) + os.sep):
@@ -128,7 +132,7 @@ def _ensure_private_dir(d: Path, home: Path) -> None:
         os.chmod(d, 0o700)
 
 
-def base_args(home: Path, hc: HostConfig) -> list[str]:
+def base_args(home: StrPath, hc: HostConfig) -> list[str]:
     """The ssh options of every call to HC (before the user's own `ssh` arguments)."""
     return [
         "ssh",
@@ -157,7 +161,7 @@ def base_args(home: Path, hc: HostConfig) -> list[str]:
     ]
 
 
-def _control_cmd(home: Path, hc: HostConfig, op: str) -> subprocess.CompletedProcess | None:
+def _control_cmd(home: StrPath, hc: HostConfig, op: str) -> subprocess.CompletedProcess | None:
     """`ssh -O OP` against the shared connection; None when it did not answer in time."""
     try:
         return subprocess.run(
@@ -170,7 +174,7 @@ def _control_cmd(home: Path, hc: HostConfig, op: str) -> subprocess.CompletedPro
         return None
 
 
-def master_pid(home: Path, hc: HostConfig) -> int | None:
+def master_pid(home: StrPath, hc: HostConfig) -> int | None:
     """The pid of the live master process of HC's shared connection, or None (none, or stale)."""
     if not os.path.exists(control_path(home, hc)):
         return None
@@ -181,7 +185,7 @@ def master_pid(home: Path, hc: HostConfig) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def ensure_fresh_socket(home: Path, hc: HostConfig) -> None:
+def ensure_fresh_socket(home: StrPath, hc: HostConfig) -> None:
     """Probe HC's control socket and replace it only when it is really dead: a master that does not
     answer `-O check` within its timeout (stopped, wedged) is told to exit, then killed, and its
     socket removed, so the next call connects afresh instead of hanging on it."""
@@ -195,7 +199,7 @@ def ensure_fresh_socket(home: Path, hc: HostConfig) -> None:
     drop_master(home, hc, ask=res is not None)
 
 
-def drop_master(home: Path, hc: HostConfig, ask: bool = True) -> None:
+def drop_master(home: StrPath, hc: HostConfig, ask: bool = True) -> None:
     """End HC's shared connection (a frozen link, a wedged master) and remove its socket: `-O exit`
     when ASK, then SIGKILL to whatever ssh process of ours still listens on it."""
     path = control_path(home, hc)
@@ -251,7 +255,7 @@ def _unix_inode(path: str, fallback: int) -> int:
 
 
 # ------------------------------------------------------------------ calls
-def rpc_call(home: Path, hc: HostConfig, requests: list[dict], timeout: float | None = None) -> list[dict]:
+def rpc_call(home: StrPath, hc: HostConfig, requests: list[dict], timeout: float | None = None) -> list[dict]:
     """Send REQUESTS (JSON lines on stdin) to `COMMAND rpc` on HC's host; its answers, one per request.
 
     HostKeyRefused for an unknown or changed host key; HostError when the host cannot be reached,
@@ -314,7 +318,7 @@ def classify_failure(hc: HostConfig, code: int, stderr: bytes) -> HostError:
     return HostError(hc.host, f"remote termbridge failed: {last[:200]}", kind="remote_error")
 
 
-def probe(home: Path, hc: HostConfig, timeout: float | None = None) -> dict:
+def probe(home: StrPath, hc: HostConfig, timeout: float | None = None) -> dict:
     """One `hello` round trip: {"ok", "version", "seconds"} or {"ok": False, "error", "kind"}."""
     t0 = time.monotonic()
     try:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from termbridge import registry
 from termbridge.errors import StateError
 from termbridge.outbox import Outbox
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
-def last_wake(home: Path, name: str) -> str | None:
+
+def last_wake(home: StrPath, name: str) -> str | None:
     """The outcome of the most recent wake attempt for NAME, if any."""
     from termbridge.wake import read_state
 
     return read_state(home, name).get("last_outcome")
 
 
-def collect_status(home: Path, resolve: bool = True) -> list[dict]:
+def collect_status(home: StrPath, resolve: bool = True) -> list[dict]:
     """One dict per registered session: liveness, queue counts, target and idle state."""
     rows = []
     refused: list[tuple[str, str]] = []
@@ -36,7 +38,7 @@ class _Screens:
     all (one `list-panes` per tmux server, however many sessions it hosts) and one tmux process
     reading the screens of all of a server's sessions."""
 
-    def __init__(self, home: Path, sessions: list):
+    def __init__(self, home: StrPath, sessions: list):
         from termbridge import targets, tmux_panes
         from termbridge.errors import TmuxError
 
@@ -74,7 +76,7 @@ class _Screens:
         return tgt, self.screens.get((tgt.info.get("socket"), tgt.info.get("pane")))
 
 
-def _row(home: Path, s, seen: _Screens | None) -> dict:
+def _row(home: StrPath, s, seen: _Screens | None) -> dict:
     resolve = seen is not None
     lv = s.liveness()
     row = {"name": s.name, "pid": s.pid, "kind": s.kind, "alive": lv == "alive", "liveness": lv}
@@ -132,7 +134,7 @@ def _refused_row(name: str, error: str) -> dict:
     }
 
 
-def _lane(home: Path, sess, liveness: str, probe: bool) -> dict:
+def _lane(home: StrPath, sess, liveness: str, probe: bool) -> dict:
     """`lane` (the lane the next message takes: native or terminal), `lane_reason` (one line when
     the native lane is unavailable or paused) and `lane_setting` (register --lane). PROBE also
     checks that Claude Code's socket takes a connection (not on top's frequent file-only reads)."""
@@ -143,7 +145,7 @@ def _lane(home: Path, sess, liveness: str, probe: bool) -> dict:
     return {**lanes.choose(home, sess, probe=probe).as_dict(), "lane_setting": sess.lane}
 
 
-def _target_state(home: Path, sess, seen: _Screens) -> dict:
+def _target_state(home: StrPath, sess, seen: _Screens) -> dict:
     try:
         from termbridge import surface
 

@@ -16,16 +16,19 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from termbridge import proctree, registry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 PENDING_ICON = "✉ "
 ATTENTION_ICON = "⚠ "
 USAGE = "usage: termbridge statusline pending PANE_PID [--icon TEXT] | statusline attention [--icon TEXT]"
 
 
-def sessions_in_pane(home: Path, pane_pid: int) -> list[registry.Session]:
+def sessions_in_pane(home: StrPath, pane_pid: int) -> list[registry.Session]:
     """The live registered sessions whose process runs in the pane whose root process is PANE_PID.
 
     The pane's root is in the session's own ancestor chain (read from /proc now; PID reuse
@@ -38,7 +41,7 @@ def sessions_in_pane(home: Path, pane_pid: int) -> list[registry.Session]:
     return found
 
 
-def pending_count(home: Path, name: str) -> int:
+def pending_count(home: StrPath, name: str) -> int:
     """Messages waiting for NAME, counted as `status` counts them."""
     from termbridge.config import DEFAULTS
     from termbridge.outbox import Outbox
@@ -47,13 +50,13 @@ def pending_count(home: Path, name: str) -> int:
     return int(Outbox(home, name, dict(DEFAULTS)).stats()["pending"])
 
 
-def pending_text(home: Path, pane_pid: int, icon: str = PENDING_ICON) -> str:
+def pending_text(home: StrPath, pane_pid: int, icon: str = PENDING_ICON) -> str:
     """ICON + the messages waiting for the session(s) in that pane; '' when none."""
     n = sum(_pending_or_none(home, s.name) for s in sessions_in_pane(home, pane_pid))
     return f"{icon}{n}" if n else ""
 
 
-def _pending_or_none(home: Path, name: str) -> int:
+def _pending_or_none(home: StrPath, name: str) -> int:
     """pending_count, or 0 for a session whose state cannot be read (one session's unsafe
     directory never blanks the status line for the others; `status` says what is wrong)."""
     from termbridge.errors import TermbridgeError
@@ -64,7 +67,7 @@ def _pending_or_none(home: Path, name: str) -> int:
         return 0
 
 
-def attention_names(home: Path, cfg: dict | None = None, now: float | None = None) -> list[str]:
+def attention_names(home: StrPath, cfg: dict | None = None, now: float | None = None) -> list[str]:
     """The sessions whose dialog has held a message longer than `attention_after_s`.
 
     Looks at the screen of each live session with messages pending (one tmux call each, one
@@ -103,7 +106,7 @@ def attention_names(home: Path, cfg: dict | None = None, now: float | None = Non
     return names
 
 
-def attention_text(home: Path, icon: str = ATTENTION_ICON) -> str:
+def attention_text(home: StrPath, icon: str = ATTENTION_ICON) -> str:
     """ICON + the names of the sessions whose dialog needs their person; '' when none."""
     names = attention_names(home, now=time.time())
     return icon + " ".join(names) if names else ""
@@ -136,7 +139,7 @@ def parse_args(args: list[str]) -> dict | None:
     return opts
 
 
-def text_for(home: Path, opts: dict) -> str:
+def text_for(home: StrPath, opts: dict) -> str:
     """The status-line text OPTS (from parse_args) ask for."""
     if opts["what"] == "pending":
         return pending_text(home, opts["pane_pid"], opts.get("icon", PENDING_ICON))

@@ -11,14 +11,16 @@ import time
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from termbridge import events, outcome, proctree, registry, targets
 from termbridge.backends import Target
 from termbridge.context import SessionContext
 from termbridge.errors import BadInput, TargetBusy
 from termbridge.sanitize import sanitize_text
+
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 CANONICAL_LINE_MAX = 4000  # the kernel's line discipline cuts canonical input at 4095 bytes
 GAP_MS_MAX = 10000
@@ -115,7 +117,7 @@ class Confirmation:
 
 
 def confirm(
-    home: Path,
+    home: StrPath,
     sess: registry.Session,
     tgt: Target,
     typed: dict,
@@ -171,7 +173,7 @@ def confirm(
 
 
 def type_and_confirm(
-    home: Path,
+    home: StrPath,
     sess: registry.Session,
     tgt: Target,
     text: str,
@@ -198,7 +200,7 @@ def type_and_confirm(
 
 
 def finish(
-    home: Path,
+    home: StrPath,
     sess: registry.Session,
     tgt: Target,
     typed: dict,
@@ -279,7 +281,7 @@ class Submitted(outcome.Outcome):
 
 
 def submit_text(
-    home: Path,
+    home: StrPath,
     name: str,
     text: str | None,
     enter: bool = True,

@@ -25,10 +25,12 @@ import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from termbridge.backends import Screen, Target
+
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 # What a target shows (docs/surfaces.md).
 SurfaceKind = Literal["idle", "draft", "working", "dialog", "ours", "unknown"]
@@ -536,13 +538,13 @@ def busy_marker(lines: list[str], spec: dict) -> str | None:
 
 
 # ---------------------------------------------------------------- typed text (ours)
-def typed_path(home: Path, name: str) -> Path:
+def typed_path(home: StrPath, name: str) -> str:
     from termbridge.session_files import SessionFiles
 
     return SessionFiles.of(home, name).typed
 
 
-def remember_typed(home: Path, name: str, target: str, text: str, ids: list[str], what: str) -> None:
+def remember_typed(home: StrPath, name: str, target: str, text: str, ids: list[str], what: str) -> None:
     """Record the text termbridge is about to type (before typing: a crash then still knows it)."""
     from termbridge import paths
     from termbridge.registry import session_dir
@@ -552,7 +554,7 @@ def remember_typed(home: Path, name: str, target: str, text: str, ids: list[str]
     paths.atomic_write(typed_path(home, name), json.dumps(rec, ensure_ascii=False).encode())
 
 
-def read_typed(home: Path, name: str, target: str | None = None) -> dict | None:
+def read_typed(home: StrPath, name: str, target: str | None = None) -> dict | None:
     """The recorded unsubmitted text for NAME (at TARGET, when given), if any."""
     from termbridge import paths
 
@@ -573,7 +575,7 @@ def auto_enter(typed: dict | None) -> bool:
     return typed is not None and typed.get("what") in ("messages", "nudge")
 
 
-def forget_typed(home: Path, name: str) -> None:
+def forget_typed(home: StrPath, name: str) -> None:
     """The typed text was submitted (or is gone): it is no longer ours to press Enter on."""
     from termbridge import paths
 
@@ -589,7 +591,7 @@ def screen_of(tgt: Target, env: Mapping[str, str] | None = None) -> Screen:
 
 
 def read_surface(
-    home: Path,
+    home: StrPath,
     sess,
     tgt: Target,
     sample: bool = True,

@@ -17,6 +17,10 @@ from termbridge import proctree, registry, tmux_cmd
 from termbridge.backends import BACKENDS, Target, backend
 from termbridge.errors import BackendError, NoTarget
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 
 def backend_module(name: str):
     """The backend module NAME (see termbridge.backends.Backend)."""
@@ -33,7 +37,7 @@ class HostIndex:
     it. One index may serve several resolutions (status, drain --pane).
     """
 
-    def __init__(self, home: Path, env: Mapping[str, str] | None = None):
+    def __init__(self, home: StrPath, env: Mapping[str, str] | None = None):
         self.home = Path(home)
         self.env = os.environ if env is None else env
         self.hosts: dict[int, Target] = {}
@@ -139,7 +143,7 @@ def _is_terminal_server(pid: int) -> bool:
 
 
 def resolve_pid(
-    home: Path,
+    home: StrPath,
     pid: int,
     env: Mapping[str, str] | None = None,
     label: str = "",
@@ -151,7 +155,7 @@ def resolve_pid(
 
 
 def resolve_session(
-    home: Path,
+    home: StrPath,
     sess: registry.Session,
     env: Mapping[str, str] | None = None,
     log_failure: bool = True,
@@ -176,7 +180,7 @@ def resolve_session(
     return tgt
 
 
-def session_at(home: Path, spec: str, env: Mapping[str, str] | None = None) -> str | None:
+def session_at(home: StrPath, spec: str, env: Mapping[str, str] | None = None) -> str | None:
     """The registered session whose verified target is SPEC, a pane on the caller's own tmux server
     ('%3', 'tmux:%3'), a kitty window ('kitty:…:7') or 'pty:NAME'; None if it hosts none."""
     want = normalize_target(spec)

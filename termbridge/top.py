@@ -25,9 +25,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from termbridge import glance
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 # Screens cost one tmux call per session: every 3 s (procps top's own delay), 20 sessions cost
 # about 1.7% of a core (bench/top.py). Files and the event log are read far more often.
@@ -313,7 +316,7 @@ def _event_matches(e: dict, view: View) -> bool:
 class Actions:
     """What the keys do to the world (the library calls); separate so tests can see the wiring."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: StrPath):
         self.home = home
 
     def drain(self, name: str) -> str:
@@ -432,7 +435,7 @@ def handle_key(
 class Reader(threading.Thread):
     """Reads the rows in the background: screens every INTERVAL, file-backed figures on demand."""
 
-    def __init__(self, home: Path, cfg: dict, interval: float):
+    def __init__(self, home: StrPath, cfg: dict, interval: float):
         super().__init__(daemon=True, name="termbridge-top-reader")
         self.home, self.cfg, self.interval = home, cfg, interval
         self.rows: list[dict] | None = None
@@ -473,7 +476,7 @@ class Reader(threading.Thread):
 
 
 # ---------------------------------------------------------------- curses
-def run_top(home: Path, interval: float = SCREEN_INTERVAL_S) -> None:
+def run_top(home: StrPath, interval: float = SCREEN_INTERVAL_S) -> None:
     """Run the view in this terminal until `q`."""
     import curses
     import locale
@@ -526,7 +529,7 @@ def _attrs(curses) -> dict[str, int]:
     return {name: flag[a] | (curses.color_pair(pair[fg]) if fg and has else 0) for name, (fg, a) in _STYLES.items()}
 
 
-def _main(scr, home: Path, interval: float) -> None:
+def _main(scr, home: StrPath, interval: float) -> None:
     import curses
 
     from termbridge.config import load_config

@@ -9,10 +9,13 @@ same way (idle_delivery.py), and both are shown by `status` as the session's `wa
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 
-def server_of(home: Path, name: str) -> str | None:
+def server_of(home: StrPath, name: str) -> str | None:
     """The tmux server NAME was registered from, when one answers on its socket; else None."""
     from termbridge import registry, tmux_cmd
     from termbridge.errors import TermbridgeError
@@ -24,7 +27,7 @@ def server_of(home: Path, name: str) -> str | None:
     return os.path.abspath(sock) if sock and tmux_cmd.answers(sock) else None
 
 
-def live_waiter(home: Path, name: str) -> dict | None:
+def live_waiter(home: StrPath, name: str) -> dict | None:
     """What waits for NAME to go idle, or None: {"pid", "since"}, and "server" (the tmux socket)
     when that is its server's watcher."""
     from termbridge import session_waiter, watcher
@@ -37,7 +40,7 @@ def live_waiter(home: Path, name: str) -> dict | None:
     return session_waiter.live_waiter(home, name)
 
 
-def start_waiter(home: Path, name: str) -> bool:
+def start_waiter(home: StrPath, name: str) -> bool:
     """Have NAME waited for: marked for its tmux server's watcher (started unless it runs), else its
     own waiter (started unless one runs); True when a process was started."""
     from termbridge import session_waiter, watcher
@@ -49,7 +52,7 @@ def start_waiter(home: Path, name: str) -> bool:
     return watcher.start_watcher(home, sock)
 
 
-def run_waiter(home: Path, name: str) -> str:
+def run_waiter(home: StrPath, name: str) -> str:
     """`termbridge waiter NAME`, in the foreground: NAME marked and its server's watcher run here
     (at once back when one runs), else NAME's own waiter; returns why it stopped."""
     from termbridge import watcher

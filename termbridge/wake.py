@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from termbridge import events, paths, registry
 from termbridge.config import NUDGE_TEXT, PULL_NUDGE_TEXT
@@ -15,6 +14,9 @@ from termbridge.errors import BackendError, NoTarget
 from termbridge.sanitize import sanitize_text
 from termbridge.session_files import SessionFiles
 
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 WakeOutcome = Literal["sent", "skipped_debounced", "skipped_busy", "skipped_no_target", "skipped_empty"]
 OUTCOMES: tuple[WakeOutcome, ...] = get_args(WakeOutcome)
 # Outcomes a waiter may adopt from an evaluation that finished after it started waiting:
@@ -22,11 +24,11 @@ OUTCOMES: tuple[WakeOutcome, ...] = get_args(WakeOutcome)
 _ADOPTABLE = ("skipped_busy", "skipped_no_target")
 
 
-def _state_path(home: Path, name: str) -> Path:
+def _state_path(home: StrPath, name: str) -> str:
     return SessionFiles.of(home, name).wake
 
 
-def read_state(home: Path, name: str) -> dict:
+def read_state(home: StrPath, name: str) -> dict:
     """The shared wake state: last nudge time, last outcome, when it was evaluated."""
     state = paths.read_json(_state_path(home, name), {})
     # A damaged stamp must never break `wake` (which always exits 0): keep only well-typed fields.

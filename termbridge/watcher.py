@@ -33,11 +33,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from termbridge import background, events, paths, proctree
 from termbridge.context import SessionContext
 from termbridge.session_files import SessionFiles, sessions_dir
+
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 POLL_S = 0.5  # one list-panes of the whole server per poll
 CHECK_EVERY_S = 5.0  # each session's own state (alive, pending, back-off) and screen at least this often
@@ -52,23 +55,23 @@ def server_key(socket: str) -> str:
     return hashlib.sha256(os.path.abspath(socket).encode()).hexdigest()[:16]
 
 
-def watchers_dir(home: Path | str) -> Path:
+def watchers_dir(home: StrPath) -> Path:
     """<state home>/watchers/: <key>.json (the running watcher) and <key>.lock (held for its life)."""
     return Path(home) / "watchers"
 
 
-def _info(home: Path | str, socket: str) -> Path:
+def _info(home: StrPath, socket: str) -> Path:
     return watchers_dir(home) / f"{server_key(socket)}.json"
 
 
-def live_watcher(home: Path | str, socket: str) -> dict | None:
+def live_watcher(home: StrPath, socket: str) -> dict | None:
     """{"pid", "since", "server"} of the watcher running for the tmux server at SOCKET, or None."""
     info = background.live(_info(home, socket))
     return {"pid": info["pid"], "since": info.get("since"), "server": info.get("socket")} if info else None
 
 
 # ---------------------------------------------------------------- the marks
-def read_mark(home: Path | str, name: str) -> dict | None:
+def read_mark(home: StrPath, name: str) -> dict | None:
     """NAME's mark: {"server": socket, "since": time} while it waits for its target to go idle."""
     m = paths.read_json(SessionFiles.of(home, name).waiting)
     if not isinstance(m, dict) or not isinstance(m.get("server"), str):
@@ -78,7 +81,7 @@ def read_mark(home: Path | str, name: str) -> dict | None:
     return m
 
 
-def mark(home: Path | str, name: str, socket: str) -> None:
+def mark(home: StrPath, name: str, socket: str) -> None:
     """NAME waits for idle on the tmux server at SOCKET (a mark already there is kept, and its time)."""
     socket = os.path.abspath(socket)
     old = read_mark(home, name)
@@ -89,14 +92,14 @@ def mark(home: Path | str, name: str, socket: str) -> None:
     paths.atomic_write(files.waiting, json.dumps({"server": socket, "since": time.time()}).encode())
 
 
-def unmark(home: Path | str, name: str) -> None:
+def unmark(home: StrPath, name: str) -> None:
     try:
         paths.unlink_durable(SessionFiles.of(home, name).waiting)
     except FileNotFoundError:
         pass
 
 
-def marked(home: Path | str, socket: str, seen: dict | None = None) -> dict[str, dict]:
+def marked(home: StrPath, socket: str, seen: dict | None = None) -> dict[str, dict]:
     """Every session marked for the server at SOCKET: name -> mark.
 
     SEEN (kept by the caller between calls) spares reading a mark that did not change: each
@@ -121,7 +124,7 @@ def marked(home: Path | str, socket: str, seen: dict | None = None) -> dict[str,
 
 
 # ---------------------------------------------------------------- starting it
-def start_watcher(home: Path | str, socket: str) -> bool:
+def start_watcher(home: StrPath, socket: str) -> bool:
     """Start the watcher of the tmux server at SOCKET, detached, unless one runs; True when started."""
     if live_watcher(home, socket):
         return False
@@ -129,7 +132,7 @@ def start_watcher(home: Path | str, socket: str) -> bool:
     return True
 
 
-def run_watcher(home: Path | str, socket: str) -> str:
+def run_watcher(home: StrPath, socket: str) -> str:
     """Serve every session marked for the server at SOCKET until none is left; returns why it stopped."""
     home, socket = Path(home), os.path.abspath(socket)
     paths.ensure_dir(watchers_dir(home))
@@ -179,7 +182,7 @@ class _Served:
 
 
 class Watcher:
-    def __init__(self, home: Path, socket: str, info: dict):
+    def __init__(self, home: StrPath, socket: str, info: dict):
         self.home, self.socket, self.info = home, socket, info
         self.me = info["pid"]
         self.served: dict[str, _Served] = {}

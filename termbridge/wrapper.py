@@ -35,6 +35,10 @@ from termbridge.backends.pty import pty_dir, socket_path
 from termbridge.errors import BadInput, TermbridgeError
 from termbridge.kinds import AGENT_KINDS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
+
 _OSC133 = re.compile(rb"\x1b\]133;([ABCD])")
 _BRACKETED = re.compile(rb"\x1b\[\?2004([hl])")
 _SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh"}
@@ -159,7 +163,7 @@ def _listen(path: Path) -> socket.socket:
     return s
 
 
-def _emulator_failed(home: Path, name: str, st: _State, failure: Exception | None) -> bool:
+def _emulator_failed(home: StrPath, name: str, st: _State, failure: Exception | None) -> bool:
     """Log the emulator's FAILURE (the first one only: a broken emulator must not flood the log)."""
     if failure is None:
         return False
@@ -192,7 +196,7 @@ def _ask_redraw(st: _State, stdin: int) -> float | None:
     return now + 0.3  # long enough for the child to handle one SIGWINCH before the next
 
 
-def run_wrapped(home: Path, argv: list[str], name: str | None = None, kind: str | None = None) -> int:
+def run_wrapped(home: StrPath, argv: list[str], name: str | None = None, kind: str | None = None) -> int:
     """Run ARGV under our PTY as session NAME; returns the child's exit status."""
     if not argv:
         raise BadInput("nothing to run: termbridge run [--name NAME] -- CMD [ARGS...]")

@@ -4,6 +4,7 @@ process: no tmux, no CLI. The names on disk are a file format (0.2 state must st
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -41,9 +42,9 @@ NAMES_02 = {
 
 def test_every_session_file_keeps_its_02_name(home):
     files = SessionFiles.of(home, "a")
-    assert files.dir == home / "sessions" / "a"
-    assert {k: getattr(files, k).name for k in NAMES_02} == NAMES_02
-    assert all(getattr(files, k).parent == files.dir for k in NAMES_02)
+    assert files.dir == str(home / "sessions" / "a")
+    assert {k: Path(getattr(files, k)).name for k in NAMES_02} == NAMES_02
+    assert all(str(Path(getattr(files, k)).parent) == files.dir for k in NAMES_02)
     assert all(n in (session_files.__doc__ or "") for n in NAMES_02.values())  # the module's map names every one
 
 

@@ -396,7 +396,7 @@ def test_an_old_registry_entry_reads_as_auto_and_a_hook_re_register_keeps_the_la
 
     pid = sleeper().pid
     registry.register(home, "old", pid, "claude", lane="terminal")
-    path = registry.session_dir(home, "old") / "session.json"
+    path = Path(registry.session_dir(home, "old")) / "session.json"
     raw = json.loads(path.read_text())
     assert raw["lane"] == "terminal"
     registry.register(home, "old", pid, "claude", delivery_by="hook")  # as a SessionStart hook does

@@ -112,8 +112,8 @@ def test_hold_starts_once_and_ends_on_anything_else(home, sleeper):
     assert first == again == {"since": 100.0, "reason": "permission dialog: x"}  # the first sighting stays
     assert attention.needs_person(again, 30, now=131.0) and not attention.needs_person(again, 30, now=129.0)
     assert attention.note_surface(home, "s", "working", "busy", 3, now=160.0) is None
-    assert attention.read_hold(home, "s") is None and not attention.hold_path(home, "s").exists()
-    attention.hold_path(home, "s").write_text("{not json")
+    assert attention.read_hold(home, "s") is None and not os.path.exists(attention.hold_path(home, "s"))
+    Path(attention.hold_path(home, "s")).write_text("{not json")
     assert attention.read_hold(home, "s") is None  # damaged: no hold, never a crash
     assert attention.note_surface(home, "s", "dialog", "d", 1, now=200.0) == {"since": 200.0, "reason": "d"}
 

@@ -269,7 +269,7 @@ def test_event_tail_reads_only_what_is_new_across_a_rotation(home):
     assert tail.poll() == []
     events.log_event(home, "third", "a")  # appended to the file that is then rotated away
     live = events.log_path(home)
-    os.replace(live, live.with_name("events.log.1"))
+    os.replace(live, live + ".1")
     events.log_event(home, "fourth", "b")
     assert [e["event"] for e in tail.poll()] == ["third", "fourth"]
     with open(live, "ab") as f:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 BACKENDS = ("pty", "tmux", "kitty")  # order only breaks ties at the same pid
 
@@ -43,7 +45,7 @@ class Screen:
 class Backend(Protocol):
     """What every backend module offers (termbridge.backends.tmux, .kitty, .pty)."""
 
-    def list_hosts(self, home: Path, env: Mapping[str, str] | None = None, **where: Any) -> dict[int, Target]:
+    def list_hosts(self, home: StrPath, env: Mapping[str, str] | None = None, **where: Any) -> dict[int, Target]:
         """host pid -> Target for every live terminal of one source (a tmux server, a kitty, the wrappers)."""
 
     def type_text(self, target: Target, text: str, env: Mapping[str, str] | None = None) -> None:

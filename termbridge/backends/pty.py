@@ -11,12 +11,16 @@ from termbridge import paths, proctree
 from termbridge.backends import Screen, Target
 from termbridge.errors import BackendError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
-def pty_dir(home: Path) -> Path:
+
+def pty_dir(home: StrPath) -> Path:
     return Path(home) / "pty"
 
 
-def socket_path(home: Path, name: str) -> Path:
+def socket_path(home: StrPath, name: str) -> Path:
     """Where wrapper NAME listens; a short fallback under /tmp when the home path is too long for AF_UNIX."""
     p = pty_dir(home) / f"{name}.sock"
     if len(os.fsencode(str(p))) < 100:
@@ -27,7 +31,7 @@ def socket_path(home: Path, name: str) -> Path:
     return Path(f"/tmp/termbridge-{os.geteuid()}-{tag}") / f"{name}.sock"
 
 
-def list_hosts(home: Path, env=None) -> dict[int, Target]:
+def list_hosts(home: StrPath, env=None) -> dict[int, Target]:
     """child_pid -> Target for every live wrapper whose child is really its child."""
     hosts: dict[int, Target] = {}
     d = pty_dir(home)

@@ -14,9 +14,11 @@ the terminal lane under its usual rules -- one lane per message, never both.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from termbridge.errors import NativeUnconfirmed
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from termbridge.paths import StrPath
 
 NATIVE_KINDS = ("claude", "codex")  # the agents with a channel of their own
 
@@ -42,7 +44,7 @@ def no_channel_reason(kind: str) -> str:
     return f"{kind} has no channel of its own into a running session: the terminal lane is its only way in"
 
 
-def choose(home: Path, sess, probe: bool = False) -> Choice:
+def choose(home: StrPath, sess, probe: bool = False) -> Choice:
     """Where SESS's next message goes. PROBE (status, doctor) also checks that Claude's socket
     takes a connection; a delivery finds that out by sending."""
     if sess.lane == "terminal":
@@ -72,7 +74,7 @@ def _claude(sess, probe: bool) -> Choice:
     return Choice("native", "", ch)
 
 
-def _codex(home: Path, sess) -> Choice:
+def _codex(home: StrPath, sess) -> Choice:
     from termbridge import record
     from termbridge.lanes import codex_queue
 
@@ -85,7 +87,7 @@ def _codex(home: Path, sess) -> Choice:
     return Choice("native", "", ch)
 
 
-def deliver(home: Path, sess, box, cfg: dict) -> int | None:
+def deliver(home: StrPath, sess, box, cfg: dict) -> int | None:
     """Deliver SESS's pending messages by its native lane: the count delivered, or None when they
     are to go by the terminal lane (no channel, or it refused: nothing reached the agent).
 
