@@ -1,7 +1,7 @@
 """The per-session idle waiter: one detached process per session that delivers as soon as the target goes idle.
 
-Sessions on a tmux server are waited for by that server's watcher (watcher.py); this waiter
-serves the others -- kitty windows and the PTY wrapper -- and is what waiting was before 0.3
+Sessions on a tmux server or in a kitty are waited for by that terminal's watcher (watcher.py);
+this waiter serves the others -- the PTY wrapper, a terminal of its own -- and is what waiting was before 0.3
 (bench/scale.py compares the two). waiter.py starts it (at most one per session: it holds
 `waiter.lock` for its whole life) when a message could not be delivered at once. It watches the surface with one cheap
 screen sample per poll, and when that sample reads idle it runs the ordinary delivery

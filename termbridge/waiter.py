@@ -1,9 +1,10 @@
 """Waiting for idle: who waits for a session whose message could not be delivered at once.
 
-A session on a tmux server is marked and waited for by that server's watcher (watcher.py:
-one process per server, however many sessions wait there); any other (a kitty window, the
-PTY wrapper) by its own idle waiter (session_waiter.py), as before 0.3. Both deliver the
-same way (idle_delivery.py), and both are shown by `status` as the session's `waiter`.
+A session on a tmux server, or in a kitty, is marked and waited for by that terminal's watcher
+(watcher.py: one process per tmux server or kitty, however many sessions wait there); any other
+(the PTY wrapper, a terminal of its own) by its own idle waiter (session_waiter.py), as before
+0.3. Both deliver the same way (idle_delivery.py), and both are shown by `status` as the
+session's `waiter`.
 """
 
 from __future__ import annotations
@@ -16,20 +17,24 @@ if TYPE_CHECKING:
 
 
 def server_of(home: StrPath, name: str) -> str | None:
-    """The tmux server NAME was registered from, when one answers on its socket; else None."""
-    from termbridge import registry, tmux_cmd
+    """The key of the watcher for NAME: the tmux server it was registered from, when one answers
+    on its socket; else the kitty it was registered from (`kitty:<address>`); else None. A
+    watcher that finds the session elsewhere hands it over."""
+    from termbridge import registry, tmux_cmd, watcher
     from termbridge.errors import TermbridgeError
 
     try:
-        sock = registry.lookup(home, name).tmux_socket
+        sess = registry.lookup(home, name)
     except TermbridgeError:
         return None
-    return os.path.abspath(sock) if sock and tmux_cmd.answers(sock) else None
+    if sess.tmux_socket and tmux_cmd.answers(sess.tmux_socket):
+        return os.path.abspath(sess.tmux_socket)
+    return watcher.kitty_key(sess.kitty_socket) if sess.kitty_socket else None
 
 
 def live_waiter(home: StrPath, name: str) -> dict | None:
-    """What waits for NAME to go idle, or None: {"pid", "since"}, and "server" (the tmux socket)
-    when that is its server's watcher."""
+    """What waits for NAME to go idle, or None: {"pid", "since"}, and "server" (the tmux socket, or
+    kitty:<address>) when that is its terminal's watcher."""
     from termbridge import session_waiter, watcher
 
     m = watcher.read_mark(home, name)
@@ -41,8 +46,8 @@ def live_waiter(home: StrPath, name: str) -> dict | None:
 
 
 def start_waiter(home: StrPath, name: str) -> bool:
-    """Have NAME waited for: marked for its tmux server's watcher (started unless it runs), else its
-    own waiter (started unless one runs); True when a process was started."""
+    """Have NAME waited for: marked for its tmux server's or kitty's watcher (started unless it runs),
+    else its own waiter (started unless one runs); True when a process was started."""
     from termbridge import session_waiter, watcher
 
     sock = server_of(home, name)
@@ -53,7 +58,7 @@ def start_waiter(home: StrPath, name: str) -> bool:
 
 
 def run_waiter(home: StrPath, name: str) -> str:
-    """`termbridge waiter NAME`, in the foreground: NAME marked and its server's watcher run here
+    """`termbridge waiter NAME`, in the foreground: NAME marked and its terminal's watcher run here
     (at once back when one runs), else NAME's own waiter; returns why it stopped."""
     from termbridge import watcher
 

@@ -1,4 +1,5 @@
-"""The tmux server watcher: one detached process per tmux server waits for every session on it.
+"""The terminal watchers: one detached process per tmux server, and one per kitty, waits for
+every session on it.
 
 A session whose message could not be delivered at once (its agent is busy, a person's draft
 or a dialog is in the way) is *marked* (`waiting.json` in its directory names its tmux
@@ -23,6 +24,14 @@ path) for its whole life: one per server however many `send`s start it. A watche
 any instant loses nothing: the marks and messages stay on disk, the outbox's claims make
 every delivery exactly-once, and the next `send` starts another. A server that stops
 answering (killed, restarted on the same socket) is listed again each poll.
+
+A kitty (KittyWatcher, keyed `kitty:<its remote-control address>`) is watched the same way, with
+what kitty offers: it tells nothing when a window's screen changes, so each poll reads the plain
+text of every served window over its one socket (a request each, in process: no client
+processes), passes over a window that shows its kind's busy marker or the very text it was last
+judged on, and judges the rest exactly as above; one `ls` of the kitty at most once a second
+finds the windows. The PTY wrapper is a terminal of its own: its session's own waiter
+(session_waiter.py) is that terminal's one watcher.
 """
 
 from __future__ import annotations
@@ -50,9 +59,22 @@ MAX_DELIVERIES = 8  # deliveries running at once (each into its own session)
 
 
 # ---------------------------------------------------------------- where its state lives
+KITTY = "kitty:"  # a kitty's watcher is keyed kitty:<address>; a tmux server's by its socket's path
+
+
+def kitty_key(address: str) -> str:
+    """The watcher key of the kitty listening at ADDRESS (kitty's own spelling: unix:/path, tcp:host:port)."""
+    return KITTY + address
+
+
+def _norm(server: str) -> str:
+    """SERVER as a watcher key: a kitty key as it is, a tmux socket as its absolute path."""
+    return server if server.startswith(KITTY) else os.path.abspath(server)
+
+
 def server_key(socket: str) -> str:
-    """The watcher's name for the tmux server at SOCKET (its absolute path)."""
-    return hashlib.sha256(os.path.abspath(socket).encode()).hexdigest()[:16]
+    """The watcher's file name for the tmux server at SOCKET (its absolute path), or a kitty key."""
+    return hashlib.sha256(_norm(socket).encode()).hexdigest()[:16]
 
 
 def watchers_dir(home: StrPath) -> Path:
@@ -82,8 +104,9 @@ def read_mark(home: StrPath, name: str) -> dict | None:
 
 
 def mark(home: StrPath, name: str, socket: str) -> None:
-    """NAME waits for idle on the tmux server at SOCKET (a mark already there is kept, and its time)."""
-    socket = os.path.abspath(socket)
+    """NAME waits for idle on the tmux server at SOCKET, or the kitty a kitty key names (a mark already
+    there is kept, and its time)."""
+    socket = _norm(socket)
     old = read_mark(home, name)
     if old is not None and old["server"] == socket:
         return
@@ -125,16 +148,17 @@ def marked(home: StrPath, socket: str, seen: dict | None = None) -> dict[str, di
 
 # ---------------------------------------------------------------- starting it
 def start_watcher(home: StrPath, socket: str) -> bool:
-    """Start the watcher of the tmux server at SOCKET, detached, unless one runs; True when started."""
+    """Start the watcher of the tmux server at SOCKET (or of a kitty key), detached, unless one runs;
+    True when started."""
     if live_watcher(home, socket):
         return False
-    background.spawn(home, ["-m", "termbridge.watcher", os.path.abspath(socket)])
+    background.spawn(home, ["-m", "termbridge.watcher", _norm(socket)])
     return True
 
 
 def run_watcher(home: StrPath, socket: str) -> str:
     """Serve every session marked for the server at SOCKET until none is left; returns why it stopped."""
-    home, socket = Path(home), os.path.abspath(socket)
+    home, socket = Path(home), _norm(socket)
     paths.ensure_dir(watchers_dir(home))
     lock = paths.state_lock(watchers_dir(home) / f"{server_key(socket)}.lock", timeout=LOCK_WAIT_S)
     try:
@@ -148,7 +172,7 @@ def run_watcher(home: StrPath, socket: str) -> str:
             return "nothing pending"  # started by a send whose session another watcher has served since
         paths.atomic_write(_info(home, socket), json.dumps(info).encode())
         events.log_event(home, "watcher_started", None, pid=me, server=socket)
-        w = Watcher(home, socket, info)
+        w = (KittyWatcher if socket.startswith(KITTY) else Watcher)(home, socket, info)
         reason = "crashed"
         try:
             reason = w.run()
@@ -165,7 +189,21 @@ def run_watcher(home: StrPath, socket: str) -> str:
 class _Served:
     """One marked session as the watcher follows it."""
 
-    __slots__ = ("ctx", "since", "announced", "pid", "chain", "chain_at", "pane", "sig", "hot", "due", "spec", "job")
+    __slots__ = (
+        "ctx",
+        "since",
+        "announced",
+        "pid",
+        "chain",
+        "chain_at",
+        "pane",
+        "target",
+        "sig",
+        "hot",
+        "due",
+        "spec",
+        "job",
+    )
 
     def __init__(self, ctx: SessionContext, since: float):
         self.ctx, self.since = ctx, since
@@ -174,7 +212,8 @@ class _Served:
         self.chain: list[int] = []
         self.chain_at = -1e9
         self.pane: int | None = None  # the pane pid hosting it on this server
-        self.sig: tuple | None = None  # the pane's listing when its screen was last judged
+        self.target: Any = None  # the kitty window hosting it (KittyWatcher)
+        self.sig: Any = None  # the pane's listing (a kitty window's text) when its screen was last judged
         self.hot = True  # judge its screen next poll whatever the listing says
         self.due = 0.0  # its next check of state and screen (monotonic)
         self.spec: dict | None = None  # the kind's screen patterns (its busy markers)
@@ -410,17 +449,119 @@ class Watcher:
             tgt = targets.resolve_session(self.home, sv.ctx.session, log_failure=False)
         except TermbridgeError:
             return None  # no target anywhere now (a server restarting, a pane being made): look again later
-        if tgt.backend == "tmux" and os.path.abspath(str(tgt.info.get("socket"))) == self.socket:
+        key = watcher_for(tgt)
+        if key == self.socket:
             return tgt
         self._end(name, f"handed over: its target is {tgt.target}", unmark_it=True)
-        if tgt.backend == "tmux" and tgt.info.get("socket"):
-            mark(self.home, name, str(tgt.info["socket"]))
-            start_watcher(self.home, str(tgt.info["socket"]))
+        if key is not None:
+            mark(self.home, name, key)
+            start_watcher(self.home, key)
         else:
             from termbridge import session_waiter
 
             session_waiter.start_waiter(self.home, name)
         return None
+
+
+def watcher_for(tgt) -> str | None:
+    """The key of the watcher that waits at TGT (its tmux server, its kitty); None for a PTY wrapper,
+    whose session's own waiter watches it."""
+    if tgt.backend == "tmux" and tgt.info.get("socket"):
+        return os.path.abspath(str(tgt.info["socket"]))
+    if tgt.backend == "kitty" and tgt.info.get("address"):
+        return kitty_key(str(tgt.info["address"]))
+    return None
+
+
+class _Window:
+    """A kitty window as KittyWatcher's `_judge` reads it (the shape of a tmux pane's listing)."""
+
+    __slots__ = ("target", "signature")
+
+    def __init__(self, target, signature: str):
+        self.target, self.signature = target, signature
+
+
+class KittyWatcher(Watcher):
+    """The watcher of one kitty, keyed kitty:<address> (see the module docstring)."""
+
+    def __init__(self, home: StrPath, socket: str, info: dict):
+        from termbridge.kitty_rc import KittyClient
+
+        super().__init__(home, socket, info)
+        self.address = socket[len(KITTY) :]
+        self.client = KittyClient(self.address)
+        self._index: Any = None  # targets.HostIndex of this kitty's windows, and when it was listed
+        self._index_at = -1e9
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        look: list[str] = []
+        for name in list(self.served):
+            try:
+                if self._step(name, self.served[name], None, now):
+                    look.append(name)
+            except Exception as e:  # noqa: BLE001 - one session's trouble never stops the others
+                self._fail(name, e)
+        if look:
+            self._look(look, {})
+
+    def _step(self, name: str, sv: _Served, panes: dict | None, now: float) -> bool:
+        if sv.job is not None:
+            if sv.job.done():
+                self._finished(name, sv)
+            return False
+        if now >= sv.due:
+            if self._ended(name, sv):
+                return False
+            sv.hot = True
+        return self._locate(name, sv, None, now) is not None and name in self.served
+
+    def _locate(self, name: str, sv: _Served, panes: dict | None, now: float):
+        """The window of this kitty hosting the session: its pid chain is walked again every
+        RESOLVE_EVERY_S and looked up in this kitty's windows (one `ls` a second at most, shared);
+        a session found elsewhere is handed to whatever waits there."""
+        if now - sv.chain_at < RESOLVE_EVERY_S:
+            return sv.target
+        if sv.pid is None:
+            sv.pid = sv.ctx.session.pid
+        sv.chain, sv.chain_at, sv.target = proctree.ancestor_chain(sv.pid), now, None
+        if not sv.chain:
+            sv.due = 0.0  # the process is gone: its state says so on this poll
+            return None
+        if now - self._index_at >= 1.0:
+            from termbridge import targets
+
+            self._index, self._index_at = targets.HostIndex(self.home), now
+            self._index.add(("pty", ""))  # a `termbridge run` wrapper in a window is nearer than the window
+            self._index.add(("kitty", self.address))
+        tgt, proven = self._index.nearest(sv.chain)
+        if tgt is not None and proven and tgt.backend == "kitty":
+            sv.target = tgt
+        else:
+            sv.target = self._elsewhere(name, sv)
+        return sv.target
+
+    def _look(self, names: list[str], panes: dict) -> None:
+        from termbridge.errors import TermbridgeError
+        from termbridge.surface import busy_marker
+
+        for name in names:
+            sv = self.served[name]
+            try:
+                text = self.client.get_text(int(sv.target.info["window_id"]))
+            except TermbridgeError:
+                sv.hot, sv.chain_at = True, -1e9  # the window went, or kitty did: find it again next poll
+                continue
+            if sv.spec is not None and busy_marker(text.rstrip("\n").split("\n"), sv.spec):
+                sv.sig, sv.hot = text, False  # a busy marker anywhere: never idle, never `ours`
+                continue
+            if not sv.hot and text == sv.sig:
+                continue  # the very screen it was judged on
+            try:
+                self._judge(name, sv, _Window(sv.target, text))
+            except Exception as e:  # noqa: BLE001 - one session's trouble never stops the others
+                self._fail(name, e)
 
 
 def main(argv: list[str] | None = None) -> int:
