@@ -78,11 +78,13 @@ _cache: dict[str, dict[str, Any]] = {}
 def config_path(env: Mapping[str, str] | None = None) -> str:
     """$TERMBRIDGE_CONFIG, else $XDG_CONFIG_HOME/termbridge/config.yaml, else ~/.config/termbridge/config.yaml
     (a str: pathlib is not imported on send's hot path)."""
+    from termbridge.paths import tidy
+
     env = os.environ if env is None else env
     if env.get("TERMBRIDGE_CONFIG"):
-        return os.path.expanduser(env["TERMBRIDGE_CONFIG"])
+        return tidy(os.path.expanduser(env["TERMBRIDGE_CONFIG"]))
     base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
-    return os.path.join(base, "termbridge", "config.yaml")
+    return tidy(os.path.join(base, "termbridge", "config.yaml"))
 
 
 def load_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -29,10 +29,10 @@ def parse_address(address: str) -> tuple[int, Any]:
         if path.startswith("@"):
             return socket.AF_UNIX, "\0" + path[1:]  # Linux abstract namespace
         return socket.AF_UNIX, os.path.expanduser(path)
-    if address.startswith("tcp:"):
+    if address.startswith("tcp:") and address[4:].rpartition(":")[2].isdigit():
         host, _, port = address[4:].rpartition(":")
         return socket.AF_INET, (host.strip("[]"), int(port))
-    if address.startswith("fd:"):
+    if address.startswith("fd:") and address[3:].isdigit():
         return -1, int(address[3:])
     raise KittyError(f"unsupported kitty address {address!r}: use unix:/path, unix:@name, tcp:host:port or fd:N")
 
@@ -151,9 +151,14 @@ class KittyClient:
                 chunks.append(chunk)
                 if b"\x1b\\" in chunk:
                     break
+        except OSError as e:  # reset or closed mid-request (kitty quit, a window closing): one error type
+            raise KittyError(f"{cmd}: kitty at {self.address} broke off: {e.strerror or e}") from None
         finally:
             s.close()
-        reply = decode_reply(b"".join(chunks))
+        try:
+            reply = decode_reply(b"".join(chunks))
+        except ValueError as e:
+            raise KittyError(f"{cmd}: unreadable reply from kitty: {e}") from None
         if not reply.get("ok"):
             raise KittyError(_explain(cmd, str(reply.get("error") or "unknown error")))
         return reply.get("data")

@@ -52,7 +52,7 @@ def state_home(env: Mapping[str, str] | None = None) -> str:
         home = os.path.join(os.path.expanduser(env["XDG_STATE_HOME"]), "termbridge")
     else:
         home = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state", "termbridge")
-    home = _tidy(home)
+    home = tidy(home)
     real = _resolved.get(home)
     if real is None:
         real = os.path.realpath(home) if os.path.islink(home) else home
@@ -61,7 +61,7 @@ def state_home(env: Mapping[str, str] | None = None) -> str:
     return real
 
 
-def _tidy(path: str) -> str:
+def tidy(path: str) -> str:
     """PATH as pathlib would spell it: no repeated or trailing slashes, no "." levels (".." kept)."""
     if not path:
         return "."

@@ -16,7 +16,7 @@
       wake.lock           one wake evaluation at a time (wake.py)
       waiter.json         the per-session idle waiter's pid (session_waiter.py)
       waiter.lock         held by the one per-session idle waiter for its whole life (session_waiter.py)
-      waiting.json        marked for its tmux server's watcher: {"server", "since"} (watcher.py)
+      waiting.json        marked for its tmux server's or kitty's watcher: {"server", "since"} (watcher.py)
       mark.json           busy / idle as the hooks saw it (idle.py)
       screen-idle.json    the screen-idle mark (idle.py)
       stop_hook.json      the Stop hook's consecutive-block budget (hooks.py)
@@ -61,7 +61,9 @@ class _File:
     def __init__(self, name: str):
         self.name = name
 
-    def __get__(self, files: SessionFiles, owner: type | None = None) -> str:
+    def __get__(self, files: SessionFiles | None, owner: type | None = None) -> str:
+        if files is None:
+            return self  # type: ignore[return-value]  # on the class: the descriptor itself (help(), introspection)
         return files.dir + "/" + self.name
 
 

@@ -29,7 +29,15 @@ def server_of(home: StrPath, name: str) -> str | None:
         return None
     if sess.tmux_socket and tmux_cmd.answers(sess.tmux_socket):
         return os.path.abspath(sess.tmux_socket)
-    return watcher.kitty_key(sess.kitty_socket) if sess.kitty_socket else None
+    if sess.kitty_socket:
+        from termbridge.kitty_rc import parse_address
+
+        try:
+            parse_address(sess.kitty_socket)
+        except TermbridgeError:
+            return None  # no kitty can listen there: its own waiter finds where it is
+        return watcher.kitty_key(sess.kitty_socket)
+    return None
 
 
 def live_waiter(home: StrPath, name: str) -> dict | None:
@@ -50,6 +58,9 @@ def start_waiter(home: StrPath, name: str) -> bool:
     else its own waiter (started unless one runs); True when a process was started."""
     from termbridge import session_waiter, watcher
 
+    m = watcher.read_mark(home, name)
+    if m is not None and watcher.live_watcher(home, m["server"]):
+        return False  # already waited for there (a watcher it was handed to, maybe not its registered one)
     sock = server_of(home, name)
     if sock is None or session_waiter.live_waiter(home, name):  # (a watcher handed it over: it is elsewhere)
         return session_waiter.start_waiter(home, name)

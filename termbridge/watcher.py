@@ -63,7 +63,10 @@ KITTY = "kitty:"  # a kitty's watcher is keyed kitty:<address>; a tmux server's 
 
 
 def kitty_key(address: str) -> str:
-    """The watcher key of the kitty listening at ADDRESS (kitty's own spelling: unix:/path, tcp:host:port)."""
+    """The watcher key of the kitty listening at ADDRESS (kitty's own spelling: unix:/path,
+    unix:@name, tcp:host:port), a socket path made absolute so two spellings of it share one watcher."""
+    if address.startswith("unix:") and not address.startswith("unix:@"):
+        address = "unix:" + os.path.abspath(os.path.expanduser(address[5:]))
     return KITTY + address
 
 
@@ -87,7 +90,7 @@ def _info(home: StrPath, socket: str) -> Path:
 
 
 def live_watcher(home: StrPath, socket: str) -> dict | None:
-    """{"pid", "since", "server"} of the watcher running for the tmux server at SOCKET, or None."""
+    """{"pid", "since", "server"} of the watcher running for the tmux server at SOCKET (or a kitty key), or None."""
     info = background.live(_info(home, socket))
     return {"pid": info["pid"], "since": info.get("since"), "server": info.get("socket")} if info else None
 
@@ -170,9 +173,12 @@ def run_watcher(home: StrPath, socket: str) -> str:
     try:
         if not marked(home, socket):
             return "nothing pending"  # started by a send whose session another watcher has served since
+        try:
+            w = (KittyWatcher if socket.startswith(KITTY) else Watcher)(home, socket, info)
+        except Exception as e:  # noqa: BLE001 - e.g. a kitty address that is no address: no one waits here
+            return _give_up(home, socket, f"cannot watch {socket}: {e}"[:200])
         paths.atomic_write(_info(home, socket), json.dumps(info).encode())
         events.log_event(home, "watcher_started", None, pid=me, server=socket)
-        w = (KittyWatcher if socket.startswith(KITTY) else Watcher)(home, socket, info)
         reason = "crashed"
         try:
             reason = w.run()
@@ -183,6 +189,17 @@ def run_watcher(home: StrPath, socket: str) -> str:
         return reason
     finally:
         lock.release()
+
+
+def _give_up(home: Path, socket: str, why: str) -> str:
+    """No watcher can run for SOCKET: each session marked for it gets its own waiter instead."""
+    from termbridge import session_waiter
+
+    for name in marked(home, socket):
+        unmark(home, name)
+        events.log_event(home, "waiter_exit", name, pid=os.getpid(), reason=why)
+        session_waiter.start_waiter(home, name)
+    return why
 
 
 # ---------------------------------------------------------------- the watcher
@@ -486,11 +503,11 @@ class KittyWatcher(Watcher):
     """The watcher of one kitty, keyed kitty:<address> (see the module docstring)."""
 
     def __init__(self, home: StrPath, socket: str, info: dict):
-        from termbridge.kitty_rc import KittyClient
+        from termbridge.kitty_rc import parse_address
 
         super().__init__(home, socket, info)
         self.address = socket[len(KITTY) :]
-        self.client = KittyClient(self.address)
+        parse_address(self.address)  # KittyError for one that is no address: run_watcher gives up at once
         self._index: Any = None  # targets.HostIndex of this kitty's windows, and when it was listed
         self._index_at = -1e9
 
@@ -543,15 +560,17 @@ class KittyWatcher(Watcher):
         return sv.target
 
     def _look(self, names: list[str], panes: dict) -> None:
-        from termbridge.errors import TermbridgeError
+        from termbridge.kitty_rc import KittyClient
         from termbridge.surface import busy_marker
 
         for name in names:
             sv = self.served[name]
             try:
-                text = self.client.get_text(int(sv.target.info["window_id"]))
-            except TermbridgeError:
-                sv.hot, sv.chain_at = True, -1e9  # the window went, or kitty did: find it again next poll
+                # A client each time, on the window's own address, as every delivery makes one: with
+                # two kitty instances on one unsuffixed address each picks the same (newest) socket.
+                text = KittyClient(sv.target.info["address"]).get_text(int(sv.target.info["window_id"]))
+            except Exception:  # noqa: BLE001 - the window went, or kitty did: find it again next poll
+                sv.hot, sv.chain_at = True, -1e9
                 continue
             if sv.spec is not None and busy_marker(text.rstrip("\n").split("\n"), sv.spec):
                 sv.sig, sv.hot = text, False  # a busy marker anywhere: never idle, never `ours`

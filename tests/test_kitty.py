@@ -71,6 +71,41 @@ def test_protocol_errors_are_clear(short_tmp):
     assert decode_reply(b'\x1bP@kitty-cmd{"ok": false, "error": "x"}\x1b\\') == {"ok": False, "error": "x"}
 
 
+@pytest.mark.parametrize("reply", ["reset", "garbage"])
+def test_a_broken_reply_is_a_kitty_error(short_tmp, reply):
+    """A kitty that resets the connection mid-request, or answers a frame that is no JSON: one
+    KittyError (a watcher serving many windows catches that), never an OSError or ValueError."""
+    import socket
+    import struct
+    import threading
+
+    path = f"{short_tmp}/fake-kitty.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        if reply == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+        else:
+            conn.sendall(b"\x1bP@kitty-cmd{not json\x1b\\")
+        conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        with pytest.raises(KittyError):
+            KittyClient(f"unix:{path}").get_text(1)
+    finally:
+        t.join(5)
+        srv.close()
+    for bad in ("tcp:localhost", "fd:x", "/tmp/kitty.sock"):  # a port or fd that is no number, no scheme
+        with pytest.raises(KittyError, match="unsupported kitty address"):
+            KittyClient(bad)
+
+
 def test_unknown_command_reply_from_real_kitty(kitty):
     with pytest.raises(KittyError, match="Unknown kitty remote control command"):
         kitty.client.command("no-such-command", {})

@@ -135,3 +135,32 @@ def test_a_wrapper_in_a_kitty_window_is_handed_to_its_own_waiter(kitty):
     retry_until(lambda: session_waiter.live_waiter(paths.state_home(), "nested") is None, 10)
     assert _once(log, "through the wrapper")
     assert [e["server"] for e in _events("watcher_started")] == [_key(kitty)]
+
+
+def test_a_kitty_address_that_is_no_address_gets_the_sessions_own_waiter(home, sleeper, monkeypatch):
+    """Registered with TERMBRIDGE_KITTY_SOCKET=/path (no unix:): no kitty can listen there, so no kitty
+    watcher is asked to wait for it; and a watcher started for such a key gives each session marked
+    for it its own waiter instead of dying with the marks left."""
+    from termbridge import waiter
+
+    monkeypatch.setenv("TERMBRIDGE_KITTY_SOCKET", "/tmp/kitty.sock")
+    tb("register", "odd", "--pid", sleeper().pid, "--kind", "codex")
+    monkeypatch.delenv("TERMBRIDGE_KITTY_SOCKET")
+    assert waiter.server_of(paths.state_home(), "odd") is None
+    tb("send", "odd", "queued for later", "--no-wake")
+    watcher.mark(paths.state_home(), "odd", "kitty:/tmp/kitty.sock")
+    reason = watcher.run_watcher(paths.state_home(), "kitty:/tmp/kitty.sock")
+    assert reason.startswith("cannot watch kitty:/tmp/kitty.sock")
+    assert watcher.read_mark(paths.state_home(), "odd") is None
+    assert [e["reason"] for e in _events("waiter_exit")] == [reason]
+    w = retry_until(lambda: session_waiter.live_waiter(paths.state_home(), "odd"), 10)
+    os.kill(w["pid"], signal.SIGKILL)  # its target is nowhere: it would wait idle_wait_max_s
+    assert tb_json("status", "--json")["sessions"][0]["pending"] == 1  # nothing lost
+
+
+def test_two_spellings_of_one_kitty_socket_share_one_watcher_key(monkeypatch):
+    monkeypatch.setenv("HOME", "/home/u")
+    assert (
+        watcher.kitty_key("unix:~/k.sock") == watcher.kitty_key("unix:/home/u/./k.sock") == "kitty:unix:/home/u/k.sock"
+    )
+    assert watcher.kitty_key("unix:@kitty") == "kitty:unix:@kitty" and watcher.kitty_key("tcp:h:1") == "kitty:tcp:h:1"
