@@ -278,14 +278,18 @@ class Watcher:
             # Its mark went (its directory removed) or names another server now (handed over).
             self._end(name, "no longer marked for this server", unmark_it=False)
 
-    def poll(self) -> None:
+    def _listing(self) -> dict | None:
+        """This poll's listing of the server: pane pid -> pane (tmux_panes.list_panes)."""
         from termbridge import tmux_panes
         from termbridge.errors import TmuxError
 
         try:
-            panes = tmux_panes.list_panes(self.socket)
+            return tmux_panes.list_panes(self.socket)
         except TmuxError:
-            panes = None  # a server that does not answer now: its sessions are checked as due
+            return None  # a server that does not answer now: its sessions are checked as due
+
+    def poll(self) -> None:
+        panes = self._listing()
         now = time.monotonic()
         look: list[str] = []
         for name in list(self.served):
@@ -310,6 +314,10 @@ class Watcher:
         pane = self._locate(name, sv, panes, now)
         if pane is None or name not in self.served:
             return False
+        return self._wants(sv, pane)
+
+    def _wants(self, sv: _Served, pane) -> bool:
+        """Whether PANE's screen is to be read this poll: its listing changed, or it is due."""
         if pane.mode is not None:  # a pane mode is `working`: wait for the listing to change
             sv.sig, sv.hot = pane.signature, False
             return False
@@ -511,28 +519,11 @@ class KittyWatcher(Watcher):
         self._index: Any = None  # targets.HostIndex of this kitty's windows, and when it was listed
         self._index_at = -1e9
 
-    def poll(self) -> None:
-        now = time.monotonic()
-        look: list[str] = []
-        for name in list(self.served):
-            try:
-                if self._step(name, self.served[name], None, now):
-                    look.append(name)
-            except Exception as e:  # noqa: BLE001 - one session's trouble never stops the others
-                self._fail(name, e)
-        if look:
-            self._look(look, {})
+    def _listing(self) -> dict:
+        return {}  # no listing of changes to be had: each window is located on its own (_locate)
 
-    def _step(self, name: str, sv: _Served, panes: dict | None, now: float) -> bool:
-        if sv.job is not None:
-            if sv.job.done():
-                self._finished(name, sv)
-            return False
-        if now >= sv.due:
-            if self._ended(name, sv):
-                return False
-            sv.hot = True
-        return self._locate(name, sv, None, now) is not None and name in self.served
+    def _wants(self, sv: _Served, pane) -> bool:
+        return True  # every poll reads the window's text; _look passes over an unchanged one
 
     def _locate(self, name: str, sv: _Served, panes: dict | None, now: float):
         """The window of this kitty hosting the session: its pid chain is walked again every
