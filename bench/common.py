@@ -77,3 +77,29 @@ def wait(fn, seconds: float = 60.0, step: float = 0.01):
 def status_row(name: str) -> dict | None:
     """NAME's row of `status --json` (None when it has none)."""
     return next((s for s in tbj("status")["sessions"] if s["name"] == name), None)
+
+
+# ---------------------------------------------------------------- CPU from /proc
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid: int, children: bool = True) -> int:
+    """utime+stime (and the reaped children's, CHILDREN) of PID; 0 once it is gone."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(f[11]) + int(f[12]) + ((int(f[13]) + int(f[14])) if children else 0)
+
+
+def cpu_window(pids_fn, other: int, seconds: float) -> tuple[float, float]:
+    """(% of one core of the processes PIDS_FN names, with their reaped children; OTHER's own %)
+    over SECONDS (OTHER: the terminal server or kitty, whose extra work counts too)."""
+    pids = pids_fn()
+    t0, s0, w0 = sum(cpu_ticks(p) for p in pids), cpu_ticks(other, False), time.monotonic()
+    time.sleep(seconds)
+    pids2 = pids_fn()
+    if set(pids2) != set(pids):
+        print(f"   (the waiting processes changed during the window: {len(pids)} -> {len(pids2)})")
+    t1, s1, w1 = sum(cpu_ticks(p) for p in pids), cpu_ticks(other, False), time.monotonic()
+    return (t1 - t0) / HZ / (w1 - w0) * 100, (s1 - s0) / HZ / (w1 - w0) * 100

@@ -30,26 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
-from common import PY, TB, machine, wait  # noqa: E402
+from common import PY, TB, cpu_window, machine, wait  # noqa: E402
 from kittylab import KittyLab  # noqa: E402
-
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-def ticks(pid: int, children: bool = True) -> int:
-    try:
-        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(f[11]) + int(f[12]) + ((int(f[13]) + int(f[14])) if children else 0)
-
-
-def window(pids: list[int], kitty_pid: int, seconds: float) -> tuple[float, float]:
-    """(% of one core of PIDS, kitty's own %) over SECONDS."""
-    a0, k0, t0 = sum(ticks(p) for p in pids), ticks(kitty_pid, False), time.monotonic()
-    time.sleep(seconds)
-    el = time.monotonic() - t0
-    return (sum(ticks(p) for p in pids) - a0) / HZ / el * 100, (ticks(kitty_pid, False) - k0) / HZ / el * 100
 
 
 def main() -> None:
@@ -94,14 +76,14 @@ def main() -> None:
             k.client.press_enter(w["id"])
         time.sleep(2.0)
         print(f"kitty waiting benchmark ({machine()}), {n} busy demo agents in one kitty, {args.window:g} s windows")
-        _, base = window([], k.proc.pid, args.window)
+        _, base = cpu_window(lambda: [], k.proc.pid, args.window)
         print(f"  kitty with nobody waiting: {base:.2f}% of one core (rendering the agents' output)")
 
         for i in range(n):
             subprocess.run([*TB, "send", f"a{i}", f"queued {i}"], env=env, capture_output=True, check=True)
         w = wait(lambda: watcher.live_watcher(home, key), 10)
         time.sleep(2.0)
-        own, kit = window([w["pid"]], k.proc.pid, args.window)
+        own, kit = cpu_window(lambda: [w["pid"]], k.proc.pid, args.window)
         print(
             f"  now: 1 kitty watcher        {own:6.2f}% + kitty extra {kit - base:6.2f}% "
             f"= {own + max(kit - base, 0):6.2f}%"
@@ -116,7 +98,7 @@ def main() -> None:
 
         wait(lambda: len(waiters()) == n, 20)
         time.sleep(2.0)
-        own_b, kit_b = window(waiters(), k.proc.pid, args.window)
+        own_b, kit_b = cpu_window(waiters, k.proc.pid, args.window)
         before = own_b + max(kit_b - base, 0)
         print(f"  before: {n} session waiters  {own_b:6.2f}% + kitty extra {kit_b - base:6.2f}% = {before:6.2f}%")
         for p in waiters():

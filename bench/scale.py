@@ -32,23 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PY, TB, machine, private_env  # noqa: E402
+from common import PY, TB, cpu_window, machine, private_env  # noqa: E402
 from common import wait as common_wait  # noqa: E402
-
-HZ = os.sysconf("SC_CLK_TCK")
-
 
 # common.wait, polling at 20 Hz: a bench that measures CPU should not poll much itself.
 wait = functools.partial(common_wait, step=0.05)
-
-
-def cpu_ticks(pid: int, children: bool = True) -> int:
-    """utime+stime (and the reaped children's, CHILDREN) of PID; 0 once it is gone."""
-    try:
-        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(f[11]) + int(f[12]) + ((int(f[13]) + int(f[14])) if children else 0)
 
 
 class Farm:
@@ -161,18 +149,6 @@ def bench_status(farm: Farm, env: dict, n: int, runs: int, old_tree: str | None)
         print(f"   ratio {n}/5 (paired)     {ratio(obig, osmall)}")
 
 
-def window_cpu(pids_fn, farm: Farm, seconds: float) -> tuple[float, float]:
-    """(% of one core of the processes PIDS_FN names, the tmux server's %) over SECONDS."""
-    pids = pids_fn()
-    t0, s0, w0 = sum(cpu_ticks(p) for p in pids), cpu_ticks(farm.server_pid, False), time.monotonic()
-    time.sleep(seconds)
-    pids2 = pids_fn()
-    if set(pids2) != set(pids):
-        print(f"   (the waiting processes changed during the window: {len(pids)} -> {len(pids2)})")
-    t1, s1, w1 = sum(cpu_ticks(p) for p in pids), cpu_ticks(farm.server_pid, False), time.monotonic()
-    return (t1 - t0) / HZ / (w1 - w0) * 100, (s1 - s0) / HZ / (w1 - w0) * 100
-
-
 def bench_cpu(farm: Farm, env: dict, n: int, seconds: float) -> None:
     home = Path(env["TERMBRIDGE_HOME"])
     os.environ.update(env)
@@ -181,7 +157,7 @@ def bench_cpu(farm: Farm, env: dict, n: int, seconds: float) -> None:
     everyone = list(range(n))
     farm.busy(3600, everyone)
     time.sleep(2.0)
-    _, base = window_cpu(lambda: [], farm, seconds)
+    _, base = cpu_window(lambda: [], farm.server_pid, seconds)
     print(f"\n2. CPU while {n} busy agents each have one message queued, {seconds:g} s windows (% of one core)")
     print(f"   tmux server with nobody waiting: {base:.2f}%  (the agents' own output)")
 
@@ -189,7 +165,7 @@ def bench_cpu(farm: Farm, env: dict, n: int, seconds: float) -> None:
         list(pool.map(lambda i: timed([*TB, "send", f"a{i + 1}", f"queued {i + 1}"], env), everyone))
     w = wait(lambda: watcher.live_watcher(home, farm.sock))
     time.sleep(2.0)
-    own, server = window_cpu(lambda: [w["pid"]], farm, seconds)
+    own, server = cpu_window(lambda: [w["pid"]], farm.server_pid, seconds)
     now = own + max(server - base, 0.0)
     print(f"   now: 1 server watcher          {own:6.2f}% + tmux server extra {server - base:6.2f}% = {now:6.2f}%")
 
@@ -203,7 +179,7 @@ def bench_cpu(farm: Farm, env: dict, n: int, seconds: float) -> None:
 
     pids = wait(waiters, 60)
     time.sleep(2.0)
-    own, server = window_cpu(lambda: pids, farm, seconds)
+    own, server = cpu_window(lambda: pids, farm.server_pid, seconds)
     before = own + max(server - base, 0.0)
     print(f"   before: {n} per-session waiters {own:6.2f}% + tmux server extra {server - base:6.2f}% = {before:6.2f}%")
     print(f"   now / before: {now / before:.3f}   goal: now <= 5%")

@@ -66,6 +66,17 @@ def lab(short_tmp, home, monkeypatch):
     t.kill()
 
 
+@pytest.fixture
+def kitty(short_tmp, home, monkeypatch):
+    """A real kitty under Xvfb whose first window runs the demo agent (kittylab.agent_kitty);
+    TERMBRIDGE_KITTY_SOCKET points at it. test_kitty_integration.py has its own, with the plugin."""
+    from kittylab import agent_kitty
+
+    k = agent_kitty(short_tmp, monkeypatch)
+    yield k
+    k.close()
+
+
 def pytest_collection_modifyitems(config, items):
     """The real agents (test_real_*.py, and the real-agent cases of other files) run on a shared
     2-core machine, where a Node agent can take longer than a poll allows: each such case gets two

@@ -45,3 +45,8 @@ def tb_json(*args, **kw):
     p = tb(*args, "--json", **kw)
     assert p.returncode == 0, p.err
     return json.loads(p.out)
+
+
+def events_of(kind: str, env: dict | None = None) -> list[dict]:
+    """The events of KIND in the event log, oldest first (`termbridge events --json`)."""
+    return [e for e in map(json.loads, tb("events", "--json", env=env).out.splitlines()) if e["event"] == kind]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import TB, retry_until, tb, tb_json
+from helpers import TB, events_of, retry_until, tb, tb_json
 
 from termbridge import proctree
 
@@ -93,10 +93,6 @@ def hook(event, agent, payload, *extra, session=None, env=None):
     data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
     args = ["hook", event, "--agent", agent] + (["--session", session] if session else []) + list(extra)
     return tb(*args, input=data, env=env)
-
-
-def events_of(kind):
-    return [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == kind]
 
 
 def mark(name):

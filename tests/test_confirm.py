@@ -9,13 +9,9 @@ import subprocess
 import time
 
 import pytest
-from helpers import TB, retry_until, tb, tb_json
+from helpers import TB, events_of, retry_until, tb, tb_json
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _events(kind):
-    return [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == kind]
 
 
 def _row(name="a"):
@@ -36,7 +32,7 @@ def test_one_swallowed_enter_is_retried_once_and_reported(lab):
     retry_until(lambda: a.submissions() == ["hello once"])
     time.sleep(0.5)
     assert a.submissions() == ["hello once"]  # Enter only again: never a second paste
-    assert len(_events("enter_retry")) == 1 and len(_events("confirmed")) == 1
+    assert len(events_of("enter_retry")) == 1 and len(events_of("confirmed")) == 1
 
 
 def test_every_enter_swallowed_is_never_called_submitted(lab):
@@ -47,7 +43,7 @@ def test_every_enter_swallowed_is_never_called_submitted(lab):
     assert res["submitted"] is False and res["confirmed"] is None and res["enter_presses"] == 4
     assert a.submissions() == [] and "› stuck text" in a.screen()
     assert _row()["surface"] == "ours"
-    assert len(_events("unconfirmed")) == 1
+    assert len(events_of("unconfirmed")) == 1
 
 
 def test_unconfirmed_drain_keeps_messages_then_enter_only_delivers_once(lab, short_tmp):

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import retry_until, tb, tb_json
+from helpers import events_of, retry_until, tb, tb_json
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)
@@ -19,10 +19,6 @@ def stop(payload, session="c", env=None):
     data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
     args = ["hook", "claude-stop"] + (["--session", session] if session else [])
     return tb(*args, input=data, env=env)
-
-
-def _events(kind, env=None):
-    return [e for e in map(json.loads, tb("events", "--json", env=env).out.splitlines()) if e["event"] == kind]
 
 
 @pytest.fixture
@@ -74,7 +70,7 @@ def test_malformed_input_exit_0_and_logged(claude, raw):
     tb("send", "c", "kept", "--no-wake")
     p = stop(raw)
     assert p.returncode == 0 and p.out == "" and "Traceback" not in p.err
-    assert _events("hook_error")
+    assert events_of("hook_error")
     assert tb_json("status")["sessions"][0]["pending"] == 1
 
 
@@ -91,7 +87,7 @@ def test_hook_never_fails_without_session_or_with_bad_config(claude, short_tmp):
     p = stop({"stop_hook_active": False})
     assert p.returncode == 0 and "still delivered" in json.loads(p.out)["reason"]
     assert tb("events").returncode == 2  # every other command refuses the broken config
-    assert len(_events("hook_error", env={**tb_json_env, "TERMBRIDGE_CONFIG": "/nonexistent"})) >= 4
+    assert len(events_of("hook_error", env={**tb_json_env, "TERMBRIDGE_CONFIG": "/nonexistent"})) >= 4
 
 
 def test_session_from_environment(claude):

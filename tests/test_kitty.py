@@ -6,20 +6,12 @@ import time
 
 import pytest
 from helpers import retry_until, tb, tb_json
-from kittylab import agent_kitty
 from lab import PY, read_submissions
 
 from termbridge.errors import KittyError
 from termbridge.kitty_rc import KittyClient, decode_reply, encode_request
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def kitty(short_tmp, home, monkeypatch):
-    k = agent_kitty(short_tmp, monkeypatch)
-    yield k
-    k.close()
 
 
 def test_resolve_and_submit_into_real_kitty(kitty):

@@ -3,26 +3,17 @@ there, in a real kitty under Xvfb, with real demo agents in its windows."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
 
 import pytest
-from helpers import retry_until, tb, tb_json
-from kittylab import agent_kitty
+from helpers import events_of, retry_until, tb, tb_json
 from lab import PY, read_submissions
 
 from termbridge import paths, session_waiter, watcher
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def kitty(short_tmp, home, monkeypatch):
-    k = agent_kitty(short_tmp, monkeypatch)
-    yield k
-    k.close()
 
 
 def _agents(kitty, n: int) -> list[tuple[int, object]]:
@@ -51,11 +42,6 @@ def _key(kitty) -> str:
     return watcher.kitty_key(kitty.address)
 
 
-def _events(kind: str) -> list[dict]:
-    log = os.path.join(paths.state_home(), "events.log")
-    return [e for e in map(json.loads, open(log).read().splitlines()) if e["event"] == kind]
-
-
 def _once(log, text: str) -> bool:
     return sum(text in s for s in read_submissions(log)) == 1
 
@@ -78,9 +64,9 @@ def test_one_watcher_per_kitty_serves_every_window_each_once(kitty):
     retry_until(lambda: watcher.live_watcher(paths.state_home(), _key(kitty)) is None, 15)
     time.sleep(1.0)
     assert all(len(read_submissions(log)) == 2 for _, log in agents)  # /busy, then the one message
-    started = _events("watcher_started")
+    started = events_of("watcher_started")
     assert [e["server"] for e in started] == [_key(kitty)]
-    assert [e["reason"] for e in _events("watcher_exit")] == ["nothing pending"]
+    assert [e["reason"] for e in events_of("watcher_exit")] == ["nothing pending"]
 
 
 def test_a_draft_in_a_kitty_window_is_waited_out_never_typed_into(kitty):
@@ -130,11 +116,11 @@ def test_a_wrapper_in_a_kitty_window_is_handed_to_its_own_waiter(kitty):
     assert tb_json("sessions", "--json")  # registered by the wrapper, from inside the kitty window
     assert tb("submit", "nested", "/busy 4").returncode == 0
     tb("send", "nested", "through the wrapper")
-    retry_until(lambda: any(e["reason"].startswith("handed over") for e in _events("waiter_exit")), 15)
+    retry_until(lambda: any(e["reason"].startswith("handed over") for e in events_of("waiter_exit")), 15)
     retry_until(lambda: _once(log, "through the wrapper"), 20)
     retry_until(lambda: session_waiter.live_waiter(paths.state_home(), "nested") is None, 10)
     assert _once(log, "through the wrapper")
-    assert [e["server"] for e in _events("watcher_started")] == [_key(kitty)]
+    assert [e["server"] for e in events_of("watcher_started")] == [_key(kitty)]
 
 
 def test_a_kitty_address_that_is_no_address_gets_the_sessions_own_waiter(home, sleeper, monkeypatch):
@@ -152,7 +138,7 @@ def test_a_kitty_address_that_is_no_address_gets_the_sessions_own_waiter(home, s
     reason = watcher.run_watcher(paths.state_home(), "kitty:/tmp/kitty.sock")
     assert reason.startswith("cannot watch kitty:/tmp/kitty.sock")
     assert watcher.read_mark(paths.state_home(), "odd") is None
-    assert [e["reason"] for e in _events("waiter_exit")] == [reason]
+    assert [e["reason"] for e in events_of("waiter_exit")] == [reason]
     w = retry_until(lambda: session_waiter.live_waiter(paths.state_home(), "odd"), 10)
     os.kill(w["pid"], signal.SIGKILL)  # its target is nowhere: it would wait idle_wait_max_s
     assert tb_json("status", "--json")["sessions"][0]["pending"] == 1  # nothing lost

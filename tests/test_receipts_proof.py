@@ -12,14 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import retry_until, tb, tb_json
+from helpers import events_of, retry_until, tb, tb_json
 
 pytestmark = pytest.mark.timeout(180)
 HOME = lambda: Path(os.environ["TERMBRIDGE_HOME"])  # noqa: E731
-
-
-def _events(kind):
-    return [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == kind]
 
 
 def _row(name):
@@ -94,7 +90,7 @@ def test_an_agent_that_never_accepts_enter_gets_few_presses_then_a_dead_letter(l
     assert [d["id"] for d in dead] == [mid] and "never accepted Enter" in dead[0]["reason"]
     retry_until(lambda: not tb_json("status")["sessions"][0]["waiter"], 20)
     time.sleep(3)  # nothing presses Enter any more (a negative check: counted below)
-    presses = sum(e.get("enter_presses", 0) for e in _events("confirmed") + _events("unconfirmed"))
+    presses = sum(e.get("enter_presses", 0) for e in events_of("confirmed") + events_of("unconfirmed"))
     assert 1 <= presses <= 5, presses
     assert a.submissions() == []
     assert _row("b")["surface"] == "draft" and _row("b")["pending"] == 0
@@ -191,7 +187,7 @@ def test_gemini_after_agent_on_an_interrupt_hands_nothing_over(home, short_tmp):
         rc, out = h.hook("stop", dict(esc, prompt_response="[no response text]"), session="g")
         assert (rc, out) == (0, "{}\n")
         assert tb_json("receipt", mid)["state"] == "queued" and _row("g")["pending"] == 1
-        assert _events("hook_stop")[-1].get("interrupted") is True
+        assert events_of("hook_stop")[-1].get("interrupted") is True
         rc, out = h.hook("stop", dict(esc, prompt_response="Done."), session="g")
         assert json.loads(out)["decision"] == "deny" and mid in json.loads(out)["reason"]
         assert _row("g")["pending"] == 0

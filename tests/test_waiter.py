@@ -9,15 +9,11 @@ import subprocess
 import time
 
 import pytest
-from helpers import TB, retry_until, tb, tb_json
+from helpers import TB, events_of, retry_until, tb, tb_json
 
 from termbridge.config import PULL_NUDGE_TEXT
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _events(kind):
-    return [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == kind]
 
 
 def _row(name="a"):
@@ -41,12 +37,12 @@ def test_busy_then_idle_delivers_once_with_no_trigger(agent):
     ids = [tb_json("send", "a", f"while busy {i}")["id"] for i in range(3)]
     w = _row()["waiter"]
     assert w and w["pid"] > 0  # one waiter for the session, shown by status
-    assert len({e["pid"] for e in _events("waiter_started")}) == 1
+    assert len({e["pid"] for e in events_of("waiter_started")}) == 1
     retry_until(lambda: len(agent.submissions()) == 2, 20)
     sub = agent.submissions()[1]
     assert all(i in sub for i in ids) and sub.count("while busy 2") == 1  # all three in one turn
     retry_until(lambda: _row()["waiter"] is None, 10)
-    exits = _events("waiter_exit")
+    exits = events_of("waiter_exit")
     assert [e["reason"] for e in exits] == ["nothing pending"]
     time.sleep(1.0)
     assert len(agent.submissions()) == 2 and _row()["pending"] == 0
@@ -104,7 +100,7 @@ def test_two_waiters_never_both_run(agent, home):
     assert p.returncode == 0  # the second one sees the lock and leaves at once
     retry_until(lambda: len(agent.submissions()) == 2, 20)
     time.sleep(1.0)
-    assert len(agent.submissions()) == 2 and len(_events("waiter_started")) == 1
+    assert len(agent.submissions()) == 2 and len(events_of("waiter_started")) == 1
 
 
 def test_waiter_exits_when_the_session_dies(lab):
@@ -115,7 +111,7 @@ def test_waiter_exits_when_the_session_dies(lab):
     tb("send", "a", "never delivered")
     retry_until(lambda: _row()["waiter"], 5)
     os.kill(a.pid, signal.SIGKILL)
-    retry_until(lambda: any(e["reason"] == "session died" for e in _events("waiter_exit")), 10)
+    retry_until(lambda: any(e["reason"] == "session died" for e in events_of("waiter_exit")), 10)
     assert _row()["pending"] == 1
 
 

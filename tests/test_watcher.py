@@ -3,7 +3,6 @@ with real sends, killed at any instant; and `status` over a whole server with on
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -12,15 +11,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from helpers import TB, retry_until, tb, tb_json
+from helpers import TB, events_of, retry_until, tb, tb_json
 
 from termbridge import proctree
 
 pytestmark = pytest.mark.timeout(400)
-
-
-def _events(kind):
-    return [e for e in map(json.loads, tb("events", "--json").out.splitlines()) if e["event"] == kind]
 
 
 def _rows():
@@ -58,7 +53,7 @@ def _send_all(items, workers=6):
 
 
 def _watchers():
-    return {e["pid"] for e in _events("watcher_started")}
+    return {e["pid"] for e in events_of("watcher_started")}
 
 
 def _watcher_procs(lab):
@@ -100,9 +95,9 @@ def test_fifty_agents_each_get_theirs_exactly_once_at_random_idle_times(lab):
         assert len(a.submissions()) == 2 and _delivered_once(a, f"for agent {i}")  # its own, once
         assert rows[f"a{i}"]["pending"] == 0 and rows[f"a{i}"]["waiter"] is None
     assert len(_watchers()) == 1
-    exits = [e["session"] for e in _events("waiter_exit")]
+    exits = [e["session"] for e in events_of("waiter_exit")]
     assert len(exits) == len(set(exits)) and waited <= set(exits) <= {f"a{i}" for i in range(1, 51)}
-    assert {e["reason"] for e in _events("waiter_exit")} == {"nothing pending"}
+    assert {e["reason"] for e in events_of("waiter_exit")} == {"nothing pending"}
 
 
 def _watchers_alive():
@@ -173,7 +168,7 @@ def test_a_tmux_server_restarted_under_the_watcher(lab):
     pid = retry_until(lambda: (_rows()["a1"]["waiter"] or {}).get("pid"), 5)
     lab.tmux("kill-server")  # the agent dies with its pane; the watcher finds no server
     retry_until(lambda: not proctree.is_alive(pid), 15)
-    assert any(e["reason"] == "session died" for e in _events("waiter_exit"))
+    assert any(e["reason"] == "session died" for e in events_of("waiter_exit"))
     # A new server on the same socket, a new agent registered under the same name.
     lab.session = None
     b = lab.agent()
@@ -200,7 +195,7 @@ def test_the_same_watcher_lives_through_its_server_restarting(lab, sleeper):
         tb("send", "a1", "before the restart")
         assert (_rows()["a1"]["waiter"] or {}).get("pid") == pid
         lab.tmux("kill-server")
-        retry_until(lambda: any(e["reason"] == "session died" for e in _events("waiter_exit")), 15)
+        retry_until(lambda: any(e["reason"] == "session died" for e in events_of("waiter_exit")), 15)
         assert fg.poll() is None  # still waiting for z
         lab.session = None
         b = lab.agent()
@@ -251,7 +246,7 @@ def test_a_wrapper_in_a_pane_is_handed_to_its_own_waiter(lab, short_tmp):
     retry_until(lambda: "›" in lab.tmux("capture-pane", "-p", "-t", pane.pane_id))
     assert tb("submit", "nested", "/busy 4").returncode == 0
     tb("send", "nested", "through the wrapper")
-    retry_until(lambda: any(e["reason"].startswith("handed over") for e in _events("waiter_exit")), 15)
+    retry_until(lambda: any(e["reason"].startswith("handed over") for e in events_of("waiter_exit")), 15)
     w = retry_until(lambda: _rows()["nested"]["waiter"], 10)
     assert "server" not in w and w["pid"] not in _watchers()  # its own waiter now
     retry_until(lambda: sum("> through the wrapper" in s for s in read_submissions(log)) == 1, 20)
